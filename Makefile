@@ -1,0 +1,28 @@
+# foundation: PGXS build
+MODULE_big = foundation
+OBJS = \
+	src/foundation.o \
+	src/shmem.o \
+	src/spi_util.o \
+	src/child.o \
+	src/launch.o \
+	src/supervisor.o \
+	src/children.o \
+	src/registry.o \
+	src/process_manager.o
+
+EXTENSION = foundation
+DATA = sql/foundation--0.1.sql
+
+REGRESS = setup bad_input registry children facade
+REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.conf --load-extension=foundation
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lz
+
+PG_CONFIG = pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * foundation.h
+ *	  Settings and small helpers shared by every part of foundation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FOUNDATION_H
+#define FOUNDATION_H
+
+#include "postgres.h"
+
+/* Longest name accepted for a child id or a registry name, in bytes. */
+#define FDN_MAX_NAME_LEN	200
+
+/* Settings (see foundation.c for their documentation). */
+extern char *fdn_database;
+extern int	fdn_max_children;
+extern int	fdn_naptime_ms;
+extern int	fdn_start_timeout_ms;
+extern char *fdn_node_name;
+
+/* True when foundation was loaded by shared_preload_libraries. */
+extern bool fdn_preloaded;
+
+/* Raise the "needs shared_preload_libraries" error unless preloaded. */
+extern void fdn_require_preload(void);
+
+/* The node name: foundation.node_name, or <hostname>:<port>. */
+extern const char *fdn_node(void);
+
+#endif							/* FOUNDATION_H */

@@ -1,0 +1,370 @@
+/*-------------------------------------------------------------------------
+ *
+ * process_manager.c
+ *	  The facade (the seed's Foundation.ProcessManager): start_singleton,
+ *	  lookup_singleton, stop_singleton, start_replicated.
+ *
+ * Intentionally leaky: every function here is a short combination of the
+ * raw layer (start_child, register, lookup, terminate_child), reports each
+ * raw step at DEBUG1, and names the raw call in its hints.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "children.h"
+#include "foundation.h"
+#include "registry.h"
+
+PG_FUNCTION_INFO_V1(fdn_start_singleton);
+PG_FUNCTION_INFO_V1(fdn_lookup_singleton);
+PG_FUNCTION_INFO_V1(fdn_stop_singleton);
+PG_FUNCTION_INFO_V1(fdn_start_replicated);
+
+/* Advisory lock class for singleton names (the first key of the pair). */
+#define FDN_SINGLETON_LOCK_CLASS 0x46444e31 /* "FDN1" */
+
+#define PM "Foundation.ProcessManager: "
+
+static void
+fdn_null_arg(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be NULL", what),
+			 errhint("See docs/processes.md for the arguments of the facade.")));
+}
+
+/* Build the child spec exactly as the seed does, as jsonb. */
+static Jsonb *
+fdn_singleton_spec(const char *id, const char *module, Jsonb *args,
+				   const char *restart)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbValue *res;
+
+#define PUSH_STR(s_) \
+	do { v.type = jbvString; v.val.string.val = (char *) (s_); \
+		 v.val.string.len = strlen(s_); pushJsonbValue(&state, WJB_VALUE, &v); } while (0)
+#define PUSH_KEY(s_) \
+	do { k.type = jbvString; k.val.string.val = (char *) (s_); \
+		 k.val.string.len = strlen(s_); pushJsonbValue(&state, WJB_KEY, &k); } while (0)
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("id");
+	PUSH_STR(id);
+	PUSH_KEY("start");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("module");
+	PUSH_STR(module);
+	PUSH_KEY("args");
+	v.type = jbvBinary;
+	v.val.binary.data = &args->root;
+	v.val.binary.len = VARSIZE(args);
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	PUSH_KEY("restart");
+	PUSH_STR(restart);
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+#undef PUSH_STR
+#undef PUSH_KEY
+	return JsonbValueToJsonb(res);
+}
+
+/* Serialize start_singleton per name until the caller's transaction ends. */
+static void
+fdn_lock_singleton_name(const char *name)
+{
+	LOCKTAG		tag;
+	uint32		h = hash_bytes((const unsigned char *) name, strlen(name));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, FDN_SINGLETON_LOCK_CLASS, h, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * start_child, with any error's hint pointing at the raw call.
+ */
+static pid_t
+fdn_start_child_for_facade(Jsonb *spec, const char *what)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	pid_t		pid = 0;
+
+	PG_TRY();
+	{
+		(void) fdn_start_child_spec(spec, &pid);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->message = psprintf("failed to start singleton %s: %s",
+								  what, edata->message);
+		edata->hint = psprintf("%s%sYou can call foundation.start_child(%s) directly for more control.",
+							   edata->hint ? edata->hint : "",
+							   edata->hint ? " " : "",
+							   quote_literal_cstr(JsonbToCString(NULL, &spec->root,
+																 VARSIZE(spec))));
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return pid;
+}
+
+/* Register in a subtransaction: a failure is a warning, as in the seed. */
+static void
+fdn_register_for_facade(const char *name, pid_t pid, const char *module)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	{
+		/* The seed's metadata: {pid, node, started_at, module}. */
+		JsonbParseState *state = NULL;
+		JsonbValue	k;
+		JsonbValue	v;
+		JsonbValue *res;
+		const char *keys[4] = {"pid", "node", "started_at", "module"};
+		int			i;
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		for (i = 0; i < 4; i++)
+		{
+			k.type = jbvString;
+			k.val.string.val = (char *) keys[i];
+			k.val.string.len = strlen(keys[i]);
+			pushJsonbValue(&state, WJB_KEY, &k);
+			if (i == 0 || i == 2)
+			{
+				int64		n = (i == 0) ? pid :
+					GetCurrentTimestamp() / USECS_PER_SEC +
+					(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(n);
+			}
+			else
+			{
+				const char *s = (i == 1) ? fdn_node() : module;
+
+				v.type = jbvString;
+				v.val.string.val = (char *) s;
+				v.val.string.len = strlen(s);
+			}
+			pushJsonbValue(&state, WJB_VALUE, &v);
+		}
+		res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+		ereport(DEBUG1,
+				(errmsg_internal("  Registering with foundation.register(%s, %d, ...)",
+								 quote_literal_cstr(name), (int) pid)));
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			fdn_register_name(name, pid, JsonbValueToJsonb(res));
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			ereport(DEBUG1,
+					(errmsg_internal(PM "Singleton %s started and registered",
+									 name)));
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("singleton started but registration failed: %s",
+							edata->message),
+					 errdetail("Process %d is running but not discoverable via foundation.lookup_singleton.",
+							   (int) pid),
+					 errhint("Call foundation.register(%s, %d) once the name is free.",
+							 quote_literal_cstr(name), (int) pid)));
+		}
+		PG_END_TRY();
+	}
+}
+
+Datum
+fdn_start_singleton(PG_FUNCTION_ARGS)
+{
+	char	   *module;
+	Jsonb	   *args;
+	char	   *name = NULL;
+	char	   *restart;
+	Jsonb	   *spec;
+	pid_t		pid;
+	int64		child_id;
+
+	if (PG_ARGISNULL(0))
+		fdn_null_arg("module");
+	if (PG_ARGISNULL(1))
+		fdn_null_arg("args");
+	if (PG_ARGISNULL(3))
+		fdn_null_arg("restart");
+	module = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args = PG_GETARG_JSONB_P(1);
+	if (!PG_ARGISNULL(2))
+	{
+		name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		fdn_check_name("a singleton name", name);
+	}
+	restart = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	fdn_require_preload();
+
+	ereport(DEBUG1,
+			(errmsg_internal(PM "Starting singleton %s", name ? name : module)));
+
+	if (name)
+	{
+		int32		existing;
+
+		/* One starter per name at a time; later ones see its result. */
+		fdn_lock_singleton_name(name);
+		if (fdn_registry_find(name, &existing, &child_id))
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("Singleton %s already running (pid %d)",
+									 name, existing)));
+			PG_RETURN_INT32(existing);
+		}
+	}
+
+	spec = fdn_singleton_spec(name ? name : module, module, args, restart);
+	ereport(DEBUG1,
+			(errmsg_internal("  Child spec: %s",
+							 JsonbToCString(NULL, &spec->root, VARSIZE(spec)))));
+	ereport(DEBUG1, (errmsg_internal("  Using foundation.start_child")));
+	pid = fdn_start_child_for_facade(spec, name ? name : module);
+
+	if (name)
+		fdn_register_for_facade(name, pid, module);
+	PG_RETURN_INT32(pid);
+}
+
+Datum
+fdn_lookup_singleton(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int32		pid;
+	int64		child_id;
+	bool		debug;
+
+	if (PG_ARGISNULL(0))
+		fdn_null_arg("name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	debug = message_level_is_interesting(DEBUG1);
+	if (debug)
+		ereport(DEBUG1,
+				(errmsg_internal(PM "Looking up singleton %s", name),
+				 errdetail_internal("Using foundation.registry.")));
+
+	if (fdn_registry_find(name, &pid, &child_id))
+	{
+		if (debug)
+			ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, fdn_node())));
+		PG_RETURN_INT32(pid);
+	}
+	if (debug)
+		ereport(DEBUG1,
+				(errmsg_internal("  Not found"),
+				 errdetail_internal("You can also call: SELECT * FROM foundation.lookup(%s)",
+									quote_literal_cstr(name))));
+	PG_RETURN_NULL();
+}
+
+Datum
+fdn_stop_singleton(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int32		pid;
+	int64		child_id = 0;
+
+	if (PG_ARGISNULL(0))
+		fdn_null_arg("name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	fdn_require_preload();
+	ereport(DEBUG1, (errmsg_internal(PM "Stopping singleton %s", name)));
+
+	(void) fdn_registry_find(name, &pid, &child_id);
+	if (child_id == 0)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("  Not found as a child: nothing to stop"),
+				 errdetail_internal("You can also call: SELECT * FROM foundation.lookup(%s)",
+									quote_literal_cstr(name))));
+		PG_RETURN_BOOL(false);
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("  Using foundation.terminate_child(" INT64_FORMAT ")",
+							 child_id)));
+	PG_RETURN_BOOL(fdn_terminate_child_id(child_id));
+}
+
+Datum
+fdn_start_replicated(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *module;
+	const char *base;
+	char	   *name;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	LOCAL_FCINFO(inner, 4);
+
+	if (PG_ARGISNULL(0))
+		fdn_null_arg("module");
+	if (PG_ARGISNULL(1))
+		fdn_null_arg("args");
+	module = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	base = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* One node today: this one.  Each node's instance is "<name>@<node>". */
+	name = psprintf("%s@%s", base, fdn_node());
+	ereport(DEBUG1,
+			(errmsg_internal(PM "Starting replicated %s on 1 nodes", module)));
+
+	InitFunctionCallInfoData(*inner, NULL, 4, InvalidOid, NULL, NULL);
+	inner->args[0].value = PG_GETARG_DATUM(0);
+	inner->args[0].isnull = false;
+	inner->args[1].value = PG_GETARG_DATUM(1);
+	inner->args[1].isnull = false;
+	inner->args[2].value = CStringGetTextDatum(name);
+	inner->args[2].isnull = false;
+	inner->args[3].value = CStringGetTextDatum("permanent");
+	inner->args[3].isnull = false;
+
+	values[0] = CStringGetTextDatum(fdn_node());
+	values[1] = fdn_start_singleton(inner);
+	nulls[2] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

@@ -1,0 +1,240 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *	  The registry's raw layer (Horde.Registry): register, unregister,
+ *	  lookup.
+ *
+ * Names are unique in foundation.registry.  A name registered for a child
+ * carries its child_id, so the supervisor moves it to the child's new pid
+ * on restart and the name goes when the child goes.  Any other name lasts
+ * while its process lives: lookups check liveness and the supervisor
+ * removes the rows of dead pids.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "children.h"
+#include "foundation.h"
+#include "registry.h"
+#include "shmem.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_register);
+PG_FUNCTION_INFO_V1(fdn_unregister);
+PG_FUNCTION_INFO_V1(fdn_pid_alive);
+
+/* Attribute numbers in foundation.registry. */
+#define Anum_registry_pid		2
+#define Anum_registry_node		3
+#define Anum_registry_child_id	7
+
+bool
+fdn_pid_is_alive(int32 pid)
+{
+	return pid > 0 && BackendPidGetProc(pid) != NULL;
+}
+
+Datum
+fdn_pid_alive(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(fdn_pid_is_alive(PG_GETARG_INT32(0)));
+}
+
+bool
+fdn_registry_find(const char *name, int32 *pid, int64 *child_id)
+{
+	Oid			nsp = get_namespace_oid("foundation", false);
+	Oid			relid = get_relname_relid("registry", nsp);
+	Oid			idxid = get_relname_relid("registry_pkey", nsp);
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	bool		found = false;
+
+	if (!OidIsValid(relid) || !OidIsValid(idxid))
+		elog(ERROR, "foundation.registry is missing");
+
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(idxid, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(name));
+	key.sk_collation = idx->rd_indcollation[0];
+
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		node;
+
+		*pid = DatumGetInt32(slot_getattr(slot, Anum_registry_pid, &isnull));
+		node = slot_getattr(slot, Anum_registry_node, &isnull);
+		*child_id = 0;
+		{
+			Datum		c = slot_getattr(slot, Anum_registry_child_id, &isnull);
+
+			if (!isnull)
+				*child_id = DatumGetInt64(c);
+		}
+		/* Only this node's pids can be checked here. */
+		found = strcmp(TextDatumGetCString(node), fdn_node()) != 0 ||
+			fdn_pid_is_alive(*pid);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+void
+fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
+{
+	PGPROC	   *proc;
+	FdnPrivState priv;
+	Oid			types[6] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, OIDOID, INT8OID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	int			i;
+	Oid			caller = GetUserId();
+
+	fdn_check_name("a registry name", name);
+	proc = BackendPidGetProc(pid);
+	if (proc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no live process with pid %d", pid),
+				 errhint("Register a pid from pg_stat_activity or foundation.children.")));
+	if (!has_privs_of_role(caller, proc->roleId))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to register pid %d", pid),
+				 errdetail("The process runs as another role."),
+				 errhint("Register only your own processes.")));
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(pid);
+	values[2] = CStringGetTextDatum(fdn_node());
+	values[3] = JsonbPGetDatum(metadata);
+	values[4] = ObjectIdGetDatum(caller);
+	/* A child's name follows it across restarts. */
+	nulls[5] = 'n';
+	if (fdn_shared != NULL)
+		for (i = 0; i < fdn_shared->nslots; i++)
+			if (fdn_shared->slots[i].child_id != 0 &&
+				fdn_shared->slots[i].pid == pid &&
+				fdn_slot_alive(&fdn_shared->slots[i]))
+			{
+				values[5] = Int64GetDatum(fdn_shared->slots[i].child_id);
+				nulls[5] = ' ';
+			}
+
+	fdn_priv_begin(&priv);
+
+	/*
+	 * ON CONFLICT waits for a concurrent registration of the same name to
+	 * end, so two sessions cannot both think they won.
+	 */
+	fdn_spi_exec("INSERT INTO foundation.registry (name, pid, node, metadata, owner, child_id)"
+				 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+				 6, types, values, nulls, SPI_OK_INSERT);
+	if (SPI_processed == 0)
+	{
+		bool		isnull;
+		int32		holder;
+		bool		is_child;
+
+		fdn_spi_exec("SELECT pid, child_id IS NOT NULL, node = $2 FROM foundation.registry"
+					 " WHERE name = $1 FOR UPDATE",
+					 2, (Oid[]) {TEXTOID, TEXTOID}, (Datum[]) {values[0], values[2]},
+					 NULL, SPI_OK_SELECT);
+		holder = DatumGetInt32(fdn_spi_getdatum(0, 1, &isnull));
+		is_child = DatumGetBool(fdn_spi_getdatum(0, 2, &isnull));
+
+		/* A dead process's name is free; a child's is kept while it restarts. */
+		if (!is_child && DatumGetBool(fdn_spi_getdatum(0, 3, &isnull)) &&
+			!fdn_pid_is_alive(holder))
+			fdn_spi_exec("UPDATE foundation.registry SET pid = $2, node = $3, metadata = $4,"
+						 " owner = $5, child_id = $6, registered_at = now() WHERE name = $1",
+						 6, types, values, nulls, SPI_OK_UPDATE);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("name \"%s\" is already registered to pid %d",
+							name, holder),
+					 errhint("foundation.lookup('%s') shows it; foundation.unregister('%s') frees it.",
+							 name, name)));
+	}
+	fdn_priv_end(&priv);
+}
+
+Datum
+fdn_register(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name, pid and metadata must not be NULL"),
+				 errhint("Call foundation.register('name', pid) or pass '{}' as metadata.")));
+	fdn_register_name(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_INT32(1),
+					  PG_GETARG_JSONB_P(2));
+	PG_RETURN_VOID();
+}
+
+Datum
+fdn_unregister(PG_FUNCTION_ARGS)
+{
+	FdnPrivState priv;
+	Datum		values[1];
+	bool		found;
+	Oid			owner = InvalidOid;
+	bool		isnull;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name must not be NULL"),
+				 errhint("Pass the name given to foundation.register.")));
+	values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT owner FROM foundation.registry WHERE name = $1 FOR UPDATE",
+				 1, (Oid[]) {TEXTOID}, values, NULL, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	if (found)
+		owner = DatumGetObjectId(fdn_spi_getdatum(0, 1, &isnull));
+	if (found && !has_privs_of_role(priv.save_userid, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to unregister \"%s\"",
+						text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errdetail("The name was registered by role \"%s\".",
+						   GetUserNameFromId(owner, false)),
+				 errhint("Only its owner or a superuser can unregister it.")));
+	if (found)
+		fdn_spi_exec("DELETE FROM foundation.registry WHERE name = $1",
+					 1, (Oid[]) {TEXTOID}, values, NULL, SPI_OK_DELETE);
+	fdn_priv_end(&priv);
+	PG_RETURN_BOOL(found);
+}

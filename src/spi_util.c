@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_util.c
+ *	  Running foundation's own SQL on its own tables, safely.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "spi_util.h"
+
+void
+fdn_priv_begin(FdnPrivState *state)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   state->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	state->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+fdn_priv_end(FdnPrivState *state)
+{
+	AtEOXact_GUC(true, state->save_nestlevel);
+	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
+	SPI_finish();
+}
+
+int
+fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, int expected)
+{
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
+	if (rc != expected)
+		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
+			 SPI_result_code_string(rc), sql);
+	return rc;
+}
+
+Datum
+fdn_spi_getdatum(int row, int col, bool *isnull)
+{
+	Datum		d;
+	Form_pg_attribute att;
+
+	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+					  isnull);
+	if (*isnull)
+		return (Datum) 0;
+	att = TupleDescAttr(SPI_tuptable->tupdesc, col - 1);
+	return SPI_datumTransfer(d, att->attbyval, att->attlen);
+}

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_util.h
+ *	  Running foundation's own SQL on its own tables, safely.
+ *
+ * Callers are ordinary roles with no rights on foundation's tables; the C
+ * functions check what the caller may do and then touch the tables as the
+ * bootstrap superuser, with search_path pinned to pg_catalog so that no
+ * caller-defined operator or function can be reached from that SQL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_SPI_UTIL_H
+#define FDN_SPI_UTIL_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+typedef struct FdnPrivState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} FdnPrivState;
+
+/* SPI_connect, then become the superuser with a safe search_path. */
+extern void fdn_priv_begin(FdnPrivState *state);
+
+/* Undo fdn_priv_begin, then SPI_finish. */
+extern void fdn_priv_end(FdnPrivState *state);
+
+/*
+ * Execute SQL with parameters (types in argtypes, values may be NULL per
+ * nulls as in SPI: ' ' or 'n'); errors if the result is not `expected`.
+ */
+extern int	fdn_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						 Datum *values, const char *nulls, int expected);
+
+/* First column of the first row, or isnull; copied out of SPI memory. */
+extern Datum fdn_spi_getdatum(int row, int col, bool *isnull);
+
+#endif							/* FDN_SPI_UTIL_H */
