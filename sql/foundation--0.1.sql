@@ -167,7 +167,7 @@ CREATE FUNCTION foundation.start_replicated(module text, args jsonb, name text D
     RETURNS TABLE (node text, pid integer, error text)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_replicated';
 COMMENT ON FUNCTION foundation.start_replicated(text, jsonb, text) IS
-  'One instance per node, each as the singleton "<name>@<node>"; one row per node. On a single server: SELECT foundation.start_singleton(module, args, name || ''@'' || node).';
+  'One instance per node, each as the singleton "<name>@<node>"; one row per node. On a single server: SELECT foundation.start_singleton(module, args, name || ''@'' || node); across nodes, that call on every node over libpq.';
 
 REVOKE ALL ON FUNCTION foundation.pid_alive(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION foundation.pid_alive(integer) TO PUBLIC;

@@ -113,6 +113,17 @@ fdn_resolve_module(const char *module)
 
 	FuncCandidateList cands;
 
+	/* Check the syntax ourselves, to say what a module name looks like. */
+	{
+		char	   *copy = pstrdup(module);
+		List	   *parts;
+
+		if (!SplitIdentifierString(copy, '.', &parts) || list_length(parts) > 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid module name \"%s\"", module),
+					 errhint("A module is a procedure name, optionally schema-qualified: my_proc or my_schema.my_proc; quote unusual names with double quotes.")));
+	}
 	names = stringToQualifiedNameList(module);
 	funcoid = InvalidOid;
 	/* The first match in search_path order wins, as in a call. */
@@ -157,7 +168,7 @@ fdn_resolve_module(const char *module)
 				 errmsg("permission denied to run module %s", module),
 				 errhint("GRANT EXECUTE ON %s %s TO %s.",
 						 prokind == PROKIND_PROCEDURE ? "PROCEDURE" : "FUNCTION",
-						 format_procedure(funcoid),
+						 format_procedure_qualified(funcoid),
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 	return funcoid;
 }

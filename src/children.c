@@ -85,9 +85,10 @@ fdn_check_name(const char *what, const char *name)
 	if (len == 0 || len > FDN_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between 1 and %d bytes long, not %zu",
+				 errmsg("%s must be 1 to %d bytes long, not %zu",
 						what, FDN_MAX_NAME_LEN, len),
-				 errhint("Choose a shorter, non-empty %s.", what)));
+				 errhint("Names are limited to %d bytes; give a non-empty, shorter one.",
+						 FDN_MAX_NAME_LEN)));
 }
 
 Datum

@@ -162,6 +162,8 @@ fdn_exit_text(FdnExitKind kind, const char *detail)
 			return pstrdup("terminated");
 		case FDN_EXIT_ABANDONED:
 			return pstrdup("abandoned: its transaction rolled back");
+		case FDN_EXIT_LOST:
+			return pstrdup("lost: the server restarted or crashed");
 		case FDN_EXIT_NONE:
 			break;
 	}

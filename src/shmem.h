@@ -26,7 +26,8 @@ typedef enum FdnExitKind
 	FDN_EXIT_NORMAL,			/* the module returned */
 	FDN_EXIT_ERROR,				/* the module (or its start) raised an error */
 	FDN_EXIT_TERMINATED,		/* SIGTERM: pg_terminate_backend, shutdown */
-	FDN_EXIT_ABANDONED			/* its creating transaction rolled back */
+	FDN_EXIT_ABANDONED,			/* its creating transaction rolled back */
+	FDN_EXIT_LOST				/* gone with its slot: server restart or crash */
 } FdnExitKind;
 
 /* Start-up handshake between a child and whoever launched it. */

@@ -284,7 +284,7 @@ fdn_reconcile(void)
 	/* Rows nothing runs: left behind by a crash or a server restart. */
 	for (r = 0; r < nrows; r++)
 		if (!rows[r].seen)
-			fdn_handle_exit(&rows[r], -1, FDN_EXIT_NONE, "");
+			fdn_handle_exit(&rows[r], -1, FDN_EXIT_LOST, "");
 
 	/* Names of dead processes that are not children go. */
 	if (installed)
