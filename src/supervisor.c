@@ -15,6 +15,8 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -259,6 +261,16 @@ fdn_reconcile(void)
 
 		if (child_id == 0)
 			continue;
+
+		/* DROP EXTENSION took the specs: the children go with them. */
+		if (!installed)
+		{
+			if (fdn_slot_alive(slot) && slot->pid != 0)
+				kill(slot->pid, SIGTERM);
+			else if (!fdn_slot_alive(slot))
+				fdn_slot_release(i);
+			continue;
+		}
 		for (r = 0; r < nrows; r++)
 			if (rows[r].child_id == child_id)
 				row = &rows[r];
