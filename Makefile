@@ -26,3 +26,6 @@ SHLIB_LINK = -lz
 PG_CONFIG = pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Rebuild every object when a header changes: they share structs.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

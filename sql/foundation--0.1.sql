@@ -7,6 +7,10 @@ CREATE FUNCTION foundation._check_database() RETURNS void
 SELECT foundation._check_database();
 DROP FUNCTION foundation._check_database();
 
+-- Everyone may use foundation; what each role may do is checked per call
+-- and by row-level security.
+GRANT USAGE ON SCHEMA foundation TO PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Supervisor state: what should run.  Row-level security shows each role
 -- only its own children; foundation's functions do the writing.

@@ -76,7 +76,7 @@ $$;
 CREATE ROLE regress_alice LOGIN;
 CREATE ROLE regress_bob LOGIN;
 CREATE ROLE regress_nologin NOLOGIN;
-GRANT USAGE ON SCHEMA foundation TO regress_alice, regress_bob, regress_nologin;
+SELECT has_schema_privilege('regress_alice', 'foundation', 'USAGE') AS public_usage;
 
 SELECT extname, extversion FROM pg_extension WHERE extname = 'foundation';
 SELECT current_setting('foundation.database') = current_database() AS in_foundation_database;

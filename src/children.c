@@ -27,6 +27,7 @@
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
@@ -95,16 +96,23 @@ Datum
 fdn_check_database(PG_FUNCTION_ARGS)
 {
 	char	   *current = get_database_name(MyDatabaseId);
+	const char *wanted = fdn_database;
 
-	if (strcmp(current, fdn_database) != 0)
+	/* Not preloaded: the setting is only a placeholder, if set at all. */
+	if (wanted == NULL)
+		wanted = GetConfigOption("foundation.database", true, false);
+	if (wanted == NULL)
+		wanted = "postgres";
+
+	if (strcmp(current, wanted) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("foundation can only be created in database \"%s\"",
-						fdn_database),
+						wanted),
 				 errdetail("The supervisor runs in the database named by \"foundation.database\", and this is database \"%s\".",
 						   current),
 				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = '%s' in postgresql.conf and restart the server.",
-						 fdn_database, current)));
+						 wanted, current)));
 	PG_RETURN_VOID();
 }
 

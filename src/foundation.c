@@ -30,11 +30,9 @@ bool		fdn_preloaded = false;
 
 void		_PG_init(void);
 
-void
-_PG_init(void)
+static void
+fdn_define_postmaster_gucs(void)
 {
-	fdn_preloaded = process_shared_preload_libraries_in_progress;
-
 	DefineCustomStringVariable("foundation.database",
 							   "Database that holds foundation's tables and runs its supervisor.",
 							   "CREATE EXTENSION foundation is allowed only there.",
@@ -51,6 +49,29 @@ _PG_init(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("foundation.node_name",
+							   "This server's name in the cluster; empty means <hostname>:<port>.",
+							   NULL,
+							   &fdn_node_name,
+							   "",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+}
+
+void
+_PG_init(void)
+{
+	fdn_preloaded = process_shared_preload_libraries_in_progress;
+
+	/*
+	 * Restart-only settings can be defined only at server start.  Loaded
+	 * later (CREATE EXTENSION without shared_preload_libraries), we define
+	 * the others and let fdn_require_preload explain what is missing.
+	 */
+	if (fdn_preloaded)
+		fdn_define_postmaster_gucs();
+
 	DefineCustomIntVariable("foundation.naptime",
 							"Longest time between two supervisor passes.",
 							"The supervisor also wakes at once when a child stops or a transaction starts or stops one.",
@@ -67,14 +88,6 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	DefineCustomStringVariable("foundation.node_name",
-							   "This server's name in the cluster; empty means <hostname>:<port>.",
-							   NULL,
-							   &fdn_node_name,
-							   "",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("foundation");
 
 	if (!fdn_preloaded)

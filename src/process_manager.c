@@ -245,10 +245,16 @@ fdn_start_singleton(PG_FUNCTION_ARGS)
 	if (name)
 	{
 		int32		existing;
+		bool		alive;
 
-		/* One starter per name at a time; later ones see its result. */
+		/*
+		 * One starter per name at a time; a later one sees its result, with
+		 * a fresh snapshot since it may have waited for the lock.  A name
+		 * tied to a child is taken even while that child restarts.
+		 */
 		fdn_lock_singleton_name(name);
-		if (fdn_registry_find(name, &existing, &child_id))
+		if (fdn_registry_find(name, true, &existing, &alive, &child_id) &&
+			(alive || child_id != 0))
 		{
 			ereport(DEBUG1,
 					(errmsg_internal("Singleton %s already running (pid %d)",
@@ -275,6 +281,7 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 	char	   *name;
 	int32		pid;
 	int64		child_id;
+	bool		alive;
 	bool		debug;
 
 	if (PG_ARGISNULL(0))
@@ -286,7 +293,7 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 				(errmsg_internal(PM "Looking up singleton %s", name),
 				 errdetail_internal("Using foundation.registry.")));
 
-	if (fdn_registry_find(name, &pid, &child_id))
+	if (fdn_registry_find(name, false, &pid, &alive, &child_id) && alive)
 	{
 		if (debug)
 			ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, fdn_node())));
@@ -305,6 +312,7 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	int32		pid;
+	bool		alive;
 	int64		child_id = 0;
 
 	if (PG_ARGISNULL(0))
@@ -313,7 +321,8 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 	fdn_require_preload();
 	ereport(DEBUG1, (errmsg_internal(PM "Stopping singleton %s", name)));
 
-	(void) fdn_registry_find(name, &pid, &child_id);
+	if (!fdn_registry_find(name, true, &pid, &alive, &child_id))
+		child_id = 0;
 	if (child_id == 0)
 	{
 		ereport(DEBUG1,

@@ -59,8 +59,10 @@ fdn_pid_alive(PG_FUNCTION_ARGS)
 }
 
 bool
-fdn_registry_find(const char *name, int32 *pid, int64 *child_id)
+fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
+				  int64 *child_id)
 {
+	Snapshot	snapshot;
 	Oid			nsp = get_namespace_oid("foundation", false);
 	Oid			relid = get_relname_relid("registry", nsp);
 	Oid			idxid = get_relname_relid("registry_pkey", nsp);
@@ -80,8 +82,13 @@ fdn_registry_find(const char *name, int32 *pid, int64 *child_id)
 				CStringGetTextDatum(name));
 	key.sk_collation = idx->rd_indcollation[0];
 
+	if (latest)
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+	else
+		snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() :
+									GetTransactionSnapshot());
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -97,11 +104,13 @@ fdn_registry_find(const char *name, int32 *pid, int64 *child_id)
 			if (!isnull)
 				*child_id = DatumGetInt64(c);
 		}
+		found = true;
 		/* Only this node's pids can be checked here. */
-		found = strcmp(TextDatumGetCString(node), fdn_node()) != 0 ||
+		*alive = strcmp(TextDatumGetCString(node), fdn_node()) != 0 ||
 			fdn_pid_is_alive(*pid);
 	}
 	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);

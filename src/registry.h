@@ -16,12 +16,15 @@
 extern void fdn_register_name(const char *name, int32 pid, Jsonb *metadata);
 
 /*
- * Find a name's live pid with a direct index scan (no SPI, no planner):
- * the lookup path must cost no more than a plain SELECT.  Returns false
- * when the name is unknown or its process is not alive; *child_id is 0
- * when the name is not tied to a child.
+ * Find a name with a direct index scan (no SPI, no planner): the lookup
+ * path must cost no more than a plain SELECT.  Returns false when the name
+ * is unknown; otherwise sets *pid, *alive (is that process alive?) and
+ * *child_id (0 when the name is not tied to a child).  latest: read with a
+ * fresh snapshot rather than the statement's, to see what committed while
+ * we waited for a lock.
  */
-extern bool fdn_registry_find(const char *name, int32 *pid, int64 *child_id);
+extern bool fdn_registry_find(const char *name, bool latest, int32 *pid,
+							  bool *alive, int64 *child_id);
 
 /* Is pid a live backend or background worker of this server? */
 extern bool fdn_pid_is_alive(int32 pid);

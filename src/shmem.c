@@ -99,6 +99,7 @@ fdn_slot_reserve(int64 child_id)
 			slot->generation = generation;
 			slot->launcher_procno = MyProc->pgprocno;
 			slot->spec_handle = DSM_HANDLE_INVALID;
+			slot->launched_at = GetCurrentTimestamp();
 			found = i;
 			break;
 		}

@@ -18,6 +18,7 @@
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "utils/timestamp.h"
 
 /* Why a child stopped, as recorded by the child itself. */
 typedef enum FdnExitKind
@@ -48,6 +49,7 @@ typedef struct FdnChildSlot
 	int			launcher_procno;	/* whose latch to set when started */
 	TransactionId creator_xid;	/* xact that must commit for us to run */
 	dsm_handle	spec_handle;	/* pinned DSM with module and args */
+	TimestampTz launched_at;
 	FdnStartState start_state;
 	bool		exited;			/* set by the child's exit callback */
 	FdnExitKind exit_kind;

@@ -275,6 +275,22 @@ fdn_reconcile(void)
 			if (rows[r].child_id == child_id)
 				row = &rows[r];
 
+		/*
+		 * A worker the postmaster never started (its launcher gave up or
+		 * died while waiting): count it as stopped.  Should it start after
+		 * all, it finds its slot reused and leaves.
+		 */
+		if (slot->pid == 0 && !slot->exited &&
+			TimestampDifferenceExceeds(slot->launched_at, GetCurrentTimestamp(),
+									   2 * fdn_start_timeout_ms) &&
+			!TransactionIdIsInProgress(slot->creator_xid))
+		{
+			slot->exit_kind = FDN_EXIT_ERROR;
+			strlcpy(slot->exit_detail, "the worker never started",
+					FDN_EXIT_DETAIL_LEN);
+			slot->exited = true;
+		}
+
 		if (fdn_slot_alive(slot))
 		{
 			if (row)

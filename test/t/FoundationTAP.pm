@@ -1,0 +1,159 @@
+# Shared helpers for foundation's TAP tests (test/t/*.pl).
+#
+# Not a test itself: prove only runs test/t/*.pl.  Each test file does
+#   use FindBin; use lib $FindBin::RealBin; use FoundationTAP;
+package FoundationTAP;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+
+our @EXPORT = qw(
+  foundation_node create_ticker wait_for sql_error q1
+  settled_sql supervisor_pid
+);
+
+# The longest any bounded wait in these tests may take.  Only reached when
+# something is broken; a passing run never waits this long.
+our $WAIT_SECONDS = 60;
+
+# A new cluster with foundation preloaded (unless preload => 0), started, with
+# the extension created in postgres (unless create => 0) and the ticker module.
+sub foundation_node
+{
+	my ($name, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $conf = '';
+	$conf .= "shared_preload_libraries = 'foundation'\n"
+	  unless defined $opt{preload} && !$opt{preload};
+	$conf .= "max_worker_processes = "
+	  . ($opt{max_worker_processes} // 16) . "\n";
+	$conf .= "foundation.naptime = '1s'\n";
+	# PostgreSQL::Test::Cluster turns crash restarts off; foundation's
+	# fault tests need them.
+	$conf .= "restart_after_crash = on\n";
+	$conf .= "log_min_messages = debug1\n" if $opt{debug};
+	$conf .= $opt{extra_conf} if defined $opt{extra_conf};
+	$node->append_conf('postgresql.conf', $conf);
+	$node->start;
+	unless (defined $opt{create} && !$opt{create})
+	{
+		$node->safe_psql('postgres', 'CREATE EXTENSION foundation');
+		create_ticker($node);
+	}
+	return $node;
+}
+
+# The module every test child runs: loops forever, committing.
+sub create_ticker
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db // 'postgres', q{
+CREATE PROCEDURE public.ticker(args jsonb) LANGUAGE plpgsql AS $$
+BEGIN
+  LOOP
+    PERFORM pg_sleep(0.05);
+    COMMIT;
+  END LOOP;
+END $$;
+});
+}
+
+# One value from a query, or undef if the query failed (e.g. during a crash
+# restart).  Never dies.
+sub q1
+{
+	my ($node, $sql, %opt) = @_;
+	my ($stdout, $stderr);
+	# psql may exit before reading its input while the server restarts,
+	# and IPC::Run dies on the broken pipe: that is a failed query too.
+	my $rc = eval {
+		$node->psql($opt{db} // 'postgres', $sql,
+			stdout => \$stdout, stderr => \$stderr,
+			on_error_stop => 1,
+			extra_params => $opt{extra_params} // []);
+	};
+	return undef if !defined $rc || $rc != 0;
+	return $stdout;
+}
+
+# Run $sql until it returns $expected (default 't'), at most $WAIT_SECONDS.
+# Returns true if it did.  Connection failures (a restarting server) count
+# as "not yet".
+sub wait_for
+{
+	my ($node, $sql, $expected, %opt) = @_;
+	$expected = 't' unless defined $expected;
+	my $deadline = time() + ($opt{timeout} // $WAIT_SECONDS);
+	my $last;
+	while (time() < $deadline)
+	{
+		$last = q1($node, $sql, %opt);
+		return 1 if defined $last && $last eq $expected;
+		usleep(100_000);
+	}
+	diag("wait_for timed out after "
+		  . ($opt{timeout} // $WAIT_SECONDS)
+		  . "s:\n$sql\nexpected: $expected\nlast: "
+		  . (defined $last ? $last : '(query failed)'));
+	return 0;
+}
+
+# Run $sql expecting an error.  Returns a hash: rc, stdout, stderr, sqlstate
+# (of the first ERROR), message, detail, hint.
+sub sql_error
+{
+	my ($node, $sql, %opt) = @_;
+	my ($stdout, $stderr);
+	my $rc = $node->psql($opt{db} // 'postgres',
+		"\\set VERBOSITY verbose\n$sql",
+		stdout => \$stdout, stderr => \$stderr,
+		on_error_stop => 1,
+		extra_params => $opt{extra_params} // []);
+	my %r = (rc => $rc, stdout => $stdout, stderr => $stderr);
+	if ($stderr =~ /^(?:psql:[^\n]*?)?ERROR:\s+([0-9A-Z]{5}):\s*(.*)$/m)
+	{
+		$r{sqlstate} = $1;
+		$r{message} = $2;
+	}
+	$r{detail} = $1 if $stderr =~ /^DETAIL:\s+(.*)$/m;
+	$r{hint} = $1 if $stderr =~ /^HINT:\s+(.*)$/m;
+	return %r;
+}
+
+# The pid of the running supervisor, or '' if none.
+sub supervisor_pid
+{
+	my ($node) = @_;
+	return q1($node,
+		q{SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity
+		   WHERE backend_type = 'foundation supervisor'});
+}
+
+# A query that is 't' once the supervisor's state is settled: every child
+# that should run runs under the pid its row records, no registry row names
+# a dead pid, and exactly one 'foundation child' process runs per running
+# child.
+sub settled_sql
+{
+	return q{
+SELECT (SELECT bool_and(c.pid IS NOT NULL AND c.pid = s.pid)
+          FROM foundation.children c
+          JOIN foundation.child_specs s USING (child_id)
+         WHERE s.status = 'running') IS NOT FALSE
+   AND (SELECT count(*) FROM foundation.registry
+         WHERE NOT foundation.pid_alive(pid)) = 0
+   AND (SELECT count(*) FROM pg_stat_activity
+         WHERE backend_type = 'foundation child')
+     = (SELECT count(*) FROM foundation.children
+         WHERE status = 'running' AND pid IS NOT NULL)
+};
+}
+
+1;
