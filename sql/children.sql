@@ -3,7 +3,7 @@
 -- A procedure that COMMITs in its loop runs as a child; pid is returned.
 SELECT foundation.start_child('{"id": "t1", "start": {"module": "public.ticker", "args": {"tag": "t1"}}}') > 0 AS started;
 SELECT wait_for($$SELECT count(*) >= 3 FROM public.ticks WHERE who = 't1'$$) AS ticking;
-SELECT id, module, args, restart, status, database, role, restart_count, last_exit,
+SELECT id, module, args, restart, status, database, role = current_user::regrole AS my_role, restart_count, last_exit,
        pid = (SELECT pid FROM foundation.child_specs WHERE id = 't1') AS pid_matches
   FROM foundation.children WHERE id = 't1';
 SELECT application_name FROM pg_stat_activity
@@ -19,12 +19,12 @@ SELECT child_procs();
 SELECT foundation.start_child('{"id": "tr", "start": {"module": "public.once", "args": {"n": 3, "tag": "tr"}}, "restart": "transient"}') > 0;
 SELECT wait_for($$SELECT status = 'exited' FROM foundation.children WHERE id = 'tr'$$);
 SELECT id, pid, status, restart_count, last_exit FROM foundation.children WHERE id = 'tr';
-SELECT who, n FROM public.ticks WHERE who LIKE 'tr:%' ORDER BY n;
+SELECT who = 'tr:' || current_user AS ran_as_me, n FROM public.ticks WHERE who LIKE 'tr:%' ORDER BY n;
 
 -- temporary: never restarted, its row goes when it exits.
 SELECT foundation.start_child('{"id": "tmp", "start": {"module": "public.once", "args": {"tag": "tmp"}}, "restart": "temporary"}') > 0;
 SELECT wait_for($$SELECT NOT EXISTS (SELECT FROM foundation.children WHERE id = 'tmp')$$);
-SELECT count(*) FROM public.ticks WHERE who = 'tmp:postgres';
+SELECT count(*) FROM public.ticks WHERE who = 'tmp:' || current_user;
 
 -- A plain function as the module.
 SELECT foundation.start_child('{"id": "fn", "start": {"module": "public.fn_once"}, "restart": "temporary"}') > 0;
@@ -36,7 +36,7 @@ SELECT count(*) FROM public.ticks WHERE who = 'fn_once';
 SELECT foundation.start_child('{"id": "perm", "start": {"module": "public.once", "args": {"tag": "perm"}}, "max_restarts": 2, "max_seconds": 3600}') > 0;
 SELECT wait_for($$SELECT status = 'failed' FROM foundation.children WHERE id = 'perm'$$);
 SELECT id, pid, status, restart_count, last_exit FROM foundation.children WHERE id = 'perm';
-SELECT count(*) AS runs FROM public.ticks WHERE who = 'perm:postgres';
+SELECT count(*) AS runs FROM public.ticks WHERE who = 'perm:' || current_user;
 
 -- transient: an error is abnormal, so it is restarted, then fails.
 SELECT foundation.start_child('{"id": "boom", "start": {"module": "public.boom"}, "restart": "transient", "max_restarts": 1, "max_seconds": 3600}') > 0;

@@ -1,7 +1,7 @@
 -- The registry's raw layer.
 SELECT foundation.register('me', pg_backend_pid(), '{"role": "test"}');
 SELECT pid = pg_backend_pid() AS mine, metadata FROM foundation.lookup('me');
-SELECT name, node, child_id, owner::regrole FROM foundation.registry;
+SELECT name, node, child_id, owner::regrole = current_user::regrole AS mine FROM foundation.registry;
 SELECT regexp_replace(err($$SELECT foundation.register('me', pg_backend_pid())$$), 'pid \d+', 'pid N');
 SELECT foundation.unregister('me');
 SELECT foundation.unregister('me');

@@ -122,6 +122,26 @@ fdn_load_rows(int *nrows)
 }
 
 /*
+ * A child that stays stopped: keep its row for inspection with the status
+ * and last exit, and drop its name, which must not point at a dead pid.
+ */
+static void
+fdn_mark_stopped(int64 child_id, const char *status, const char *exit_text)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(child_id);
+	values[1] = CStringGetTextDatum(exit_text);
+	values[2] = CStringGetTextDatum(status);
+	fdn_spi_exec("UPDATE foundation.child_specs SET status = $3, pid = NULL,"
+				 " last_exit = $2 WHERE child_id = $1",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+	fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id = $1",
+				 1, types, values, NULL, SPI_OK_DELETE);
+}
+
+/*
  * Apply the restart policy to a child that stopped (slot_index < 0: it
  * vanished with its slot, in a crash or a server restart).
  */
@@ -171,11 +191,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 	{
 		elog(DEBUG1, "foundation supervisor: transient child " INT64_FORMAT " exited normally",
 			 row->child_id);
-		fdn_spi_exec("UPDATE foundation.child_specs SET status = 'exited', pid = NULL,"
-					 " last_exit = $2 WHERE child_id = $1",
-					 2, types, values, NULL, SPI_OK_UPDATE);
-		fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id = $1",
-					 1, types, values, NULL, SPI_OK_DELETE);
+		fdn_mark_stopped(row->child_id, "exited", exit_text);
 		return;
 	}
 
@@ -188,11 +204,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 errdetail("It stopped more than %d times within %d seconds; last exit: %s.",
 						   row->max_restarts, row->max_seconds, exit_text),
 				 errhint("Fix the cause, then start it again with foundation.start_child or foundation.start_singleton.")));
-		fdn_spi_exec("UPDATE foundation.child_specs SET status = 'failed', pid = NULL,"
-					 " last_exit = $2 WHERE child_id = $1",
-					 2, types, values, NULL, SPI_OK_UPDATE);
-		fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id = $1",
-					 1, types, values, NULL, SPI_OK_DELETE);
+		fdn_mark_stopped(row->child_id, "failed", exit_text);
 		return;
 	}
 
