@@ -39,6 +39,9 @@ SELECT wait_for($$SELECT child_procs() = 0$$);
 SELECT node, pid > 0 AS started, error FROM foundation.start_replicated('public.ticker', '{}', 'rep');
 SELECT name FROM foundation.registry;
 SELECT foundation.stop_singleton('rep@regress-node');
+-- A node that fails reports why in its row.
+SELECT node, pid, error FROM foundation.start_replicated('public.nope', '{}', 'rep');
+SELECT count(*) FROM foundation.registry;
 
 -- Leaky: DEBUG1 shows the raw steps.
 SET client_min_messages = debug1;

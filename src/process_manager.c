@@ -372,8 +372,42 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	inner->args[3].isnull = false;
 
 	values[0] = CStringGetTextDatum(fdn_node());
-	values[1] = fdn_start_singleton(inner);
-	nulls[2] = true;
+
+	/*
+	 * A node that fails gets a row with the reason, as the seed's
+	 * {:error, reason}, not an aborted transaction: in a subtransaction.
+	 */
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			values[1] = fdn_start_singleton(inner);
+			nulls[1] = inner->isnull;
+			nulls[2] = true;
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			nulls[1] = true;
+			values[2] = CStringGetTextDatum(edata->message);
+			nulls[2] = false;
+		}
+		PG_END_TRY();
+	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
