@@ -9,7 +9,11 @@ OBJS = \
 	src/supervisor.o \
 	src/children.o \
 	src/registry.o \
-	src/process_manager.o
+	src/process_manager.o \
+	src/codec.o \
+	src/channel_stats.o \
+	src/channels.o \
+	src/handlers.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql
@@ -20,8 +24,9 @@ REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
 SHLIB_LINK = -lz
+SHLIB_LINK_INTERNAL = $(libpq)
 
 PG_CONFIG = pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

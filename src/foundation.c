@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <unistd.h>
 
 #include "fmgr.h"
@@ -26,6 +27,8 @@ int			fdn_max_children = 64;
 int			fdn_naptime_ms = 5000;
 int			fdn_start_timeout_ms = 10000;
 char	   *fdn_node_name = NULL;
+int			fdn_message_retention_s = 3600;
+char	   *fdn_dispatcher_conninfo = NULL;
 bool		fdn_preloaded = false;
 
 void		_PG_init(void);
@@ -88,6 +91,22 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.message_retention",
+							"How long messages stored by reference are kept.",
+							"The supervisor removes older ones from foundation.messages.",
+							&fdn_message_retention_s,
+							3600, 1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("foundation.dispatcher_conninfo",
+							   "libpq connection string the handler dispatcher listens on.",
+							   "Empty: this server's first Unix socket, as the bootstrap superuser, to foundation.database.",
+							   &fdn_dispatcher_conninfo,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("foundation");
 
 	if (!fdn_preloaded)

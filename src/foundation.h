@@ -19,6 +19,8 @@ extern int	fdn_max_children;
 extern int	fdn_naptime_ms;
 extern int	fdn_start_timeout_ms;
 extern char *fdn_node_name;
+extern int	fdn_message_retention_s;
+extern char *fdn_dispatcher_conninfo;
 
 /* True when foundation was loaded by shared_preload_libraries. */
 extern bool fdn_preloaded;

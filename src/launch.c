@@ -127,12 +127,14 @@ fdn_launch_child(const FdnLaunch *launch)
 		if (slot->start_state == FDN_START_FAILED ||
 			status == BGWH_STOPPED || slot->exited)
 		{
-			/* Wait for it to be gone, so the slot can be reused. */
-			while (GetBackgroundWorkerPid(handle, &pid) == BGWH_STARTED)
+			/* Wait (bounded) for it to be gone, so the slot can be reused. */
+			while (GetBackgroundWorkerPid(handle, &pid) == BGWH_STARTED &&
+				   GetCurrentTimestamp() < deadline)
 			{
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
 								 WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
 			}
 			result.status = FDN_LAUNCH_FAILED;
 			result.sqlstate = slot->exit_sqlstate;

@@ -26,6 +26,7 @@
 
 #include "children.h"
 #include "foundation.h"
+#include "process_manager.h"
 #include "registry.h"
 
 PG_FUNCTION_INFO_V1(fdn_start_singleton);
@@ -212,31 +213,16 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 	}
 }
 
-Datum
-fdn_start_singleton(PG_FUNCTION_ARGS)
+pid_t
+fdn_singleton_start(const char *module, Jsonb *args, const char *name,
+					const char *restart)
 {
-	char	   *module;
-	Jsonb	   *args;
-	char	   *name = NULL;
-	char	   *restart;
 	Jsonb	   *spec;
 	pid_t		pid;
 	int64		child_id;
 
-	if (PG_ARGISNULL(0))
-		fdn_null_arg("module");
-	if (PG_ARGISNULL(1))
-		fdn_null_arg("args");
-	if (PG_ARGISNULL(3))
-		fdn_null_arg("restart");
-	module = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	args = PG_GETARG_JSONB_P(1);
-	if (!PG_ARGISNULL(2))
-	{
-		name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (name)
 		fdn_check_name("a singleton name", name);
-	}
-	restart = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	fdn_require_preload();
 
 	ereport(DEBUG1,
@@ -259,7 +245,7 @@ fdn_start_singleton(PG_FUNCTION_ARGS)
 			ereport(DEBUG1,
 					(errmsg_internal("Singleton %s already running (pid %d)",
 									 name, existing)));
-			PG_RETURN_INT32(existing);
+			return existing;
 		}
 	}
 
@@ -272,7 +258,23 @@ fdn_start_singleton(PG_FUNCTION_ARGS)
 
 	if (name)
 		fdn_register_for_facade(name, pid, module);
-	PG_RETURN_INT32(pid);
+	return pid;
+}
+
+Datum
+fdn_start_singleton(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null_arg("module");
+	if (PG_ARGISNULL(1))
+		fdn_null_arg("args");
+	if (PG_ARGISNULL(3))
+		fdn_null_arg("restart");
+	PG_RETURN_INT32(fdn_singleton_start(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+										PG_GETARG_JSONB_P(1),
+										PG_ARGISNULL(2) ? NULL :
+										text_to_cstring(PG_GETARG_TEXT_PP(2)),
+										text_to_cstring(PG_GETARG_TEXT_PP(3))));
 }
 
 Datum
@@ -346,13 +348,14 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	char	   *name;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
-	LOCAL_FCINFO(inner, 4);
+	Jsonb	   *args;
 
 	if (PG_ARGISNULL(0))
 		fdn_null_arg("module");
 	if (PG_ARGISNULL(1))
 		fdn_null_arg("args");
 	module = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args = PG_GETARG_JSONB_P(1);
 	base = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -360,16 +363,6 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	name = psprintf("%s@%s", base, fdn_node());
 	ereport(DEBUG1,
 			(errmsg_internal(PM "Starting replicated %s on 1 nodes", module)));
-
-	InitFunctionCallInfoData(*inner, NULL, 4, InvalidOid, NULL, NULL);
-	inner->args[0].value = PG_GETARG_DATUM(0);
-	inner->args[0].isnull = false;
-	inner->args[1].value = PG_GETARG_DATUM(1);
-	inner->args[1].isnull = false;
-	inner->args[2].value = CStringGetTextDatum(name);
-	inner->args[2].isnull = false;
-	inner->args[3].value = CStringGetTextDatum("permanent");
-	inner->args[3].isnull = false;
 
 	values[0] = CStringGetTextDatum(fdn_node());
 
@@ -385,8 +378,8 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(oldcxt);
 		PG_TRY();
 		{
-			values[1] = fdn_start_singleton(inner);
-			nulls[1] = inner->isnull;
+			values[1] = Int32GetDatum(fdn_singleton_start(module, args, name,
+														   "permanent"));
 			nulls[2] = true;
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);

@@ -27,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -58,14 +59,58 @@ fdn_pid_alive(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(fdn_pid_is_alive(PG_GETARG_INT32(0)));
 }
 
+/*
+ * The registry's table and index OIDs, looked up once per backend and
+ * forgotten when a relcache invalidation says either may have changed
+ * (DROP EXTENSION, for one): lookups are the hot path.
+ */
+static Oid	fdn_registry_relid = InvalidOid;
+static Oid	fdn_registry_idxid = InvalidOid;
+static bool fdn_registry_callback = false;
+
+static void
+fdn_registry_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == fdn_registry_relid ||
+		relid == fdn_registry_idxid)
+	{
+		fdn_registry_relid = InvalidOid;
+		fdn_registry_idxid = InvalidOid;
+	}
+}
+
+static void
+fdn_registry_oids(Oid *relid, Oid *idxid)
+{
+	if (!OidIsValid(fdn_registry_relid))
+	{
+		Oid			nsp = get_namespace_oid("foundation", false);
+
+		if (!fdn_registry_callback)
+		{
+			CacheRegisterRelcacheCallback(fdn_registry_invalidate, (Datum) 0);
+			fdn_registry_callback = true;
+		}
+		fdn_registry_idxid = get_relname_relid("registry_pkey", nsp);
+		fdn_registry_relid = get_relname_relid("registry", nsp);
+		if (!OidIsValid(fdn_registry_relid) || !OidIsValid(fdn_registry_idxid))
+		{
+			fdn_registry_relid = InvalidOid;
+			elog(ERROR, "foundation.registry is missing");
+		}
+	}
+	*relid = fdn_registry_relid;
+	*idxid = fdn_registry_idxid;
+}
+
 bool
 fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 				  int64 *child_id)
 {
 	Snapshot	snapshot;
-	Oid			nsp = get_namespace_oid("foundation", false);
-	Oid			relid = get_relname_relid("registry", nsp);
-	Oid			idxid = get_relname_relid("registry_pkey", nsp);
+	bool		registered;
+	Oid			relid;
+	Oid			idxid;
 	Relation	rel;
 	Relation	idx;
 	IndexScanDesc scan;
@@ -73,20 +118,21 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 	ScanKeyData key;
 	bool		found = false;
 
-	if (!OidIsValid(relid) || !OidIsValid(idxid))
-		elog(ERROR, "foundation.registry is missing");
-
+	fdn_registry_oids(&relid, &idxid);
 	rel = table_open(relid, AccessShareLock);
 	idx = index_open(idxid, AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(name));
 	key.sk_collation = idx->rd_indcollation[0];
 
+	/* The statement's snapshot is registered already; a fresh one is not. */
+	registered = latest || !ActiveSnapshotSet();
 	if (latest)
 		snapshot = RegisterSnapshot(GetLatestSnapshot());
+	else if (!registered)
+		snapshot = GetActiveSnapshot();
 	else
-		snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() :
-									GetTransactionSnapshot());
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	slot = table_slot_create(rel, NULL);
 	scan = index_beginscan(rel, idx, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
@@ -110,7 +156,8 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 			fdn_pid_is_alive(*pid);
 	}
 	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
+	if (registered)
+		UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);

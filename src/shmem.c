@@ -12,6 +12,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #include "foundation.h"
@@ -54,6 +55,7 @@ fdn_shmem_startup(void)
 		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))->lock;
 		fdn_shared->nslots = fdn_max_children;
 		fdn_shared->supervisor_procno = -1;
+		SpinLockInit(&fdn_shared->stats.mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -15,6 +15,7 @@
 
 #include "postgres.h"
 
+#include "channel_stats.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -62,6 +63,7 @@ typedef struct FdnShared
 	LWLock	   *lock;			/* protects the slots' allocation */
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;
+	FdnChannelStats stats;		/* see channel_stats.c */
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;

@@ -37,13 +37,54 @@ fdn_priv_end(FdnPrivState *state)
 	SPI_finish();
 }
 
+/*
+ * Plans of foundation's own statements, kept for the backend's life: the
+ * same few statements run on every call.  The SQL texts are literals, so
+ * their addresses identify them.  The plan cache replans them when the
+ * tables change (DROP and CREATE EXTENSION).
+ */
+#define FDN_MAX_PLANS 64
+
+typedef struct FdnPlan
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+} FdnPlan;
+
+static FdnPlan fdn_plans[FDN_MAX_PLANS];
+static int	fdn_nplans = 0;
+
+static SPIPlanPtr
+fdn_plan_for(const char *sql, int nargs, Oid *argtypes)
+{
+	int			i;
+	SPIPlanPtr	plan;
+
+	for (i = 0; i < fdn_nplans; i++)
+		if (fdn_plans[i].sql == sql)
+			return fdn_plans[i].plan;
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "foundation: SPI_prepare failed (%s) for: %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (fdn_nplans == FDN_MAX_PLANS)
+		return plan;			/* used once, freed with the SPI context */
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "foundation: SPI_keepplan failed");
+	fdn_plans[fdn_nplans].sql = sql;
+	fdn_plans[fdn_nplans].plan = plan;
+	fdn_nplans++;
+	return plan;
+}
+
 int
 fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 const char *nulls, int expected)
 {
 	int			rc;
 
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
+	rc = SPI_execute_plan(fdn_plan_for(sql, nargs, argtypes), values, nulls,
+						  false, 0);
 	if (rc != expected)
 		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
 			 SPI_result_code_string(rc), sql);

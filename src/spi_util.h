@@ -33,6 +33,7 @@ extern void fdn_priv_end(FdnPrivState *state);
 /*
  * Execute SQL with parameters (types in argtypes, values may be NULL per
  * nulls as in SPI: ' ' or 'n'); errors if the result is not `expected`.
+ * sql must be a string literal: its plan is kept, keyed by its address.
  */
 extern int	fdn_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, const char *nulls, int expected);

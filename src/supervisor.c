@@ -334,6 +334,15 @@ fdn_reconcile(void)
 		fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id IS NULL"
 					 " AND node = $1 AND NOT foundation.pid_alive(pid)",
 					 1, (Oid[]) {TEXTOID}, &node, NULL, SPI_OK_DELETE);
+
+		/* Stored channel messages past foundation.message_retention go. */
+		{
+			Datum		secs = Int32GetDatum(fdn_message_retention_s);
+
+			fdn_spi_exec("DELETE FROM foundation.messages"
+						 " WHERE created_at < now() - make_interval(secs => $1)",
+						 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+		}
 	}
 
 	fdn_priv_end(&priv);

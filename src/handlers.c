@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ *
+ * handlers.c
+ *	  Server-side channel handlers: subscribe(channel, handler) and the
+ *	  dispatcher child that calls them.
+ *
+ * The seed left "implementation would store this mapping".  Here the
+ * mapping is foundation.channel_handlers, and a supervised child, the
+ * dispatcher (singleton "foundation:dispatcher", module
+ * foundation.handler_dispatcher), LISTENs to the four channels over a
+ * libpq connection to this server (a background worker cannot receive
+ * notifications itself), drains every notification into memory at once so
+ * the server's notification queue never waits on a slow handler, and
+ * calls each channel's handlers, every call in its own transaction, as the
+ * role that subscribed it.  A handler's error is logged and counted and
+ * stops neither the others nor later messages.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/postmaster.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "channels.h"
+#include "codec.h"
+#include "foundation.h"
+#include "process_manager.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
+PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
+PG_FUNCTION_INFO_V1(fdn_handler_dispatcher);
+
+#define FDN_DISPATCHER_NAME "foundation:dispatcher"
+#define FDN_HANDLERS_TOPIC "foundation:handlers"
+
+/* ---------- subscribe / unsubscribe ---------- */
+
+static void
+fdn_check_handler(Oid handler)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc proc;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("handler %u does not exist", handler),
+				 errhint("Pass a handler as 'schema.name(text, jsonb)'::regprocedure.")));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	ok = proc->pronargs == 2 &&
+		proc->proargtypes.values[0] == TEXTOID &&
+		proc->proargtypes.values[1] == JSONBOID &&
+		(proc->prokind == PROKIND_FUNCTION || proc->prokind == PROKIND_PROCEDURE);
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("handler %s must take (channel text, message jsonb)",
+						format_procedure(handler)),
+				 errhint("Create a function or procedure handler(channel text, message jsonb).")));
+	if (pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run handler %s",
+						format_procedure(handler)),
+				 errhint("A handler runs as the role that subscribes it, which needs EXECUTE on it.")));
+}
+
+/* Start the dispatcher if it does not run; it runs as the superuser. */
+static void
+fdn_ensure_dispatcher(void)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Jsonb	   *args;
+
+	args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	(void) fdn_singleton_start("foundation.handler_dispatcher", args,
+							   FDN_DISPATCHER_NAME, "permanent");
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+Datum
+fdn_subscribe_handler(PG_FUNCTION_ARGS)
+{
+	int			channel;
+	Oid			handler;
+	FdnPrivState priv;
+	Datum		values[3];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("channel and handler must not be NULL"),
+				 errhint("Call foundation.subscribe('events', 'my_handler(text, jsonb)'::regprocedure).")));
+	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	handler = PG_GETARG_OID(1);
+	fdn_require_preload();
+	fdn_check_handler(handler);
+
+	values[0] = CStringGetTextDatum(fdn_channel_names[channel]);
+	values[1] = ObjectIdGetDatum(handler);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.channel_handlers (channel, handler, owner)"
+				 " VALUES ($1, $2, $3) ON CONFLICT (channel, handler, owner) DO NOTHING",
+				 3, (Oid[]) {TEXTOID, REGPROCEDUREOID, OIDOID}, values, NULL,
+				 SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+
+	ereport(DEBUG1,
+			(errmsg_internal("Foundation.Channels: Registered handler %s on %s",
+							 format_procedure(handler), fdn_channel_names[channel]),
+			 errdetail_internal("INSERT INTO foundation.channel_handlers; the dispatcher child runs it")));
+	/* Tell a running dispatcher to reload, at our commit. */
+	Async_Notify(FDN_HANDLERS_TOPIC, "");
+	fdn_ensure_dispatcher();
+	PG_RETURN_VOID();
+}
+
+Datum
+fdn_unsubscribe_handler(PG_FUNCTION_ARGS)
+{
+	FdnPrivState priv;
+	Datum		values[3];
+	bool		superuser_caller = superuser();
+	bool		found;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("channel and handler must not be NULL"),
+				 errhint("SELECT * FROM foundation.channel_handlers lists the subscriptions.")));
+	values[0] = CStringGetTextDatum(fdn_channel_names[fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)))]);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	fdn_priv_begin(&priv);
+	fdn_spi_exec(superuser_caller ?
+				 "DELETE FROM foundation.channel_handlers WHERE channel = $1 AND handler = $2"
+				 " AND $3 IS NOT NULL" :
+				 "DELETE FROM foundation.channel_handlers WHERE channel = $1 AND handler = $2"
+				 " AND owner = $3",
+				 3, (Oid[]) {TEXTOID, REGPROCEDUREOID, OIDOID}, values, NULL,
+				 SPI_OK_DELETE);
+	found = SPI_processed > 0;
+	fdn_priv_end(&priv);
+	if (found)
+		Async_Notify(FDN_HANDLERS_TOPIC, "");
+	PG_RETURN_BOOL(found);
+}
+
+/* ---------- the dispatcher ---------- */
+
+typedef struct FdnHandler
+{
+	int			channel;
+	Oid			handler;
+	Oid			owner;
+	char	   *sql;			/* CALL or SELECT of the handler */
+} FdnHandler;
+
+typedef struct FdnNote
+{
+	int			channel;		/* -1: the handlers changed */
+	char	   *payload;
+} FdnNote;
+
+static FdnHandler *fdn_handlers = NULL;
+static int	fdn_nhandlers = 0;
+
+/* Read foundation.channel_handlers into fdn_handlers (in cxt). */
+static void
+fdn_load_handlers(MemoryContext cxt)
+{
+	uint64		i;
+	bool		isnull;
+
+	MemoryContextReset(cxt);
+	SPI_execute("SELECT h.channel, h.handler, h.owner, p.prokind = 'p',"
+				" quote_ident(n.nspname) || '.' || quote_ident(p.proname)"
+				" FROM foundation.channel_handlers h"
+				" JOIN pg_catalog.pg_proc p ON p.oid = h.handler"
+				" JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+				" ORDER BY h.created_at, h.handler",
+				true, 0);
+	fdn_nhandlers = (int) SPI_processed;
+	fdn_handlers = MemoryContextAllocZero(cxt, sizeof(FdnHandler) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
+		bool		is_proc = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+
+		fdn_handlers[i].channel = fdn_channel_index(TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull)));
+		fdn_handlers[i].handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		fdn_handlers[i].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		fdn_handlers[i].sql = MemoryContextStrdup(cxt,
+												  psprintf("%s %s($1, $2)",
+														   is_proc ? "CALL" : "SELECT",
+														   name));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* A conninfo value in single quotes, with ' and \ escaped. */
+static char *
+fdn_conn_quote(const char *v)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (; *v; v++)
+	{
+		if (*v == '\'' || *v == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *v);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+static char *
+fdn_listen_conninfo(void)
+{
+	char	   *sockdirs = pstrdup(Unix_socket_directories ? Unix_socket_directories : "");
+	char	   *comma = strchr(sockdirs, ',');
+	const char *host;
+
+	if (fdn_dispatcher_conninfo && fdn_dispatcher_conninfo[0])
+		return pstrdup(fdn_dispatcher_conninfo);
+	if (comma)
+		*comma = '\0';
+	host = sockdirs[0] ? sockdirs : "127.0.0.1";
+	return psprintf("host=%s port=%d dbname=%s user=%s connect_timeout=10"
+					" application_name='foundation dispatcher listener'",
+					fdn_conn_quote(host), PostPortNumber,
+					fdn_conn_quote(fdn_database),
+					fdn_conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)));
+}
+
+/* Move every notification libpq has into the backlog. */
+static void
+fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
+{
+	PGnotify   *n;
+
+	if (!PQconsumeInput(conn))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("foundation dispatcher lost its listening connection: %s",
+						PQerrorMessage(conn)),
+				 errhint("The supervisor restarts the dispatcher.")));
+	while ((n = PQnotifies(conn)) != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		FdnNote    *note = palloc(sizeof(FdnNote));
+
+		note->channel = strcmp(n->relname, FDN_HANDLERS_TOPIC) == 0 ? -1 :
+			fdn_topic_index(n->relname);
+		note->payload = pstrdup(n->extra);
+		*backlog = lappend(*backlog, note);
+		MemoryContextSwitchTo(old);
+		PQfreemem(n);
+	}
+}
+
+/* Call one handler in a subtransaction as its owner; log its error. */
+static void
+fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		Datum		values[2];
+		int			nest;
+
+		values[0] = CStringGetTextDatum(fdn_channel_names[h->channel]);
+		values[1] = message;
+		/* As its subscriber, who cannot SET ROLE out of it. */
+		SetUserIdAndSecContext(h->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		nest = NewGUCNestLevel();
+		SPI_execute_with_args(h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
+							  NULL, false, 0);
+		SPI_freetuptable(SPI_tuptable);
+		AtEOXact_GUC(false, nest);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SetUserIdAndSecContext(save_userid, save_sec);
+		fdn_stats_error(h->channel);
+		ereport(WARNING,
+				(errmsg("foundation handler %s failed on %s message " INT64_FORMAT ": %s",
+						format_procedure(h->handler), fdn_channel_names[h->channel],
+						seq, edata->message),
+				 errdetail("Payload: %.200s", payload),
+				 errhint("The other handlers and later messages are not affected.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/* Decode a payload; a bad one is logged and counted, not fatal. */
+static bool
+fdn_decode_for_dispatch(int channel, const char *payload, int64 seq,
+						Datum *message)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		*message = JsonbPGetDatum(fdn_decode_payload(payload));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		fdn_stats_error(channel);
+		ereport(WARNING,
+				(errmsg("foundation dispatcher could not decode %s message " INT64_FORMAT ": %s",
+						fdn_channel_names[channel], seq, edata->message),
+				 errdetail("Payload: %.200s", payload)));
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * The dispatcher: a procedure in C, run by a supervised child (so it may
+ * commit), CALL foundation.handler_dispatcher('{}').
+ */
+Datum
+fdn_handler_dispatcher(PG_FUNCTION_ARGS)
+{
+	MemoryContext handlers_cxt;
+	MemoryContext backlog_cxt;
+	MemoryContext msg_cxt;
+	PGconn	   *conn;
+	PGresult   *res;
+	List	   *backlog = NIL;
+	volatile int64 seq = 0;
+	MemoryContext oldcxt;
+	char	   *conninfo = fdn_listen_conninfo();
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	oldcxt = CurrentMemoryContext;
+	handlers_cxt = AllocSetContextCreate(TopMemoryContext, "foundation handlers",
+										 ALLOCSET_DEFAULT_SIZES);
+	backlog_cxt = AllocSetContextCreate(TopMemoryContext, "foundation backlog",
+										ALLOCSET_DEFAULT_SIZES);
+	msg_cxt = AllocSetContextCreate(TopMemoryContext, "foundation message",
+									ALLOCSET_DEFAULT_SIZES);
+
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("foundation dispatcher could not connect to listen: %s",
+						PQerrorMessage(conn)),
+				 errdetail("Connection string: %s", conninfo),
+				 errhint("Allow that role to connect over the local socket in pg_hba.conf, or set \"foundation.dispatcher_conninfo\".")));
+	res = PQexec(conn, "LISTEN \"foundation:control\"; LISTEN \"foundation:events\";"
+				 " LISTEN \"foundation:data\"; LISTEN \"foundation:telemetry\";"
+				 " LISTEN \"" FDN_HANDLERS_TOPIC "\"");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("foundation dispatcher could not LISTEN: %s",
+						PQerrorMessage(conn))));
+	PQclear(res);
+
+	/* Handlers subscribed before we listened are in the table. */
+	fdn_load_handlers(handlers_cxt);
+	SPI_commit();
+	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			int			done = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			fdn_drain(conn, &backlog, backlog_cxt);
+			if (backlog == NIL)
+			{
+				MemoryContextReset(backlog_cxt);
+				(void) WaitLatchOrSocket(MyLatch,
+										 WL_LATCH_SET | WL_SOCKET_READABLE |
+										 WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+										 PQsocket(conn), 1000, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
+
+			/* A batch, then drain again: the queue must not wait on us. */
+			while (backlog != NIL && done < 100)
+			{
+				FdnNote    *note = linitial(backlog);
+				int			i;
+				Datum		message;
+
+				backlog = list_delete_first(backlog);
+				done++;
+				if (note->channel == -1)
+				{
+					fdn_load_handlers(handlers_cxt);
+					SPI_commit();
+					continue;
+				}
+				if (note->channel < 0)
+					continue;
+				seq++;
+				for (i = 0; i < fdn_nhandlers; i++)
+					if (fdn_handlers[i].channel == note->channel)
+						break;
+				if (i == fdn_nhandlers)
+					continue;
+				pgstat_report_activity(STATE_RUNNING, "foundation dispatcher: calling handlers");
+				MemoryContextSwitchTo(msg_cxt);
+				if (fdn_decode_for_dispatch(note->channel, note->payload, seq, &message))
+				{
+					for (; i < fdn_nhandlers; i++)
+						if (fdn_handlers[i].channel == note->channel)
+						{
+							fdn_call_handler(&fdn_handlers[i], message, seq,
+											 note->payload);
+							SPI_commit();
+						}
+				}
+				else
+					SPI_commit();
+				MemoryContextSwitchTo(oldcxt);
+				MemoryContextReset(msg_cxt);
+				pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		PQfinish(conn);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
