@@ -280,3 +280,8 @@ CREATE PROCEDURE foundation.handler_dispatcher(args jsonb)
 COMMENT ON PROCEDURE foundation.handler_dispatcher(jsonb) IS
   'The dispatcher''s module: LISTENs to the four channels and runs foundation.channel_handlers. Started by foundation.subscribe(channel, handler).';
 REVOKE ALL ON PROCEDURE foundation.handler_dispatcher(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION foundation.dispatcher_pid() RETURNS integer
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_dispatcher_pid';
+COMMENT ON FUNCTION foundation.dispatcher_pid() IS
+  'The handler dispatcher''s pid once it is listening (messages committed from then on reach the handlers), else NULL.';

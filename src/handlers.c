@@ -32,6 +32,7 @@
 #include "pgstat.h"
 #include "postmaster/postmaster.h"
 #include "storage/latch.h"
+#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -44,11 +45,13 @@
 #include "codec.h"
 #include "foundation.h"
 #include "process_manager.h"
+#include "shmem.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_handler_dispatcher);
+PG_FUNCTION_INFO_V1(fdn_dispatcher_pid);
 
 #define FDN_DISPATCHER_NAME "foundation:dispatcher"
 #define FDN_HANDLERS_TOPIC "foundation:handlers"
@@ -431,6 +434,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	/* Handlers subscribed before we listened are in the table. */
 	fdn_load_handlers(handlers_cxt);
 	SPI_commit();
+	fdn_shared->dispatcher_pid = MyProcPid;
 	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
 
 	PG_TRY();
@@ -502,4 +506,20 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The dispatcher's pid once it listens, else NULL: messages committed from
+ * then on reach the handlers.
+ */
+Datum
+fdn_dispatcher_pid(PG_FUNCTION_ARGS)
+{
+	pid_t		pid;
+
+	fdn_require_preload();
+	pid = fdn_shared->dispatcher_pid;
+	if (pid == 0 || BackendPidGetProc(pid) == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(pid);
 }

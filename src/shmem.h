@@ -64,6 +64,7 @@ typedef struct FdnShared
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;
 	FdnChannelStats stats;		/* see channel_stats.c */
+	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;
