@@ -514,10 +514,12 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			i;
+	Oid			ext;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (fdn_shared == NULL)
 		return (Datum) 0;
+	ext = fdn_current_extension();
 
 	for (i = 0; i < fdn_shared->nslots; i++)
 	{
@@ -526,7 +528,7 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 		int64		child_id = slot->child_id;
 
-		if (child_id == 0)
+		if (child_id == 0 || slot->ext_oid != ext)
 			continue;
 		values[0] = Int64GetDatum(child_id);
 		values[1] = Int32GetDatum(slot->pid);

@@ -198,22 +198,23 @@ fdn_fetch(int64 id)
 {
 	FdnPrivState priv;
 	Datum		value = Int64GetDatum(id);
-	bool		isnull;
-	Jsonb	   *message = NULL;
+	bool		isnull = true;
+	Datum		message = (Datum) 0;
 
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT message FROM foundation.messages WHERE id = $1",
 				 1, (Oid[]) {INT8OID}, &value, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
-		message = DatumGetJsonbP(fdn_spi_getdatum(0, 1, &isnull));
+		message = fdn_spi_getdatum(0, 1, &isnull);
 	fdn_priv_end(&priv);
-	if (message == NULL)
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stored message " INT64_FORMAT " does not exist", id),
 				 errdetail("Stored messages are kept for \"foundation.message_retention\" and then removed."),
 				 errhint("Fetch a stored message soon after its notification arrives, or raise \"foundation.message_retention\".")));
-	return message;
+	/* Detoast here, outside SPI, so the copy outlives SPI's memory. */
+	return DatumGetJsonbP(message);
 }
 
 Jsonb *

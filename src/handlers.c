@@ -195,7 +195,10 @@ typedef struct FdnNote
 static FdnHandler *fdn_handlers = NULL;
 static int	fdn_nhandlers = 0;
 
-/* Read foundation.channel_handlers into fdn_handlers (in cxt). */
+/*
+ * Read foundation.channel_handlers into fdn_handlers (in cxt), with a new
+ * snapshot (not read-only SPI, which would reuse the portal's old one).
+ */
 static void
 fdn_load_handlers(MemoryContext cxt)
 {
@@ -209,7 +212,7 @@ fdn_load_handlers(MemoryContext cxt)
 				" JOIN pg_catalog.pg_proc p ON p.oid = h.handler"
 				" JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
 				" ORDER BY h.created_at, h.handler",
-				true, 0);
+				false, 0);
 	fdn_nhandlers = (int) SPI_processed;
 	fdn_handlers = MemoryContextAllocZero(cxt, sizeof(FdnHandler) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -309,14 +312,18 @@ fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 	{
 		Datum		values[2];
 		int			nest;
+		int			rc;
 
 		values[0] = CStringGetTextDatum(fdn_channel_names[h->channel]);
 		values[1] = message;
 		/* As its subscriber, who cannot SET ROLE out of it. */
 		SetUserIdAndSecContext(h->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		nest = NewGUCNestLevel();
-		SPI_execute_with_args(h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
-							  NULL, false, 0);
+		rc = SPI_execute_with_args(h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
+								   NULL, false, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute failed for %s: %s", h->sql,
+				 SPI_result_code_string(rc));
 		SPI_freetuptable(SPI_tuptable);
 		AtEOXact_GUC(false, nest);
 		SetUserIdAndSecContext(save_userid, save_sec);
@@ -431,7 +438,12 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 						PQerrorMessage(conn))));
 	PQclear(res);
 
-	/* Handlers subscribed before we listened are in the table. */
+	/*
+	 * Handlers subscribed before we listened are in the table; read it in
+	 * a transaction begun after LISTEN, so none is missed: later changes
+	 * arrive as notifications.
+	 */
+	SPI_commit();
 	fdn_load_handlers(handlers_cxt);
 	SPI_commit();
 	fdn_shared->dispatcher_pid = MyProcPid;

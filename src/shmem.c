@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
@@ -81,11 +82,18 @@ fdn_wake_supervisor(void)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
+Oid
+fdn_current_extension(void)
+{
+	return get_extension_oid("foundation", true);
+}
+
 int
 fdn_slot_reserve(int64 child_id)
 {
 	int			i;
 	int			found = -1;
+	Oid			ext = fdn_current_extension();
 
 	LWLockAcquire(fdn_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < fdn_shared->nslots; i++)
@@ -98,6 +106,7 @@ fdn_slot_reserve(int64 child_id)
 
 			memset(slot, 0, sizeof(FdnChildSlot));
 			slot->child_id = child_id;
+			slot->ext_oid = ext;
 			slot->generation = generation;
 			slot->launcher_procno = MyProc->pgprocno;
 			slot->spec_handle = DSM_HANDLE_INVALID;
@@ -131,9 +140,11 @@ int
 fdn_slot_find(int64 child_id)
 {
 	int			i;
+	Oid			ext = fdn_current_extension();
 
 	for (i = 0; i < fdn_shared->nslots; i++)
-		if (fdn_shared->slots[i].child_id == child_id)
+		if (fdn_shared->slots[i].child_id == child_id &&
+			fdn_shared->slots[i].ext_oid == ext)
 			return i;
 	return -1;
 }

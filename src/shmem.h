@@ -45,6 +45,7 @@ typedef enum FdnStartState
 typedef struct FdnChildSlot
 {
 	int64		child_id;		/* 0 when the slot is free */
+	Oid			ext_oid;		/* the foundation extension it belongs to */
 	uint32		generation;		/* bumped on every launch into this slot */
 	pid_t		pid;			/* set by the child itself once running */
 	int			launcher_procno;	/* whose latch to set when started */
@@ -82,7 +83,13 @@ extern int	fdn_slot_reserve(int64 child_id);
 /* Release a slot, unpinning its spec segment. */
 extern void fdn_slot_release(int index);
 
-/* Index of the slot running child_id, or -1. */
+/*
+ * The OID of the installed extension (InvalidOid if none).  Child ids
+ * restart after DROP and CREATE EXTENSION, so a slot is matched by both.
+ */
+extern Oid	fdn_current_extension(void);
+
+/* Index of the slot running child_id of the current extension, or -1. */
 extern int	fdn_slot_find(int64 child_id);
 
 /* Is this slot's child alive?  (false once its exit callback ran) */

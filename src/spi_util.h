@@ -38,7 +38,10 @@ extern void fdn_priv_end(FdnPrivState *state);
 extern int	fdn_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, const char *nulls, int expected);
 
-/* First column of the first row, or isnull; copied out of SPI memory. */
+/*
+ * Column col of row, or isnull; copied out of SPI memory as stored (a
+ * compressed or toasted value stays so: detoast it after fdn_priv_end).
+ */
 extern Datum fdn_spi_getdatum(int row, int col, bool *isnull);
 
 #endif							/* FDN_SPI_UTIL_H */

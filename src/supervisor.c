@@ -254,6 +254,7 @@ fdn_reconcile(void)
 	int			i;
 	int			r;
 	bool		installed;
+	Oid			ext;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -261,7 +262,8 @@ fdn_reconcile(void)
 	pgstat_report_activity(STATE_RUNNING, "reconciling children");
 	fdn_priv_begin(&priv);
 
-	installed = OidIsValid(get_extension_oid("foundation", true));
+	ext = fdn_current_extension();
+	installed = OidIsValid(ext);
 	if (installed)
 		rows = fdn_load_rows(&nrows);
 
@@ -274,8 +276,11 @@ fdn_reconcile(void)
 		if (child_id == 0)
 			continue;
 
-		/* DROP EXTENSION took the specs: the children go with them. */
-		if (!installed)
+		/*
+		 * DROP EXTENSION took the specs: the children go with them, also
+		 * when it was created again since (its child ids start anew).
+		 */
+		if (slot->ext_oid != ext)
 		{
 			if (fdn_slot_alive(slot) && slot->pid != 0)
 				kill(slot->pid, SIGTERM);
