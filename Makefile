@@ -13,7 +13,12 @@ OBJS = \
 	src/codec.o \
 	src/channel_stats.o \
 	src/channels.o \
-	src/handlers.o
+	src/handlers.o \
+	src/remote.o \
+	src/cluster_config.o \
+	src/nodes.o \
+	src/health.o \
+	src/health_monitor.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql

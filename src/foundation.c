@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "fmgr.h"
@@ -16,7 +17,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cluster_config.h"
 #include "foundation.h"
+#include "health.h"
+#include "nodes.h"
 #include "shmem.h"
 #include "supervisor.h"
 
@@ -107,6 +111,36 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+	fdn_define_cluster_gucs();
+	DefineCustomStringVariable("foundation.node_conninfo",
+							   "How other nodes connect to this one (gossip tells them).",
+							   "Empty: host=localhost, this port, foundation.database.",
+							   &fdn_node_conninfo, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("foundation.cluster_conninfo_options",
+							   "Connection options added to the nodes found by DNS (e.g. user=... sslmode=...).",
+							   NULL,
+							   &fdn_cluster_conninfo_options, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.expected_nodes",
+							"How many nodes the cluster should have (this one included).",
+							"Default: the FOUNDATION_EXPECTED_NODES environment variable, else 1.",
+							&fdn_expected_nodes,
+							getenv("FOUNDATION_EXPECTED_NODES") ? Max(atoi(getenv("FOUNDATION_EXPECTED_NODES")), 1) : 1,
+							1, 100000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.health_check_interval",
+							"Time between the health monitor's checks; 0 disables them.",
+							"With 0, schedule SELECT foundation.health_check() with pg_cron instead.",
+							&fdn_health_check_interval_ms,
+							30000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.health_check_timeout",
+							"Deadline for one health check's calls to the other nodes.",
+							NULL,
+							&fdn_health_check_timeout_ms,
+							5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.health_history_size",
+							"How many health reports foundation.health_history keeps.",
+							NULL,
+							&fdn_health_history_size,
+							1000, 1, 10000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("foundation");
 
 	if (!fdn_preloaded)
@@ -114,6 +148,7 @@ _PG_init(void)
 
 	fdn_shmem_init_hooks();
 	fdn_register_supervisor();
+	fdn_register_health_monitor();
 }
 
 void

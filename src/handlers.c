@@ -45,6 +45,7 @@
 #include "codec.h"
 #include "foundation.h"
 #include "process_manager.h"
+#include "remote.h"
 #include "shmem.h"
 #include "spi_util.h"
 
@@ -233,43 +234,6 @@ fdn_load_handlers(MemoryContext cxt)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* A conninfo value in single quotes, with ' and \ escaped. */
-static char *
-fdn_conn_quote(const char *v)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '\'');
-	for (; *v; v++)
-	{
-		if (*v == '\'' || *v == '\\')
-			appendStringInfoChar(&buf, '\\');
-		appendStringInfoChar(&buf, *v);
-	}
-	appendStringInfoChar(&buf, '\'');
-	return buf.data;
-}
-
-static char *
-fdn_listen_conninfo(void)
-{
-	char	   *sockdirs = pstrdup(Unix_socket_directories ? Unix_socket_directories : "");
-	char	   *comma = strchr(sockdirs, ',');
-	const char *host;
-
-	if (fdn_dispatcher_conninfo && fdn_dispatcher_conninfo[0])
-		return pstrdup(fdn_dispatcher_conninfo);
-	if (comma)
-		*comma = '\0';
-	host = sockdirs[0] ? sockdirs : "127.0.0.1";
-	return psprintf("host=%s port=%d dbname=%s user=%s connect_timeout=10"
-					" application_name='foundation dispatcher listener'",
-					fdn_conn_quote(host), PostPortNumber,
-					fdn_conn_quote(fdn_database),
-					fdn_conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)));
-}
-
 /* Move every notification libpq has into the backlog. */
 static void
 fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
@@ -408,7 +372,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	List	   *backlog = NIL;
 	volatile int64 seq = 0;
 	MemoryContext oldcxt;
-	char	   *conninfo = fdn_listen_conninfo();
+	char	   *conninfo = fdn_local_conninfo("foundation dispatcher listener");
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -66,6 +66,10 @@ typedef struct FdnShared
 	int			supervisor_procno;
 	FdnChannelStats stats;		/* see channel_stats.c */
 	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
+	/* channel totals at the previous stored health check (stats.mutex) */
+	TimestampTz health_prev_at;
+	int64		health_prev_messages;
+	int64		health_prev_errors;
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;

@@ -1,0 +1,483 @@
+/*-------------------------------------------------------------------------
+ *
+ * nodes.c
+ *	  This node's metrics, the other nodes, and their discovery.
+ *
+ * A node is a PostgreSQL server running foundation.  foundation.nodes
+ * lists the others; discovery fills it from the resolved topology: the
+ * static list, every address a DNS name resolves to (dns, and the DNS
+ * names Kubernetes and Consul give their services), or gossip: asking the
+ * seeds and every known node, over libpq, whom they know.  Every candidate
+ * is contacted in parallel to learn its name and whether it answers.
+ * Discovery adds and updates rows, and never removes one: nodes added by
+ * hand stay as they are.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <netdb.h>
+#include <stdlib.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "cluster_config.h"
+#include "foundation.h"
+#include "health.h"
+#include "nodes.h"
+#include "remote.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_node_name_sql);
+PG_FUNCTION_INFO_V1(fdn_node_metrics);
+PG_FUNCTION_INFO_V1(fdn_discover_nodes);
+PG_FUNCTION_INFO_V1(fdn_gossip_exchange);
+
+char	   *fdn_node_conninfo = NULL;
+char	   *fdn_cluster_conninfo_options = NULL;
+
+Datum
+fdn_node_name_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(fdn_node()));
+}
+
+/* ---------- metrics ---------- */
+
+/* MemTotal and MemAvailable from /proc/meminfo, in bytes (-1: unknown). */
+static void
+fdn_meminfo(int64 *total, int64 *avail)
+{
+	FILE	   *f = fopen("/proc/meminfo", "r");
+	char		line[256];
+
+	*total = *avail = -1;
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+	{
+		long long	kb;
+
+		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
+			*total = (int64) kb * 1024;
+		else if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+			*avail = (int64) kb * 1024;
+	}
+	fclose(f);
+}
+
+char *
+fdn_node_metrics_text(void)
+{
+	double		load[3] = {-1, -1, -1};
+	int64		memtotal;
+	int64		memavail;
+	StringInfoData buf;
+	FdnPrivState priv;
+	char	   *sqlpart;
+	bool		isnull;
+
+	if (getloadavg(load, 3) != 3)
+		load[0] = load[1] = load[2] = -1;
+	fdn_meminfo(&memtotal, &memavail);
+
+	/* What PostgreSQL knows, measured by PostgreSQL itself. */
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT jsonb_build_object("
+				 " 'connections_used', (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'),"
+				 " 'connections_allowed', current_setting('max_connections')::int,"
+				 " 'worker_slots_used', (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type NOT IN"
+				 "   ('client backend', 'autovacuum launcher', 'autovacuum worker', 'background writer',"
+				 "    'checkpointer', 'walwriter', 'startup', 'archiver', 'walsender', 'walreceiver', 'standalone backend')),"
+				 " 'worker_slots_allowed', current_setting('max_worker_processes')::int,"
+				 " 'notification_queue_usage', pg_catalog.pg_notification_queue_usage(),"
+				 " 'server_version', current_setting('server_version'),"
+				 " 'server_version_num', current_setting('server_version_num')::int,"
+				 " 'uptime_s', round(extract(epoch FROM now() - pg_catalog.pg_postmaster_start_time()))::bigint)::text",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	sqlpart = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"node\": ");
+	escape_json(&buf, fdn_node());
+	appendStringInfo(&buf, ", \"load_avg\": [%.2f, %.2f, %.2f]", load[0], load[1], load[2]);
+	appendStringInfo(&buf, ", \"memory_total\": " INT64_FORMAT ", \"memory_available\": " INT64_FORMAT,
+					 memtotal, memavail);
+	/* merge: drop the leading '{' of the SQL part */
+	appendStringInfo(&buf, ", %s", sqlpart + 1);
+	return buf.data;
+}
+
+Datum
+fdn_node_metrics(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
+										CStringGetDatum(fdn_node_metrics_text())));
+}
+
+/* ---------- discovery ---------- */
+
+typedef struct FdnCandidate
+{
+	char	   *conninfo;
+} FdnCandidate;
+
+static char *
+fdn_addr_conninfo(const char *addr, int port)
+{
+	return psprintf("host=%s port=%d dbname=%s%s%s", addr, port, fdn_database,
+					fdn_cluster_conninfo_options[0] ? " " : "",
+					fdn_cluster_conninfo_options);
+}
+
+/* Every address a name resolves to (IPv4 and IPv6), as conninfos. */
+static List *
+fdn_resolve_dns(const char *name, int port)
+{
+	struct addrinfo hints = {0};
+	struct addrinfo *res;
+	struct addrinfo *ai;
+	List	   *out = NIL;
+	int			rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(name, NULL, &hints, &res);
+	if (rc != 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("foundation discovery: \"%s\" does not resolve: %s",
+						name, gai_strerror(rc)),
+				 errhint("Check the DNS name (foundation.dns_service, foundation.k8s_dns_name or foundation.service_name).")));
+		return NIL;
+	}
+	for (ai = res; ai; ai = ai->ai_next)
+	{
+		char		host[INET6_ADDRSTRLEN];
+		void	   *src = ai->ai_family == AF_INET6 ?
+			(void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr :
+			(void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr;
+		char	   *ci;
+		ListCell   *lc;
+		bool		dup = false;
+
+		if (inet_ntop(ai->ai_family, src, host, sizeof(host)) == NULL)
+			continue;
+		ci = fdn_addr_conninfo(host, port);
+		foreach(lc, out)
+			if (strcmp(lfirst(lc), ci) == 0)
+				dup = true;
+		if (!dup)
+			out = lappend(out, ci);
+	}
+	freeaddrinfo(res);
+	ereport(DEBUG1,
+			(errmsg_internal("foundation discovery: %s resolves to %d addresses",
+							 name, list_length(out))));
+	return out;
+}
+
+/*
+ * The topology's first entry: its strategy (into *strategy) and the string
+ * at config.<key> (returned; NULL if absent or key is NULL).
+ */
+static char *
+fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbValue *entry;
+	JsonbValue	cfg;
+	JsonbValue	val;
+	JsonbValue	strat;
+	Jsonb	   *jb;
+
+	if (!JB_ROOT_IS_OBJECT(topo))
+		return NULL;
+	it = JsonbIteratorInit(&topo->root);
+	if (JsonbIteratorNext(&it, &v, true) != WJB_BEGIN_OBJECT ||
+		JsonbIteratorNext(&it, &v, true) != WJB_KEY)
+		return NULL;
+	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
+										 v.val.string.len, NULL);
+	if (entry == NULL || entry->type != jbvBinary)
+		return NULL;
+	jb = JsonbValueToJsonb(entry);
+	if (strategy &&
+		getKeyJsonValueFromContainer(&jb->root, "strategy", 8, &strat) &&
+		strat.type == jbvString)
+		*strategy = pnstrdup(strat.val.string.val, strat.val.string.len);
+	if (key == NULL ||
+		!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
+		cfg.type != jbvBinary ||
+		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &val) ||
+		val.type != jbvString)
+		return NULL;
+	return pnstrdup(val.val.string.val, val.val.string.len);
+}
+
+/* Known nodes' conninfos (gossip asks them too). */
+static List *
+fdn_known_conninfos(void)
+{
+	FdnPrivState priv;
+	List	   *out = NIL;
+	uint64		i;
+	bool		isnull;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT conninfo FROM foundation.nodes", 0, NULL, NULL, NULL,
+				 SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+		out = lappend(out, TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull)));
+	fdn_priv_end(&priv);
+	return out;
+}
+
+static List *
+fdn_append_unique(List *list, const char *conninfo)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), conninfo) == 0)
+			return list;
+	return lappend(list, pstrdup(conninfo));
+}
+
+/* Upsert one node; manual rows keep their source. */
+static void
+fdn_upsert_node(const char *name, const char *conninfo, const char *source,
+				bool up, int64 ping_us)
+{
+	Datum		values[5];
+	char		nulls[5] = "     ";
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(conninfo);
+	values[2] = CStringGetTextDatum(source);
+	values[3] = CStringGetTextDatum(up ? "up" : "unreachable");
+	values[4] = Int64GetDatum(ping_us);
+	if (!up || ping_us < 0)
+		nulls[4] = 'n';
+	fdn_spi_exec("INSERT INTO foundation.nodes AS n (name, conninfo, source, status, last_seen_at, ping_time_us)"
+				 " VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'up' THEN now() END, $5)"
+				 " ON CONFLICT (name) DO UPDATE SET status = excluded.status,"
+				 "   conninfo = CASE WHEN n.source = 'manual' THEN n.conninfo ELSE excluded.conninfo END,"
+				 "   last_seen_at = coalesce(excluded.last_seen_at, n.last_seen_at),"
+				 "   ping_time_us = coalesce(excluded.ping_time_us, n.ping_time_us)",
+				 5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID},
+				 values, nulls, SPI_OK_INSERT);
+}
+
+int
+fdn_discover(void)
+{
+	const char *mode;
+	Jsonb	   *topo = fdn_resolve_cluster(&mode);
+	char	   *strategy = NULL;
+	List	   *cands = NIL;
+	bool		gossip;
+	FdnRemoteCall *calls;
+	const char *params[3];
+	int			n;
+	int			i;
+	int			found = 0;
+	ListCell   *lc;
+	FdnPrivState priv;
+
+	if (strcmp(mode, "no_clustering") == 0)
+		return 0;
+	(void) fdn_topo_get(topo, NULL, &strategy);
+	if (strategy == NULL)
+		strategy = pstrdup("manual");
+	gossip = strcmp(strategy, "gossip") == 0;
+
+	if (strcmp(strategy, "static") == 0 || gossip)
+	{
+		foreach(lc, fdn_cluster_node_list())
+			cands = fdn_append_unique(cands, lfirst(lc));
+	}
+	else if (strcmp(strategy, "dns") == 0 || strcmp(strategy, "kubernetes") == 0 ||
+			 strcmp(strategy, "consul") == 0)
+	{
+		char	   *dns = fdn_topo_get(topo, strategy[0] == 'd' ? "service" : "dns_name",
+									   NULL);
+
+		if (dns)
+			cands = fdn_resolve_dns(dns, fdn_cluster_port);
+	}
+	/* manual (wizard), and gossip: every known node too */
+	if (gossip || strcmp(strategy, "manual") == 0)
+		foreach(lc, fdn_known_conninfos())
+			cands = fdn_append_unique(cands, lfirst(lc));
+
+	n = list_length(cands);
+	ereport(LOG,
+			(errmsg("foundation discovery (%s, %s): contacting %d candidates",
+					mode, strategy, n)));
+	if (n == 0)
+		return 0;
+
+	calls = palloc0(sizeof(FdnRemoteCall) * n);
+	params[0] = fdn_gossip_secret;
+	params[1] = fdn_node();
+	params[2] = fdn_node_conninfo[0] ? fdn_node_conninfo :
+		psprintf("host=%s port=%d dbname=%s", "localhost", PostPortNumber, fdn_database);
+	i = 0;
+	foreach(lc, cands)
+	{
+		calls[i].conninfo = lfirst(lc);
+		if (gossip)
+		{
+			calls[i].sql = "SELECT foundation.gossip_exchange($1, $2, $3)::text";
+			calls[i].nparams = 3;
+			calls[i].params = params;
+		}
+		else
+			calls[i].sql = "SELECT foundation.node_name()";
+		i++;
+	}
+	fdn_remote_run(calls, n, fdn_health_check_timeout_ms, 2);
+
+	fdn_priv_begin(&priv);
+	for (i = 0; i < n; i++)
+	{
+		if (!calls[i].ok)
+		{
+			ereport(gossip && calls[i].error && strstr(calls[i].error, "gossip secret") ? WARNING : LOG,
+					(errmsg("foundation discovery: %s did not answer: %s",
+							calls[i].conninfo, calls[i].error)));
+			/* Only nodes already known get marked; strangers are not added. */
+			fdn_spi_exec("UPDATE foundation.nodes SET status = 'unreachable' WHERE conninfo = $1",
+						 1, (Oid[]) {TEXTOID},
+						 (Datum[]) {CStringGetTextDatum(calls[i].conninfo)}, NULL,
+						 SPI_OK_UPDATE);
+			continue;
+		}
+		if (!gossip)
+		{
+			/* A node that does not say its name is known by its conninfo. */
+			const char *name = calls[i].result ? calls[i].result :
+				calls[i].conninfo;
+
+			if (strcmp(name, fdn_node()) == 0)
+				continue;
+			fdn_upsert_node(name, calls[i].conninfo, strategy, true, calls[i].ping_us);
+			found++;
+		}
+		else
+		{
+			/* [{name, conninfo}, ...]: the peer first, then whom it knows. */
+			Jsonb	   *known = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																   CStringGetDatum(calls[i].result)));
+			JsonbIterator *it = JsonbIteratorInit(&known->root);
+			JsonbValue	v;
+			JsonbIteratorToken tok;
+			bool		first = true;
+
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				JsonbValue	nm;
+				JsonbValue	ci;
+				char	   *name;
+				char	   *conninfo;
+
+				if (tok != WJB_ELEM || v.type != jbvBinary)
+					continue;
+				if (!getKeyJsonValueFromContainer(v.val.binary.data, "name", 4, &nm) ||
+					!getKeyJsonValueFromContainer(v.val.binary.data, "conninfo", 8, &ci) ||
+					nm.type != jbvString || ci.type != jbvString)
+					continue;
+				name = pnstrdup(nm.val.string.val, nm.val.string.len);
+				conninfo = pnstrdup(ci.val.string.val, ci.val.string.len);
+				if (strcmp(name, fdn_node()) != 0)
+				{
+					/* The peer we talked to is up; the others it reports, we note. */
+					if (first)
+						fdn_upsert_node(name, calls[i].conninfo, "gossip", true, calls[i].ping_us);
+					else
+						fdn_spi_exec("INSERT INTO foundation.nodes (name, conninfo, source, status)"
+									 " VALUES ($1, $2, 'gossip', 'unknown') ON CONFLICT (name) DO NOTHING",
+									 2, (Oid[]) {TEXTOID, TEXTOID},
+									 (Datum[]) {CStringGetTextDatum(name), CStringGetTextDatum(conninfo)},
+									 NULL, SPI_OK_INSERT);
+					found++;
+				}
+				first = false;
+			}
+		}
+	}
+	fdn_priv_end(&priv);
+	return found;
+}
+
+Datum
+fdn_discover_nodes(PG_FUNCTION_ARGS)
+{
+	(void) fdn_discover();
+	/* The SQL wrapper returns the table's rows. */
+	PG_RETURN_VOID();
+}
+
+/*
+ * The other side of gossip: check the secret, note the caller, and return
+ * this node followed by every node it knows.
+ */
+Datum
+fdn_gossip_exchange(PG_FUNCTION_ARGS)
+{
+	FdnPrivState priv;
+	char	   *secret;
+	char	   *name;
+	char	   *conninfo;
+	bool		isnull;
+	Datum		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("secret, node name and conninfo must not be NULL"),
+				 errhint("foundation.gossip_exchange is called by discovery on other nodes.")));
+	secret = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(secret, fdn_gossip_secret) != 0)
+	{
+		ereport(WARNING,
+				(errmsg("foundation gossip: refused node \"%s\": wrong gossip secret", name)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("gossip secret mismatch: node \"%s\" is not trusted", fdn_node()),
+				 errhint("Set the same \"foundation.gossip_secret\" on every node.")));
+	}
+
+	fdn_priv_begin(&priv);
+	if (strcmp(name, fdn_node()) != 0)
+		fdn_upsert_node(name, conninfo, "gossip", true, -1);
+	fdn_spi_exec("SELECT jsonb_build_array(jsonb_build_object('name', $1::text, 'conninfo', $2::text))"
+				 " || coalesce((SELECT jsonb_agg(jsonb_build_object('name', name, 'conninfo', conninfo) ORDER BY name)"
+				 "              FROM foundation.nodes WHERE name <> $3), '[]')",
+				 3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID},
+				 (Datum[]) {CStringGetTextDatum(fdn_node()),
+					 CStringGetTextDatum(fdn_node_conninfo[0] ? fdn_node_conninfo :
+										 psprintf("host=localhost port=%d dbname=%s",
+												  PostPortNumber, fdn_database)),
+				 CStringGetTextDatum(name)},
+				 NULL, SPI_OK_SELECT);
+	result = fdn_spi_getdatum(0, 1, &isnull);
+	fdn_priv_end(&priv);
+	PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM(result)));
+}

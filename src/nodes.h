@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * nodes.h
+ *	  This node's metrics, the other nodes, and their discovery.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_NODES_H
+#define FDN_NODES_H
+
+#include "postgres.h"
+
+extern char *fdn_node_conninfo;
+extern char *fdn_cluster_conninfo_options;
+
+/* Run discovery for the resolved topology; returns how many nodes found. */
+extern int	fdn_discover(void);
+
+/* This node's metrics as jsonb text. */
+extern char *fdn_node_metrics_text(void);
+
+#endif							/* FDN_NODES_H */
