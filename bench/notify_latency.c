@@ -447,12 +447,12 @@ sample(PGconn *sender, PGconn *listener, Kind *k, int i)
 	PQclear(r);
 	n = wait_notify(listener);
 	tr = now_ms();
-	text = decode(listener, n->extra, &len, &owned, &res);
-	t2 = now_ms();
-
 	if (strcmp(n->relname, TOPIC) != 0 || n->be_pid != PQbackendPID(sender))
 		die("notification on %s from pid %d, expected %s from %d",
 			n->relname, n->be_pid, TOPIC, PQbackendPID(sender));
+	text = decode(listener, n->extra, &len, &owned, &res);
+	t2 = now_ms();
+
 	if (len != strlen(k->text) || memcmp(text, k->text, len) != 0)
 		die("%s: the decoded message (%zu bytes) differs from the sent one (%zu bytes)",
 			k->name, len, strlen(k->text));
@@ -494,7 +494,8 @@ static void
 check_canonical(PGconn *c, const char *text, const char *what)
 {
 	const char *params[1] = {text};
-	PGresult   *r = PQexecParams(c, "SELECT $1::jsonb::text = $1::text", 1, NULL,
+	const Oid	types[1] = {25};	/* text: else $1 would be typed jsonb */
+	PGresult   *r = PQexecParams(c, "SELECT $1::jsonb::text = $1", 1, types,
 								 params, NULL, NULL, 0);
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -562,6 +563,8 @@ main(int argc, char **argv)
 		write_file(outdir, "repetitive_50k.json", rep50k);
 		write_file(outdir, "random_1m.json", rand1m);
 		free(rep8k);
+		free(rep50k);
+		free(rand1m);
 		return 0;
 	}
 	if (plain == NULL)
@@ -610,6 +613,9 @@ main(int argc, char **argv)
 			   percentile(kd->send, kd->n, 0.50), percentile(kd->send, kd->n, 0.99),
 			   percentile(kd->commit, kd->n, 0.50), percentile(kd->commit, kd->n, 0.99),
 			   percentile(kd->dec, kd->n, 0.50), percentile(kd->dec, kd->n, 0.99));
+		free(kd->send);
+		free(kd->commit);
+		free(kd->dec);
 	}
 	PQfinish(sender);
 	PQfinish(listener);

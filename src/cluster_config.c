@@ -84,7 +84,10 @@ fdn_check_cluster_nodes(char **newval, void **extra, GucSource source)
 		opts = PQconninfoParse(entry, &err);
 		if (opts == NULL)
 		{
-			GUC_check_errdetail("Entry %d, \"%s\", is not a connection string: %s",
+			/* libpq's message ends with a newline */
+			if (err && err[0] && err[strlen(err) - 1] == '\n')
+				err[strlen(err) - 1] = '\0';
+			GUC_check_errdetail("Entry %d, \"%s\", is not a connection string: %s.",
 								n, entry, err ? err : "out of memory");
 			GUC_check_errhint("List libpq connection strings separated by semicolons, e.g. 'host=10.0.0.2 port=5432; host=10.0.0.3'.");
 			if (err)

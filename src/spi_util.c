@@ -16,8 +16,16 @@
 void
 fdn_priv_begin(FdnPrivState *state)
 {
+	MemoryContext caller = CurrentMemoryContext;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * Keep allocating in the caller's context, not SPI's (freed by
+	 * SPI_finish): what we build between begin and end is used after it.
+	 */
+	MemoryContextSwitchTo(caller);
 	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   state->save_sec_context |
@@ -82,9 +90,12 @@ fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 const char *nulls, int expected)
 {
 	int			rc;
+	MemoryContext caller = CurrentMemoryContext;
 
 	rc = SPI_execute_plan(fdn_plan_for(sql, nargs, argtypes), values, nulls,
 						  false, 0);
+	/* SPI leaves us in its own context; see fdn_priv_begin. */
+	MemoryContextSwitchTo(caller);
 	if (rc != expected)
 		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
 			 SPI_result_code_string(rc), sql);

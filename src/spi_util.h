@@ -24,7 +24,10 @@ typedef struct FdnPrivState
 	int			save_nestlevel;
 } FdnPrivState;
 
-/* SPI_connect, then become the superuser with a safe search_path. */
+/*
+ * SPI_connect, then become the superuser with a safe search_path.  Memory
+ * allocated until fdn_priv_end stays in the caller's context.
+ */
 extern void fdn_priv_begin(FdnPrivState *state);
 
 /* Undo fdn_priv_begin, then SPI_finish. */
