@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
@@ -234,30 +236,42 @@ fdn_load_handlers(MemoryContext cxt)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* Move every notification libpq has into the backlog. */
+/*
+ * Move every notification the server has sent into the backlog: read the
+ * socket until nothing more is waiting, so that the server's queue never
+ * waits on our handlers.
+ */
 static void
 fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
 {
-	PGnotify   *n;
+	struct pollfd pfd;
 
-	if (!PQconsumeInput(conn))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("foundation dispatcher lost its listening connection: %s",
-						PQerrorMessage(conn)),
-				 errhint("The supervisor restarts the dispatcher.")));
-	while ((n = PQnotifies(conn)) != NULL)
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	do
 	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		FdnNote    *note = palloc(sizeof(FdnNote));
+		PGnotify   *n;
 
-		note->channel = strcmp(n->relname, FDN_HANDLERS_TOPIC) == 0 ? -1 :
-			fdn_topic_index(n->relname);
-		note->payload = pstrdup(n->extra);
-		*backlog = lappend(*backlog, note);
-		MemoryContextSwitchTo(old);
-		PQfreemem(n);
-	}
+		if (!PQconsumeInput(conn))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("foundation dispatcher lost its listening connection: %s",
+							PQerrorMessage(conn)),
+					 errhint("The supervisor restarts the dispatcher.")));
+		while ((n = PQnotifies(conn)) != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+			FdnNote    *note = palloc(sizeof(FdnNote));
+
+			note->channel = strcmp(n->relname, FDN_HANDLERS_TOPIC) == 0 ? -1 :
+				fdn_topic_index(n->relname);
+			note->payload = pstrdup(n->extra);
+			*backlog = lappend(*backlog, note);
+			MemoryContextSwitchTo(old);
+			PQfreemem(n);
+		}
+		pfd.revents = 0;
+	} while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN));
 }
 
 /* Call one handler in a subtransaction as its owner; log its error. */
@@ -370,6 +384,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	PGconn	   *conn;
 	PGresult   *res;
 	List	   *backlog = NIL;
+	volatile int head = 0;
 	volatile int64 seq = 0;
 	MemoryContext oldcxt;
 	char	   *conninfo = fdn_local_conninfo("foundation dispatcher listener");
@@ -421,8 +436,11 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 
 			CHECK_FOR_INTERRUPTS();
 			fdn_drain(conn, &backlog, backlog_cxt);
-			if (backlog == NIL)
+			if (head >= list_length(backlog))
 			{
+				/* All handled: forget the backlog and its memory. */
+				backlog = NIL;
+				head = 0;
 				MemoryContextReset(backlog_cxt);
 				(void) WaitLatchOrSocket(MyLatch,
 										 WL_LATCH_SET | WL_SOCKET_READABLE |
@@ -432,14 +450,17 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 				continue;
 			}
 
-			/* A batch, then drain again: the queue must not wait on us. */
-			while (backlog != NIL && done < 100)
+			/* Drain before each message: the queue must not wait on us. */
+			while (head < list_length(backlog) && done < 100)
 			{
-				FdnNote    *note = linitial(backlog);
+				FdnNote    *note;
 				int			i;
 				Datum		message;
 
-				backlog = list_delete_first(backlog);
+				if (done > 0)
+					fdn_drain(conn, &backlog, backlog_cxt);
+				/* A queue read from the head: no memmove per message. */
+				note = list_nth(backlog, head++);
 				done++;
 				if (note->channel == -1)
 				{

@@ -101,7 +101,7 @@ note '0. the listener itself: timeout, errors';
 ###########################################################################
 {
 	# Exit 1 on timeout, after printing what arrived.
-	my $l = start_listener(2, 2, 'foundation:events');
+	my $l = start_listener(2, 3, 'foundation:events');
 	$node->safe_psql('postgres',
 		q{SELECT foundation.broadcast('events', '{"only": "one"}')});
 	my ($rc, $msgs) = finish_listener($l);

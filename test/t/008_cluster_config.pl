@@ -221,6 +221,7 @@ note '2. on, in a Kubernetes environment';
 			FOUNDATION_GOSSIP_SECRET => 'd-secret',
 		},
 		sub { $node_d->start });
+	my $offset = -s $node_d->logfile;
 	set_conf($node_d, 'foundation.cluster' => 'on');
 	my $k8s = '{"foundation_k8s": {"strategy": "kubernetes", "config": {"mode": "hostname",
       "kubernetes_node_basename": "shop", "kubernetes_selector": "app.kubernetes.io/name=shop",
@@ -230,6 +231,10 @@ note '2. on, in a Kubernetes environment';
 	);
 	is( $node_d->safe_psql('postgres', 'SELECT foundation.auto_detect_strategy()::text'),
 		canon($node_d, $k8s), 'auto_detect_strategy() picks Kubernetes');
+	ok( $node_d->log_contains(
+			qr/Foundation\.ClusterConfig:   Detected: Kubernetes environment \(KUBERNETES_SERVICE_HOST present\)/,
+			$offset),
+		'the server log says what was detected and why');
 	is($node_d->safe_psql('postgres', 'SHOW foundation.app_name'),
 		'shop', 'foundation.app_name comes from FOUNDATION_APP_NAME');
 
@@ -426,6 +431,31 @@ note '6. DNS discovery (localhost -> B over TCP)';
 	  or diag($err);
 	$node_a->safe_psql('postgres', 'DELETE FROM foundation.nodes');
 
+	# Wizard mode: discovery follows the explicit topology, not the settings
+	# it replaces (with foundation.cluster_nodes empty and cluster_port at
+	# its default).
+	set_conf($node_a, 'foundation.cluster' => 'off', 'foundation.cluster_port' => '5432',
+		'foundation.topology' => qq({"mine": {"strategy": "static", "config": {"nodes": ["$ci_b"]}}}));
+	($out, $err, $rc) = discover($node_a);
+	is($rc, 0, 'wizard (static topology): discover_nodes() succeeds') or diag($err);
+	# EXTENSION BUG: fdn_discover() takes the static nodes and gossip seeds
+	# from foundation.cluster_nodes (fdn_cluster_node_list()) whatever the
+	# resolved topology says, so an explicit foundation.topology's
+	# config.nodes are never contacted (0 candidates).
+	is($out, 'node_b,static,up',
+		"wizard: the topology's own config.nodes are discovered");
+	$node_a->safe_psql('postgres', 'DELETE FROM foundation.nodes');
+	set_conf($node_a,
+		'foundation.topology' => qq({"mine": {"strategy": "dns", "config": {"service": "localhost", "port": $pb}}}));
+	($out, $err, $rc) = discover($node_a);
+	is($rc, 0, 'wizard (dns topology): discover_nodes() succeeds') or diag($err);
+	# EXTENSION BUG: the DNS branch reads config.service from the topology
+	# but the port from foundation.cluster_port (fdn_cluster_port), not
+	# config.port, so it dials 127.0.0.1:5432.
+	is($out, 'node_b,dns,up', "wizard: the topology's own config.port is used for DNS discovery");
+	$node_a->safe_psql('postgres', 'DELETE FROM foundation.nodes');
+	set_conf($node_a, 'foundation.topology' => '');
+
 	# A name that does not resolve: a WARNING naming it, no error.
 	my $offset = -s $node_a->logfile;
 	set_conf($node_a, 'foundation.cluster' => 'dns',
@@ -476,8 +506,8 @@ note '7. gossip: A seeds B, B seeds C';
 
 	($out, $err, $rc) = discover($node_a);
 	is($rc, 0, 'discovery on A succeeds') or diag($err);
-	like($out, qr/\Anode_b,gossip,up\nnode_c,gossip,(unknown|up)\z/,
-		'A learns B (its seed) and C through B, two hops away');
+	is($out, "node_b,gossip,up\nnode_c,gossip,unknown",
+		'A learns B (its seed, up) and C through B, two hops away (unknown until contacted)');
 	is( nodes_of($node_a, q{name || ' ' || conninfo}),
 		"node_b $ci_b\nnode_c $ci_c", 'with the conninfos B and C give');
 	is(nodes_of($node_b), "node_a,gossip,up\nnode_c,gossip,up", 'B noted A, the caller');
