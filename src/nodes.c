@@ -222,10 +222,50 @@ fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
 	if (key == NULL ||
 		!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
 		cfg.type != jbvBinary ||
-		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &val) ||
-		val.type != jbvString)
+		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &val))
 		return NULL;
-	return pnstrdup(val.val.string.val, val.val.string.len);
+	if (val.type == jbvString)
+		return pnstrdup(val.val.string.val, val.val.string.len);
+	if (val.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(val.val.numeric)));
+	return NULL;
+}
+
+/* The strings of the array at config.<key> of the topology's first entry. */
+static List *
+fdn_topo_list(Jsonb *topo, const char *key)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbValue *entry;
+	JsonbValue	cfg;
+	JsonbValue	arr;
+	JsonbIteratorToken tok;
+	Jsonb	   *jb;
+	List	   *out = NIL;
+
+	if (!JB_ROOT_IS_OBJECT(topo))
+		return NIL;
+	it = JsonbIteratorInit(&topo->root);
+	if (JsonbIteratorNext(&it, &v, true) != WJB_BEGIN_OBJECT ||
+		JsonbIteratorNext(&it, &v, true) != WJB_KEY)
+		return NIL;
+	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
+										 v.val.string.len, NULL);
+	if (entry == NULL || entry->type != jbvBinary)
+		return NIL;
+	jb = JsonbValueToJsonb(entry);
+	if (!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
+		cfg.type != jbvBinary ||
+		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &arr) ||
+		arr.type != jbvBinary)
+		return NIL;
+	it = JsonbIteratorInit(arr.val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && v.type == jbvString)
+			out = lappend(out, pnstrdup(v.val.string.val, v.val.string.len));
+	return out;
 }
 
 /* Known nodes' conninfos (gossip asks them too). */
@@ -305,9 +345,14 @@ fdn_discover(void)
 		strategy = pstrdup("manual");
 	gossip = strcmp(strategy, "gossip") == 0;
 
+	/*
+	 * Everything comes from the resolved topology, so a wizard's own
+	 * topology is followed as written (the translated ones carry the
+	 * settings).
+	 */
 	if (strcmp(strategy, "static") == 0 || gossip)
 	{
-		foreach(lc, fdn_cluster_node_list())
+		foreach(lc, fdn_topo_list(topo, gossip ? "seeds" : "nodes"))
 			cands = fdn_append_unique(cands, lfirst(lc));
 	}
 	else if (strcmp(strategy, "dns") == 0 || strcmp(strategy, "kubernetes") == 0 ||
@@ -315,9 +360,10 @@ fdn_discover(void)
 	{
 		char	   *dns = fdn_topo_get(topo, strategy[0] == 'd' ? "service" : "dns_name",
 									   NULL);
+		char	   *port = fdn_topo_get(topo, "port", NULL);
 
 		if (dns)
-			cands = fdn_resolve_dns(dns, fdn_cluster_port);
+			cands = fdn_resolve_dns(dns, port ? atoi(port) : fdn_cluster_port);
 	}
 	/* manual (wizard), and gossip: every known node too */
 	if (gossip || strcmp(strategy, "manual") == 0)

@@ -87,13 +87,14 @@ sub transitions
 {
 	return $node_a->safe_psql('postgres', q{
 SELECT coalesce(string_agg(coalesce(message->>'from', 'null') || '>' || (message->>'to'), ' ' ORDER BY seq), '')
-  FROM public.ctl});
+  FROM public.ctl WHERE message->>'type' = 'health_status_changed'});
 }
 
 sub wait_transitions
 {
 	my ($n) = @_;
-	return wait_for($node_a, 'SELECT count(*) FROM public.ctl', $n);
+	return wait_for($node_a,
+		q{SELECT count(*) FROM public.ctl WHERE message->>'type' = 'health_status_changed'}, $n);
 }
 
 # A records every health_status_changed message on the control channel and
@@ -103,8 +104,7 @@ CREATE TABLE public.ctl (seq bigserial, message jsonb);
 CREATE TABLE public.tel (seq bigserial, message jsonb);
 CREATE FUNCTION public.record_ctl(channel text, message jsonb) RETURNS void
 LANGUAGE sql AS $$
-  INSERT INTO public.ctl (message) SELECT message
-   WHERE message->>'type' = 'health_status_changed' $$;
+  INSERT INTO public.ctl (message) VALUES (message) $$;
 CREATE FUNCTION public.record_tel(channel text, message jsonb) RETURNS void
 LANGUAGE sql AS $$
   INSERT INTO public.tel (message) SELECT message
@@ -158,9 +158,16 @@ SELECT string_agg(name || ':' || status || ':' || (last_seen_at IS NOT NULL) || 
 SELECT overall_status || ',' || cluster || ',' || healthy_nodes || ',' || expected_nodes
   FROM foundation.health}),
 		'healthy,healthy,3,3', 'the check is stored: foundation.health shows it');
+	my $cluster_health = decode_json($node_a->safe_psql('postgres',
+			'SELECT foundation.cluster_health()::text'));
+	is($cluster_health->{overall_status} . ',' . $cluster_health->{cluster}{healthy_nodes},
+		'healthy,3', 'cluster_health() returns a report too');
+	is( $node_a->safe_psql('postgres', 'SELECT count(*) FROM foundation.health_history'),
+		'1', 'cluster_health() stores nothing');
 	ok(wait_transitions(1), 'one status change announced');
 	is(transitions(), 'null>healthy', 'the first: from null to healthy');
-	is( $node_a->safe_psql('postgres', q{SELECT message->>'node' FROM public.ctl}),
+	is( $node_a->safe_psql('postgres',
+			q{SELECT message->>'node' FROM public.ctl WHERE message->>'type' = 'health_status_changed'}),
 		'node_a', 'the message names the node');
 	ok( wait_for($node_a, 'SELECT count(*) FROM public.tel', '1'),
 		'the summary arrived on the telemetry channel');
@@ -238,6 +245,10 @@ note '2. C stops, then B: degraded, critical, healthy again';
 	is( $node_a->safe_psql('postgres',
 			q{SELECT string_agg(overall_status, ' ' ORDER BY id) FROM foundation.health_history}),
 		'healthy degraded critical healthy', 'health_history has the four checks');
+	note 'other messages the control handler saw: ' . $node_a->safe_psql('postgres', q{
+SELECT coalesce(string_agg(t || ' x' || n, ', '), 'none') FROM
+ (SELECT message->>'type' AS t, count(*) AS n FROM public.ctl
+   WHERE message->>'type' IS DISTINCT FROM 'health_status_changed' GROUP BY 1) s});
 }
 
 ###########################################################################
@@ -312,7 +323,7 @@ note '4. performance: latency, throughput, error rate';
 	$node_a->safe_psql('postgres',
 		q{SELECT foundation.unsubscribe('events', 'public.refuse(text, jsonb)'::regprocedure)});
 	my ($rep3) = check();
-	is($rep3->{performance}{error_rate_percent}, 0,
+	cmp_ok($rep3->{performance}{error_rate_percent}, '==', 0,
 		'no handler error since the previous check: error rate 0');
 }
 
@@ -394,6 +405,27 @@ SELECT count(*) >= 2 FROM foundation.health_history
 			"SELECT failed_checks FROM foundation.nodes WHERE name = 'silent'") >= 3,
 		'failed_checks counts up for silent');
 	$silent->close;
+}
+
+###########################################################################
+note '7. the monitor runs discovery first when clustering is on';
+###########################################################################
+{
+	# No row added by hand any more: static discovery from cluster_nodes.
+	$node_a->safe_psql('postgres', 'DELETE FROM foundation.nodes');
+	set_conf($node_a, 'foundation.cluster' => 'static',
+		'foundation.cluster_nodes' => conninfo_of($node_b) . '; ' . conninfo_of($node_c));
+	ok( wait_for($node_a, q{
+SELECT string_agg(name || ':' || source || ':' || status, ' ' ORDER BY name) FROM foundation.nodes},
+			'node_b:static:up node_c:static:up'),
+		'the monitor discovered B and C (source static, up)');
+	my $id = $node_a->safe_psql('postgres', 'SELECT max(id) FROM foundation.health_history');
+	ok( wait_for($node_a, qq{
+SELECT count(*) > 0 FROM foundation.health_history
+ WHERE id > $id AND overall_status = 'healthy'
+   AND report #>> '{cluster,healthy_nodes}' = '3'
+   AND jsonb_array_length(report->'recommendations') = 0}),
+		'and its next checks see all three nodes healthy, with no recommendation');
 }
 
 $_->stop for ($node_a, $node_b, $node_c);

@@ -65,7 +65,8 @@ SELECT overall_status || ',' || cluster || ',' || healthy_nodes || ',' || expect
   FROM foundation.health}),
 	'healthy,healthy,1,1', 'the report: a healthy single node');
 is( $node->safe_psql('postgres', q{
-SELECT report #>> '{infrastructure,supervisor_status}' FROM foundation.health}),
+SELECT report #>> '{infrastructure,supervisor_status}'
+  FROM foundation.health_history ORDER BY id DESC LIMIT 1}),
 	'running', 'it saw the supervisor running');
 
 is( $node->safe_psql('postgres', q{SELECT cron.unschedule('foundation-health')}),
