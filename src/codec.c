@@ -65,29 +65,54 @@ fdn_looks_like_envelope(Jsonb *jb)
 		fdn_envelope_string(jb, KEY_REF, &v);
 }
 
+/*
+ * The most zlib bytes whose envelope still fits a payload: base64 makes 4
+ * characters of every 3 bytes, and the envelope adds its key and quotes.
+ */
+#define FDN_ENVELOPE_OVERHEAD (sizeof("{\"" KEY_COMPRESSED "\": \"\"}") - 1)
+#define FDN_MAX_ZLIB (((FDN_MAX_PAYLOAD - FDN_ENVELOPE_OVERHEAD) / 4) * 3)
+
+/*
+ * Compress text into base64 of a zlib stream, or return NULL as soon as
+ * the result could no longer fit a payload: a large message that does not
+ * compress well is stored instead, and finishing its compression first
+ * would only cost time.
+ */
 static char *
 fdn_compress(const char *text, int64 len, int64 *outlen)
 {
-	uLongf		bound = compressBound((uLong) len);
-	Bytef	   *buf = palloc(bound);
+	uLong		cap = FDN_MAX_ZLIB + 1;
+	Bytef	   *buf = palloc(cap);
+	z_stream	zs = {0};
 	char	   *b64;
 	int			b64len;
 	int			rc;
 
-	rc = compress2(buf, &bound, (const Bytef *) text, (uLong) len,
-				   Z_DEFAULT_COMPRESSION);
-	if (rc != Z_OK)
+	if (deflateInit(&zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	zs.next_in = (Bytef *) text;
+	zs.avail_in = (uInt) len;
+	zs.next_out = buf;
+	zs.avail_out = (uInt) cap;
+	rc = deflate(&zs, Z_FINISH);
+	*outlen = zs.total_out;
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+	{
+		pfree(buf);
+		if (rc == Z_OK || rc == Z_BUF_ERROR)
+			return NULL;		/* too big for a payload */
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compress message: zlib error %d", rc)));
-	b64 = palloc(pg_b64_enc_len((int) bound) + 1);
-	b64len = pg_b64_encode((const char *) buf, (int) bound, b64,
-						   pg_b64_enc_len((int) bound));
+	}
+	b64 = palloc(pg_b64_enc_len((int) *outlen) + 1);
+	b64len = pg_b64_encode((const char *) buf, (int) *outlen, b64,
+						   pg_b64_enc_len((int) *outlen));
 	if (b64len < 0)
 		elog(ERROR, "could not base64-encode a compressed message");
 	b64[b64len] = '\0';
 	pfree(buf);
-	*outlen = bound;
 	return b64;
 }
 
@@ -172,14 +197,22 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 		int64		ziplen;
 		char	   *b64 = fdn_compress(text, len, &ziplen);
 
-		ereport(DEBUG1,
-				(errmsg_internal("  Message compressed: " INT64_FORMAT " -> " INT64_FORMAT " bytes",
-								 len, ziplen)));
-		enc.form = FDN_WIRE_COMPRESSED;
-		enc.payload = psprintf("{\"" KEY_COMPRESSED "\": \"%s\"}", b64);
-		pfree(b64);
+		if (b64 != NULL)
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> " INT64_FORMAT " bytes",
+									 len, ziplen)));
+			enc.form = FDN_WIRE_COMPRESSED;
+			enc.payload = psprintf("{\"" KEY_COMPRESSED "\": \"%s\"}", b64);
+			pfree(b64);
+		}
+		else
+			ereport(DEBUG1,
+					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> more than " INT64_FORMAT " bytes: too large for a payload",
+									 len, (int64) FDN_MAX_ZLIB)));
 	}
-	if (strlen(enc.payload) > FDN_MAX_PAYLOAD)
+	if (enc.form != FDN_WIRE_COMPRESSED &&
+		(len > FDN_MAX_PAYLOAD || fdn_looks_like_envelope(message) || compression))
 	{
 		int64		id = fdn_store_message(channel, message, len);
 

@@ -26,7 +26,9 @@
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "commands/trigger.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -41,6 +43,7 @@
 PG_FUNCTION_INFO_V1(fdn_register);
 PG_FUNCTION_INFO_V1(fdn_unregister);
 PG_FUNCTION_INFO_V1(fdn_pid_alive);
+PG_FUNCTION_INFO_V1(fdn_registry_changed);
 
 /* Attribute numbers in foundation.registry. */
 #define Anum_registry_pid		2
@@ -68,6 +71,23 @@ static Oid	fdn_registry_relid = InvalidOid;
 static Oid	fdn_registry_idxid = InvalidOid;
 static bool fdn_registry_callback = false;
 
+/*
+ * A backend-local cache of names, as pg_cron caches its job table: a
+ * statement trigger on foundation.registry sends a relcache invalidation
+ * on every change, which empties this cache in every backend (and in ours
+ * at once, for our own uncommitted changes; at abort, for undone ones).
+ */
+typedef struct FdnNameEntry
+{
+	char		name[FDN_MAX_NAME_LEN + 1]; /* hash key */
+	bool		found;
+	int32		pid;
+	bool		local;			/* this node's pid: liveness can be checked */
+	int64		child_id;
+} FdnNameEntry;
+
+static HTAB *fdn_name_cache = NULL;
+
 static void
 fdn_registry_invalidate(Datum arg, Oid relid)
 {
@@ -76,7 +96,24 @@ fdn_registry_invalidate(Datum arg, Oid relid)
 	{
 		fdn_registry_relid = InvalidOid;
 		fdn_registry_idxid = InvalidOid;
+		if (fdn_name_cache)
+		{
+			hash_destroy(fdn_name_cache);
+			fdn_name_cache = NULL;
+		}
 	}
+}
+
+/* The registry's statement trigger: tell every backend's cache. */
+Datum
+fdn_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "fdn_registry_changed: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }
 
 static void
@@ -103,12 +140,66 @@ fdn_registry_oids(Oid *relid, Oid *idxid)
 	*idxid = fdn_registry_idxid;
 }
 
+static bool fdn_registry_scan(const char *name, int32 *pid, bool *local,
+							  int64 *child_id);
+
 bool
 fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 				  int64 *child_id)
 {
+	FdnNameEntry *entry = NULL;
+	FdnNameEntry fresh = {0};
+
+	*child_id = 0;
+	*alive = false;
+	/* Longer than any name can be: not there. */
+	if (strlen(name) > FDN_MAX_NAME_LEN)
+		return false;
+
+	/* Other sessions' commits since our last look reach the cache now. */
+	AcceptInvalidationMessages();
+	if (fdn_name_cache != NULL && !latest)
+		entry = hash_search(fdn_name_cache, name, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		/*
+		 * Read the latest committed state (and our own changes); any commit
+		 * after it sends an invalidation we see on our next look.  The scan
+		 * may itself empty the cache, so create and fill it afterwards.
+		 */
+		fresh.found = fdn_registry_scan(name, &fresh.pid, &fresh.local,
+										&fresh.child_id);
+		if (fdn_name_cache == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = FDN_MAX_NAME_LEN + 1;
+			ctl.entrysize = sizeof(FdnNameEntry);
+			fdn_name_cache = hash_create("foundation names", 64, &ctl,
+										 HASH_ELEM | HASH_STRINGS);
+		}
+		entry = hash_search(fdn_name_cache, name, HASH_ENTER, NULL);
+		entry->found = fresh.found;
+		entry->pid = fresh.pid;
+		entry->local = fresh.local;
+		entry->child_id = fresh.child_id;
+	}
+	if (!entry->found)
+		return false;
+	*pid = entry->pid;
+	*child_id = entry->child_id;
+	*alive = !entry->local || fdn_pid_is_alive(entry->pid);
+	return true;
+}
+
+/*
+ * Find a name with a direct index scan: sets *pid, *local (the row is this
+ * node's) and *child_id; false when there is no such name.
+ */
+static bool
+fdn_registry_scan(const char *name, int32 *pid, bool *local, int64 *child_id)
+{
 	Snapshot	snapshot;
-	bool		registered;
 	Oid			relid;
 	Oid			idxid;
 	Relation	rel;
@@ -125,14 +216,8 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 				CStringGetTextDatum(name));
 	key.sk_collation = idx->rd_indcollation[0];
 
-	/* The statement's snapshot is registered already; a fresh one is not. */
-	registered = latest || !ActiveSnapshotSet();
-	if (latest)
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
-	else if (!registered)
-		snapshot = GetActiveSnapshot();
-	else
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	/* The latest state, after table_open processed any invalidation. */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
 	scan = index_beginscan(rel, idx, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
@@ -152,12 +237,10 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 		}
 		found = true;
 		/* Only this node's pids can be checked here. */
-		*alive = strcmp(TextDatumGetCString(node), fdn_node()) != 0 ||
-			fdn_pid_is_alive(*pid);
+		*local = strcmp(TextDatumGetCString(node), fdn_node()) == 0;
 	}
 	index_endscan(scan);
-	if (registered)
-		UnregisterSnapshot(snapshot);
+	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);

@@ -16,12 +16,12 @@
 extern void fdn_register_name(const char *name, int32 pid, Jsonb *metadata);
 
 /*
- * Find a name with a direct index scan (no SPI, no planner): the lookup
- * path must cost no more than a plain SELECT.  Returns false when the name
- * is unknown; otherwise sets *pid, *alive (is that process alive?) and
- * *child_id (0 when the name is not tied to a child).  latest: read with a
- * fresh snapshot rather than the statement's, to see what committed while
- * we waited for a lock.
+ * Find a name: from a backend-local cache kept exact by invalidations
+ * (registry.c), else with a direct index scan of the latest committed
+ * state; no SPI, no planner, since lookups must cost no more than a plain
+ * SELECT.  Returns false when the name is unknown; otherwise sets *pid,
+ * *alive (is that process alive?) and *child_id (0 when the name is not
+ * tied to a child).  latest: bypass the cache.
  */
 extern bool fdn_registry_find(const char *name, bool latest, int32 *pid,
 							  bool *alive, int64 *child_id);
