@@ -18,7 +18,10 @@ OBJS = \
 	src/cluster_config.o \
 	src/nodes.o \
 	src/health.o \
-	src/health_monitor.o
+	src/health_monitor.o \
+	src/agents.o \
+	src/coordination.o \
+	src/orchestration.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql

@@ -396,3 +396,137 @@ CREATE FUNCTION foundation._registry_changed() RETURNS trigger
 CREATE TRIGGER registry_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.registry
     FOR EACH STATEMENT EXECUTE FUNCTION foundation._registry_changed();
+
+------------------------------------------------------------------------------
+-- Multi-agent coordination (the seed's MABEAM): agents, orchestration
+-- variables, auctions, consensus, negotiation.
+------------------------------------------------------------------------------
+CREATE TABLE foundation.agents (
+    name          text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 200),
+    module        text,
+    args          jsonb NOT NULL DEFAULT '{}',
+    capabilities  text[] NOT NULL DEFAULT '{}',
+    protocols     text[] NOT NULL DEFAULT '{}',
+    strategy      text NOT NULL DEFAULT 'singleton' CHECK (strategy IN ('singleton', 'replicated')),
+    resources     jsonb NOT NULL DEFAULT '{}',
+    handler       regprocedure,
+    owner         oid NOT NULL,
+    status        text NOT NULL DEFAULT 'registered',
+    pid           integer,
+    registered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    seq           bigint GENERATED ALWAYS AS IDENTITY UNIQUE
+);
+COMMENT ON TABLE foundation.agents IS
+  'Coordination agents (MABEAM AgentRegistry). seq is the registration order, which breaks auction ties.';
+GRANT SELECT ON foundation.agents TO PUBLIC;
+
+CREATE FUNCTION foundation._register_agent(name text, module text, args jsonb,
+    capabilities text[], protocols text[], strategy text, resources jsonb, handler regprocedure)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_agent';
+
+CREATE FUNCTION foundation.register_agent(name text, config jsonb) RETURNS void
+    LANGUAGE sql VOLATILE
+    BEGIN ATOMIC
+      SELECT foundation._register_agent(name, config->>'module', coalesce(config->'args', '{}'),
+        coalesce(ARRAY(SELECT jsonb_array_elements_text(config->'capabilities')), '{}'),
+        coalesce(ARRAY(SELECT jsonb_array_elements_text(config->'protocols')), '{}'),
+        coalesce(config->>'strategy', 'singleton'), coalesce(config->'resources', '{}'),
+        (config->>'handler')::regprocedure);
+    END;
+COMMENT ON FUNCTION foundation.register_agent(text, jsonb) IS
+  'AgentRegistry.register_agent: config {module, args, capabilities, protocols, strategy, resources, handler}. Equivalent to INSERT INTO foundation.agents ... after validation.';
+
+CREATE FUNCTION foundation.start_coordination_agent(module text, args jsonb, name text DEFAULT NULL,
+    capabilities text[] DEFAULT '{}', protocols text[] DEFAULT '{}', strategy text DEFAULT 'singleton',
+    resources jsonb DEFAULT '{}', handler regprocedure DEFAULT NULL) RETURNS integer
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_coordination_agent';
+COMMENT ON FUNCTION foundation.start_coordination_agent(text, jsonb, text, text[], text[], text, jsonb, regprocedure) IS
+  'Validate, register and start an agent; returns its pid (NULL for a handler-only agent). Equivalent to: SELECT foundation.register_agent(name, config); SELECT foundation.start_singleton(module, args, name) -- start_replicated for strategy replicated.';
+
+CREATE TABLE foundation.orchestration_variables (
+    id              text PRIMARY KEY,
+    type            text NOT NULL,
+    agents          text[] NOT NULL,
+    constraints     jsonb NOT NULL DEFAULT '{}',
+    coordination_fn regprocedure,
+    owner           oid NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    last_result     jsonb
+);
+GRANT SELECT ON foundation.orchestration_variables TO PUBLIC;
+
+CREATE FUNCTION foundation.register_orchestration_variable(variable jsonb) RETURNS text
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_orchestration_variable';
+COMMENT ON FUNCTION foundation.register_orchestration_variable(jsonb) IS
+  'MABEAM.Core.register_orchestration_variable: {id, type (auction, consensus, negotiation, custom), agents, constraints, coordination_fn}; returns the id.';
+
+CREATE FUNCTION foundation.run_custom_protocol(spec jsonb, agents text[], context jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_run_custom_protocol';
+COMMENT ON FUNCTION foundation.run_custom_protocol(jsonb, text[], jsonb) IS
+  'Run spec.coordination_fn(agents, spec, context) with the built-in protocols'' agent validation, recording (spec.variable_id) and broadcast (protocol_completed on events).';
+
+CREATE FUNCTION foundation.coordinate(variable_id text, context jsonb DEFAULT '{}') RETURNS jsonb
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate';
+COMMENT ON FUNCTION foundation.coordinate(text, jsonb) IS
+  'Run a variable''s coordination_fn, or the built-in protocol of its type (auction: run_auction; consensus: coordinate_consensus), and record the result on it.';
+
+CREATE TABLE foundation.auctions (
+    auction_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    spec       jsonb NOT NULL,
+    agents     text[] NOT NULL,
+    status     text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    owner      oid NOT NULL,
+    opened_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    deadline   timestamptz,
+    closed_at  timestamptz,
+    result     jsonb
+);
+GRANT SELECT ON foundation.auctions TO PUBLIC;
+CREATE TABLE foundation.bids (
+    auction_id   bigint NOT NULL REFERENCES foundation.auctions ON DELETE CASCADE,
+    agent        text NOT NULL,
+    bid          double precision NOT NULL,
+    priority     double precision NOT NULL DEFAULT 0,
+    details      jsonb NOT NULL DEFAULT '{}',
+    error        text,
+    submitted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (auction_id, agent)
+);
+
+CREATE TABLE foundation.proposals (
+    proposal_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    proposal       jsonb NOT NULL,
+    agents         text[] NOT NULL,
+    consensus_type text NOT NULL,
+    required_votes integer NOT NULL,
+    status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    owner          oid NOT NULL,
+    opened_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    deadline       timestamptz,
+    closed_at      timestamptz,
+    result         jsonb
+);
+GRANT SELECT ON foundation.proposals TO PUBLIC;
+
+CREATE FUNCTION foundation.run_auction(spec jsonb, agents text[], context jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_run_auction_sql';
+COMMENT ON FUNCTION foundation.run_auction(jsonb, text[], jsonb) IS
+  'Sealed-bid auction now: each agent''s handler(agent, ''bid_for_resources'', {resources, context}) bids; highest valid bid at or above the reserve wins (ties: priority, then registration order); first_price pays its bid, second_price the second-highest valid bid (a single bid pays itself), never less than the reserve. Stored in foundation.auctions/bids, broadcast on events at commit.';
+
+CREATE FUNCTION foundation.coordinate_consensus(agent_ids text[], proposal jsonb,
+    consensus_type text DEFAULT 'majority', timeout_ms integer DEFAULT 15000,
+    required_votes integer DEFAULT NULL) RETURNS jsonb
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate_consensus';
+COMMENT ON FUNCTION foundation.coordinate_consensus(text[], jsonb, text, integer, integer) IS
+  'Ask every agent''s handler(agent, ''vote'', {proposal, consensus_type}); majority: yes > half; supermajority: yes >= two thirds; unanimous: all yes; quorum: yes > no; fewer valid votes than required_votes (default: every agent) is no_quorum.';
+
+CREATE FUNCTION foundation.negotiate(initiator text, responder text, issue jsonb,
+    max_rounds integer DEFAULT 10) RETURNS jsonb
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_negotiate';
+COMMENT ON FUNCTION foundation.negotiate(text, text, jsonb, integer) IS
+  'Alternating offers: the initiator''s handler answers ''propose'' with {offer}; the other answers ''respond'' with {accept: true} or {counter}; turns alternate until agreement or max_rounds.';
+
+CREATE FUNCTION foundation.coordinate_resource_allocation(agent_ids text[], resources jsonb)
+    RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate_resource_allocation';
+COMMENT ON FUNCTION foundation.coordinate_resource_allocation(text[], jsonb) IS
+  'The seed''s facade. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';

@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ *
+ * agents.c
+ *	  Coordination agents (the seed's MABEAM AgentRegistry and
+ *	  start_coordination_agent) and calls to their handlers.
+ *
+ * An agent is a row of foundation.agents: a name, capabilities and
+ * protocols, optionally a module running as a supervised singleton, and a
+ * handler(agent, request, payload) that answers coordination requests (the
+ * seed's GenServer.call).  Each call runs in its own subtransaction, as
+ * the agent's owner, under a timeout: an error, a timeout or a malformed
+ * answer becomes the protocol's fallback and never aborts the protocol.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/guc.h"
+#include "utils/timeout.h"
+
+#include "agents.h"
+#include "children.h"
+#include "foundation.h"
+#include "process_manager.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_register_agent);
+PG_FUNCTION_INFO_V1(fdn_start_coordination_agent);
+
+static const char *const fdn_known_capabilities[] = {
+	"consensus_voting", "auction_bidding", "negotiation", NULL
+};
+static const char *const fdn_known_protocols[] = {
+	"sealed_bid_auction", "majority_consensus", "alternating_offers_negotiation",
+	NULL
+};
+
+Jsonb *
+fdn_jsonb_from_text(const char *text)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+static void
+fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		char	   *v;
+		const char *const *k;
+		bool		ok = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", what),
+					 errhint("Known %s: %s.", what,
+							 known == fdn_known_capabilities ?
+							 "consensus_voting, auction_bidding, negotiation" :
+							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
+		v = TextDatumGetCString(elems[i]);
+		for (k = known; *k; k++)
+			if (strcmp(*k, v) == 0)
+				ok = true;
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown %s \"%s\"", what, v),
+					 errhint("Known %s: %s.", what,
+							 known == fdn_known_capabilities ?
+							 "consensus_voting, auction_bidding, negotiation" :
+							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
+	}
+}
+
+/* A handler must be (agent text, request text, payload jsonb) RETURNS jsonb. */
+static void
+fdn_check_agent_handler(Oid handler)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc proc;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("handler %u does not exist", handler),
+				 errhint("Pass 'my_handler(text, text, jsonb)'::regprocedure.")));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
+		proc->prorettype == JSONBOID && proc->pronargs == 3 &&
+		proc->proargtypes.values[0] == TEXTOID &&
+		proc->proargtypes.values[1] == TEXTOID &&
+		proc->proargtypes.values[2] == JSONBOID;
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("agent handler %s has the wrong signature",
+						format_procedure(handler)),
+				 errhint("An agent handler is a function (agent text, request text, payload jsonb) RETURNS jsonb.")));
+	if (pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to use handler %s", format_procedure(handler)),
+				 errhint("An agent's handler runs as the agent's owner, who needs EXECUTE on it.")));
+}
+
+static void
+fdn_insert_agent(const char *name, const char *module, Jsonb *args,
+				 ArrayType *caps, ArrayType *protos, const char *strategy,
+				 Jsonb *resources, Oid handler)
+{
+	FdnPrivState priv;
+	Datum		values[9];
+	char		nulls[9] = "         ";
+
+	fdn_check_name("an agent name", name);
+	fdn_check_known(caps, fdn_known_capabilities, "capability");
+	fdn_check_known(protos, fdn_known_protocols, "protocol");
+	if (strcmp(strategy, "singleton") != 0 && strcmp(strategy, "replicated") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown agent strategy \"%s\"", strategy),
+				 errhint("Use singleton or replicated.")));
+	if (OidIsValid(handler))
+		fdn_check_agent_handler(handler);
+	if (module == NULL && !OidIsValid(handler))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("agent \"%s\" has neither a module nor a handler", name),
+				 errhint("Give a module to run, a handler that answers requests, or both.")));
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = module ? CStringGetTextDatum(module) : (Datum) 0;
+	nulls[1] = module ? ' ' : 'n';
+	values[2] = JsonbPGetDatum(args);
+	values[3] = PointerGetDatum(caps);
+	values[4] = PointerGetDatum(protos);
+	values[5] = CStringGetTextDatum(strategy);
+	values[6] = JsonbPGetDatum(resources);
+	values[7] = ObjectIdGetDatum(handler);
+	nulls[7] = OidIsValid(handler) ? ' ' : 'n';
+	values[8] = ObjectIdGetDatum(GetUserId());
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.agents (name, module, args, capabilities, protocols,"
+				 " strategy, resources, handler, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+				 " ON CONFLICT (name) DO NOTHING",
+				 9, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, TEXTARRAYOID,
+				 TEXTOID, JSONBOID, REGPROCEDUREOID, OIDOID},
+				 values, nulls, SPI_OK_INSERT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("agent \"%s\" is already registered", name),
+				 errhint("SELECT * FROM foundation.agents WHERE name = '%s' shows it.", name)));
+	fdn_priv_end(&priv);
+}
+
+/*
+ * _register_agent(name, module, args, capabilities, protocols, strategy,
+ * resources, handler): what register_agent(name, config) unpacks to.
+ */
+Datum
+fdn_register_agent(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
+		PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("agent name, args, capabilities, protocols, strategy and resources must not be NULL"),
+				 errhint("Call foundation.register_agent('name', '{\"handler\": \"my_handler(text,text,jsonb)\"}').")));
+	fdn_insert_agent(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					 PG_GETARG_JSONB_P(2), PG_GETARG_ARRAYTYPE_P(3),
+					 PG_GETARG_ARRAYTYPE_P(4), text_to_cstring(PG_GETARG_TEXT_PP(5)),
+					 PG_GETARG_JSONB_P(6), PG_ARGISNULL(7) ? InvalidOid : PG_GETARG_OID(7));
+	PG_RETURN_VOID();
+}
+
+/*
+ * start_coordination_agent: validate, register, start the module as a
+ * singleton (replicated: one per node) and return its pid.
+ */
+Datum
+fdn_start_coordination_agent(PG_FUNCTION_ARGS)
+{
+	char	   *module = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *args = PG_ARGISNULL(1) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(1);
+	char	   *name;
+	char	   *strategy;
+	pid_t		pid;
+	FdnPrivState priv;
+
+	if (PG_ARGISNULL(3) || PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("capabilities, protocols, strategy and resources must not be NULL"),
+				 errhint("Leave them out to use their defaults.")));
+	if (module == NULL && PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an agent without a module needs a name"),
+				 errhint("Pass name => 'my_agent'.")));
+	name = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	strategy = text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+	ereport(DEBUG1,
+			(errmsg_internal("Foundation.MABEAM.ProcessManager: Starting coordination agent %s", name),
+			 errdetail_internal("Using foundation.register_agent, then foundation.start_singleton")));
+	fdn_insert_agent(name, module, args, PG_GETARG_ARRAYTYPE_P(3),
+					 PG_GETARG_ARRAYTYPE_P(4), strategy, PG_GETARG_JSONB_P(6),
+					 PG_ARGISNULL(7) ? InvalidOid : PG_GETARG_OID(7));
+	if (module == NULL)
+		PG_RETURN_NULL();
+
+	/* On one server, replicated is the singleton "<name>@<node>". */
+	pid = fdn_singleton_start(module, args,
+							  strcmp(strategy, "replicated") == 0 ?
+							  psprintf("%s@%s", name, fdn_node()) : name,
+							  "permanent");
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("UPDATE foundation.agents SET status = 'running', pid = $2 WHERE name = $1",
+				 2, (Oid[]) {TEXTOID, INT4OID},
+				 (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(pid)}, NULL,
+				 SPI_OK_UPDATE);
+	fdn_priv_end(&priv);
+	PG_RETURN_INT32(pid);
+}
+
+/* ---------- agents for a protocol ---------- */
+
+FdnAgent *
+fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			j;
+	FdnAgent   *agents;
+	FdnPrivState priv;
+
+	if (arr == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("agent list must not be NULL"),
+				 errhint("Pass the agents' names, e.g. ARRAY['a1', 'a2'].")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("agent list is empty"),
+				 errhint("A protocol needs at least one agent: pass their names.")));
+	agents = palloc0(sizeof(FdnAgent) * n);
+	fdn_priv_begin(&priv);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		caps;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("agent list must not contain NULL"),
+					 errhint("Pass the agents' names.")));
+		agents[i].name = TextDatumGetCString(elems[i]);
+		for (j = 0; j < i; j++)
+			if (strcmp(agents[j].name, agents[i].name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("agent \"%s\" is listed twice", agents[i].name),
+						 errhint("List each agent once.")));
+		fdn_spi_exec("SELECT handler, owner, seq, capabilities FROM foundation.agents WHERE name = $1",
+					 1, (Oid[]) {TEXTOID}, &elems[i], NULL, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("agent \"%s\" does not exist", agents[i].name),
+					 errhint("Register it with foundation.register_agent or foundation.start_coordination_agent.")));
+		agents[i].handler = DatumGetObjectId(fdn_spi_getdatum(0, 1, &isnull));
+		if (isnull)
+			agents[i].handler = InvalidOid;
+		agents[i].owner = DatumGetObjectId(fdn_spi_getdatum(0, 2, &isnull));
+		agents[i].seq = DatumGetInt64(fdn_spi_getdatum(0, 3, &isnull));
+		caps = fdn_spi_getdatum(0, 4, &isnull);
+		if (capability)
+		{
+			Datum	   *cv;
+			int			nc;
+			bool		has = false;
+
+			deconstruct_array(DatumGetArrayTypeP(caps), TEXTOID, -1, false,
+							  TYPALIGN_INT, &cv, NULL, &nc);
+			for (j = 0; j < nc; j++)
+				if (strcmp(TextDatumGetCString(cv[j]), capability) == 0)
+					has = true;
+			if (!has)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("agent \"%s\" lacks the capability \"%s\"",
+								agents[i].name, capability),
+						 errhint("Register agents for this protocol with capabilities => ARRAY['%s'].",
+								 capability)));
+		}
+		if (!OidIsValid(agents[i].handler))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("agent \"%s\" has no handler to answer requests", agents[i].name),
+					 errhint("Register the agent with a handler (agent text, request text, payload jsonb) RETURNS jsonb.")));
+	}
+	fdn_priv_end(&priv);
+	*nagents = n;
+	return agents;
+}
+
+/* ---------- calling a handler ---------- */
+
+static TimeoutId fdn_agent_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t fdn_agent_timed_out = false;
+
+/* Our own timeout: cancel the call the way statement_timeout would. */
+static void
+fdn_agent_timeout_handler(void)
+{
+	fdn_agent_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+Jsonb *
+fdn_agent_call(FdnAgent *agent, const char *request, Jsonb *payload,
+			   int timeout_ms, char **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	Jsonb	   *volatile answer = NULL;
+
+	*error = NULL;
+	if (fdn_agent_timeout == MAX_TIMEOUTS)
+		fdn_agent_timeout = RegisterTimeout(USER_TIMEOUT, fdn_agent_timeout_handler);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		Datum		result;
+		int			nest;
+
+		fdn_agent_timed_out = false;
+		SetUserIdAndSecContext(agent->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		nest = NewGUCNestLevel();
+		enable_timeout_after(fdn_agent_timeout, timeout_ms);
+		{
+			FmgrInfo	flinfo;
+
+			LOCAL_FCINFO(fcinfo, 3);
+			fmgr_info(agent->handler, &flinfo);
+			InitFunctionCallInfoData(*fcinfo, &flinfo, 3, InvalidOid, NULL, NULL);
+			fcinfo->args[0].value = CStringGetTextDatum(agent->name);
+			fcinfo->args[0].isnull = false;
+			fcinfo->args[1].value = CStringGetTextDatum(request);
+			fcinfo->args[1].isnull = false;
+			fcinfo->args[2].value = JsonbPGetDatum(payload);
+			fcinfo->args[2].isnull = false;
+			result = FunctionCallInvoke(fcinfo);
+			if (fcinfo->isnull)
+				result = (Datum) 0;
+		}
+		disable_timeout(fdn_agent_timeout, false);
+		AtEOXact_GUC(false, nest);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		/* Copy out of the subtransaction's memory. */
+		if (result != (Datum) 0)
+			answer = DatumGetJsonbPCopy(result);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		disable_timeout(fdn_agent_timeout, false);
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SetUserIdAndSecContext(save_userid, save_sec);
+		if (fdn_agent_timed_out)
+			*error = psprintf("timeout after %d ms", timeout_ms);
+		else
+			*error = pstrdup(edata->message);
+		fdn_agent_timed_out = false;
+		FreeErrorData(edata);
+		answer = NULL;
+	}
+	PG_END_TRY();
+	if (answer == NULL && *error == NULL)
+		*error = pstrdup("the handler returned NULL");
+	ereport(DEBUG1,
+			(errmsg_internal("  %s(%s, %s) -> %s", format_procedure(agent->handler),
+							 agent->name, request,
+							 answer ? JsonbToCString(NULL, &answer->root, VARSIZE(answer)) : *error)));
+	return answer;
+}
