@@ -76,7 +76,8 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not contain NULL", what),
-					 errhint("Known %s: %s.", what,
+					 errhint("Known %s: %s.",
+							 known == fdn_known_capabilities ? "capabilities" : "protocols",
 							 known == fdn_known_capabilities ?
 							 "consensus_voting, auction_bidding, negotiation" :
 							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
@@ -88,7 +89,8 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown %s \"%s\"", what, v),
-					 errhint("Known %s: %s.", what,
+					 errhint("Known %s: %s.",
+							 known == fdn_known_capabilities ? "capabilities" : "protocols",
 							 known == fdn_known_capabilities ?
 							 "consensus_voting, auction_bidding, negotiation" :
 							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
