@@ -21,7 +21,8 @@ OBJS = \
 	src/health_monitor.o \
 	src/agents.o \
 	src/coordination.o \
-	src/orchestration.o
+	src/orchestration.o \
+	src/async_protocols.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql

@@ -530,3 +530,45 @@ CREATE FUNCTION foundation.coordinate_resource_allocation(agent_ids text[], reso
     RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate_resource_allocation';
 COMMENT ON FUNCTION foundation.coordinate_resource_allocation(text[], jsonb) IS
   'The seed''s facade. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';
+
+-- Auctions and proposals across transactions.  Bids and votes are sealed:
+-- no role but the extension's owner reads these tables; results show them
+-- once closed.
+CREATE TABLE foundation.votes (
+    proposal_id bigint NOT NULL REFERENCES foundation.proposals ON DELETE CASCADE,
+    agent       text NOT NULL,
+    vote        text NOT NULL CHECK (vote IN ('yes', 'no', 'abstain')),
+    reason      text,
+    cast_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (proposal_id, agent)
+);
+
+CREATE FUNCTION foundation.open_auction(spec jsonb, agents text[], deadline interval DEFAULT '30 seconds')
+    RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_open_auction';
+COMMENT ON FUNCTION foundation.open_auction(jsonb, text[], interval) IS
+  'Open a sealed-bid auction: announced as {"type": "auction_opened", ...} on the control channel at commit; closed by its owner, or by the supervisor at the deadline or once every invited agent has bid.';
+CREATE FUNCTION foundation.submit_bid(auction_id bigint, agent text, bid numeric, details jsonb DEFAULT '{}')
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_submit_bid';
+COMMENT ON FUNCTION foundation.submit_bid(bigint, text, numeric, jsonb) IS
+  'Bid for an agent you own; replaceable until the close; sealed. details.priority breaks ties.';
+CREATE FUNCTION foundation.close_auction(auction_id bigint) RETURNS jsonb
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_close_auction';
+COMMENT ON FUNCTION foundation.close_auction(bigint) IS
+  'Decide (the run_auction rule) and store the result, broadcast on events at commit; idempotent: concurrent closers get one result.';
+CREATE FUNCTION foundation.auction_result(auction_id bigint) RETURNS jsonb
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_auction_result_sql';
+COMMENT ON FUNCTION foundation.auction_result(bigint) IS
+  'The result of a closed auction; NULL while it is open.';
+CREATE FUNCTION foundation.open_proposal(agents text[], proposal jsonb, consensus_type text,
+    deadline interval, required_votes integer DEFAULT NULL)
+    RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_open_proposal';
+COMMENT ON FUNCTION foundation.open_proposal(text[], jsonb, text, interval, integer) IS
+  'Open a proposal for votes: announced on control at commit; closed like an auction.';
+CREATE FUNCTION foundation.cast_vote(proposal_id bigint, agent text, vote text, reason text DEFAULT NULL)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_cast_vote';
+COMMENT ON FUNCTION foundation.cast_vote(bigint, text, text, text) IS
+  'Vote yes, no or abstain for an agent you own; one vote per agent; sealed until the close.';
+CREATE FUNCTION foundation.close_proposal(proposal_id bigint) RETURNS jsonb
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_close_proposal';
+COMMENT ON FUNCTION foundation.close_proposal(bigint) IS
+  'Decide (the coordinate_consensus rule; a missing vote is a failed one) and store the result; idempotent.';

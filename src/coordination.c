@@ -37,16 +37,8 @@ PG_FUNCTION_INFO_V1(fdn_negotiate);
 
 #define MC "Foundation.MABEAM.Coordination: "
 
-typedef struct FdnBid
-{
-	FdnAgent   *agent;
-	double		bid;
-	double		priority;
-	char	   *error;			/* NULL: a valid bid */
-} FdnBid;
-
 /* A number in a jsonb object, if it is one, finite and not negative. */
-static bool
+bool
 fdn_get_amount(Jsonb *jb, const char *key, double *out, char **why)
 {
 	JsonbValue	v;
@@ -80,7 +72,7 @@ fdn_get_amount(Jsonb *jb, const char *key, double *out, char **why)
  * single bid pays itself), never less than the reserve.  No bid at or
  * above the reserve: no winner.
  */
-static int
+int
 fdn_auction_decide(FdnBid *bids, int n, bool second_price, double reserve,
 				   double *payment)
 {
@@ -123,29 +115,15 @@ fdn_json_num(StringInfo buf, double v)
 																	Float8GetDatum(v))));
 }
 
-char *
-fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
+void
+fdn_parse_auction_spec(Jsonb *spec, FdnAuctionSpec *out)
 {
 	JsonbValue	v;
-	const char *type = "sealed_bid";
-	bool		second_price = true;
-	double		reserve = 0;
-	Jsonb	   *resources = fdn_jsonb_from_text("{}");
-	FdnAgent   *agents;
-	FdnBid	   *bids;
-	int			n;
-	int			i;
-	int			winner;
-	double		payment = 0;
-	StringInfoData payload;
-	StringInfoData res;
-	int64		auction_id;
-	FdnPrivState priv;
-	bool		isnull;
 	char	   *why;
-	Jsonb	   *bid_request;
-	char	   *decided_at;
 
+	out->second_price = true;
+	out->reserve = 0;
+	out->resources = fdn_jsonb_from_text("{}");
 	if (spec == NULL || !JB_ROOT_IS_OBJECT(spec))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -153,8 +131,8 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 				 errhint("For example: '{\"type\": \"sealed_bid\", \"resources\": {\"cpu\": 4}, \"payment_rule\": \"second_price\", \"reserve_price\": 0}'.")));
 	if (getKeyJsonValueFromContainer(&spec->root, "type", 4, &v))
 	{
-		if (v.type != jbvString || strncmp(v.val.string.val, "sealed_bid", v.val.string.len) != 0 ||
-			v.val.string.len != 10)
+		if (v.type != jbvString || v.val.string.len != 10 ||
+			strncmp(v.val.string.val, "sealed_bid", 10) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown auction type"),
@@ -164,7 +142,7 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 	{
 		if (v.type == jbvString && v.val.string.len == 11 &&
 			strncmp(v.val.string.val, "first_price", 11) == 0)
-			second_price = false;
+			out->second_price = false;
 		else if (!(v.type == jbvString && v.val.string.len == 12 &&
 				   strncmp(v.val.string.val, "second_price", 12) == 0))
 			ereport(ERROR,
@@ -173,22 +151,114 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 					 errhint("Use first_price or second_price.")));
 	}
 	if (getKeyJsonValueFromContainer(&spec->root, "reserve_price", 13, &v) &&
-		!fdn_get_amount(spec, "reserve_price", &reserve, &why))
+		!fdn_get_amount(spec, "reserve_price", &out->reserve, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid reserve price: %s", why),
 				 errhint("Give a number of at least 0.")));
 	if (getKeyJsonValueFromContainer(&spec->root, "resources", 9, &v))
-		resources = JsonbValueToJsonb(&v);
+		out->resources = JsonbValueToJsonb(&v);
+}
 
+char *
+fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
+				   int n, const char *decided_at)
+{
+	StringInfoData res;
+	double		payment = 0;
+	int			winner = fdn_auction_decide(bids, n, as->second_price, as->reserve,
+											&payment);
+	int			i;
+	char	   *resources = JsonbToCString(NULL, &as->resources->root,
+										   VARSIZE(as->resources));
+
+	initStringInfo(&res);
+	appendStringInfo(&res, "{\"auction_id\": " INT64_FORMAT ", \"winner\": ", auction_id);
+	if (winner >= 0)
+		escape_json(&res, bids[winner].agent->name);
+	else
+		appendStringInfoString(&res, "null");
+	appendStringInfoString(&res, ", \"allocation\": ");
+	if (winner >= 0)
+	{
+		appendStringInfoChar(&res, '{');
+		escape_json(&res, bids[winner].agent->name);
+		appendStringInfo(&res, ": %s}", resources);
+	}
+	else
+		appendStringInfoString(&res, "null");
+	appendStringInfoString(&res, ", \"payment\": ");
+	if (winner >= 0)
+		fdn_json_num(&res, payment);
+	else
+		appendStringInfoString(&res, "null");
+	appendStringInfo(&res, ", \"auction_type\": \"sealed_bid\", \"payment_rule\": \"%s\", \"reserve_price\": ",
+					 as->second_price ? "second_price" : "first_price");
+	fdn_json_num(&res, as->reserve);
+	appendStringInfoString(&res, ", \"bids\": [");
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&res, ", ");
+		appendStringInfoString(&res, "{\"agent\": ");
+		escape_json(&res, bids[i].agent->name);
+		appendStringInfoString(&res, ", \"bid\": ");
+		fdn_json_num(&res, bids[i].bid);
+		appendStringInfoString(&res, ", \"priority\": ");
+		fdn_json_num(&res, bids[i].priority);
+		appendStringInfoString(&res, ", \"error\": ");
+		if (bids[i].error)
+			escape_json(&res, bids[i].error);
+		else
+			appendStringInfoString(&res, "null");
+		appendStringInfoChar(&res, '}');
+	}
+	appendStringInfoString(&res, "], \"decided_at\": ");
+	escape_json(&res, decided_at);
+	appendStringInfoChar(&res, '}');
+	ereport(DEBUG1,
+			(errmsg_internal(MC "Auction " INT64_FORMAT ": winner %s pays %g", auction_id,
+							 winner >= 0 ? bids[winner].agent->name : "(none)", payment)));
+	return res.data;
+}
+
+void
+fdn_announce(const char *type, const char *result)
+{
+	StringInfoData ev;
+
+	initStringInfo(&ev);
+	appendStringInfo(&ev, "{\"type\": \"%s\", %s", type, result + 1);
+	fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
+}
+
+char *
+fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
+{
+	FdnAuctionSpec as;
+	FdnAgent   *agents;
+	FdnBid	   *bids;
+	int			n;
+	int			i;
+	StringInfoData payload;
+	char	   *res;
+	int64		auction_id;
+	FdnPrivState priv;
+	bool		isnull;
+	char	   *why;
+	Jsonb	   *bid_request;
+	char	   *decided_at;
+	JsonbValue	v;
+
+	fdn_parse_auction_spec(spec, &as);
 	agents = fdn_agents_for(agent_names, "auction_bidding", &n);
 	ereport(DEBUG1,
-			(errmsg_internal(MC "Running %s %s auction with %d agents", type,
-							 second_price ? "second_price" : "first_price", n)));
+			(errmsg_internal(MC "Running sealed_bid %s auction with %d agents",
+							 as.second_price ? "second_price" : "first_price", n)));
 
 	initStringInfo(&payload);
 	appendStringInfoString(&payload, "{\"resources\": ");
-	appendStringInfoString(&payload, JsonbToCString(NULL, &resources->root, VARSIZE(resources)));
+	appendStringInfoString(&payload, JsonbToCString(NULL, &as.resources->root, VARSIZE(as.resources)));
 	appendStringInfoString(&payload, ", \"context\": ");
 	appendStringInfoString(&payload, context ? JsonbToCString(NULL, &context->root, VARSIZE(context)) : "{}");
 	appendStringInfoChar(&payload, '}');
@@ -216,7 +286,6 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 			bids[i].priority = 0;
 		}
 	}
-	winner = fdn_auction_decide(bids, n, second_price, reserve, &payment);
 
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT nextval(pg_get_serial_sequence('foundation.auctions', 'auction_id')),"
@@ -224,58 +293,14 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	auction_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
-
-	initStringInfo(&res);
-	appendStringInfo(&res, "{\"auction_id\": " INT64_FORMAT ", \"winner\": ", auction_id);
-	if (winner >= 0)
-		escape_json(&res, agents[winner].name);
-	else
-		appendStringInfoString(&res, "null");
-	appendStringInfoString(&res, ", \"allocation\": ");
-	if (winner >= 0)
-	{
-		appendStringInfoChar(&res, '{');
-		escape_json(&res, agents[winner].name);
-		appendStringInfo(&res, ": %s}", JsonbToCString(NULL, &resources->root, VARSIZE(resources)));
-	}
-	else
-		appendStringInfoString(&res, "null");
-	appendStringInfoString(&res, ", \"payment\": ");
-	if (winner >= 0)
-		fdn_json_num(&res, payment);
-	else
-		appendStringInfoString(&res, "null");
-	appendStringInfo(&res, ", \"auction_type\": \"%s\", \"payment_rule\": \"%s\", \"reserve_price\": ",
-					 type, second_price ? "second_price" : "first_price");
-	fdn_json_num(&res, reserve);
-	appendStringInfoString(&res, ", \"bids\": [");
-	for (i = 0; i < n; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&res, ", ");
-		appendStringInfoString(&res, "{\"agent\": ");
-		escape_json(&res, agents[i].name);
-		appendStringInfoString(&res, ", \"bid\": ");
-		fdn_json_num(&res, bids[i].bid);
-		appendStringInfoString(&res, ", \"priority\": ");
-		fdn_json_num(&res, bids[i].priority);
-		appendStringInfoString(&res, ", \"error\": ");
-		if (bids[i].error)
-			escape_json(&res, bids[i].error);
-		else
-			appendStringInfoString(&res, "null");
-		appendStringInfoChar(&res, '}');
-	}
-	appendStringInfoString(&res, "], \"decided_at\": ");
-	escape_json(&res, decided_at);
-	appendStringInfoChar(&res, '}');
+	res = fdn_auction_result(auction_id, &as, bids, n, decided_at);
 
 	fdn_spi_exec("INSERT INTO foundation.auctions (auction_id, spec, agents, status, owner, closed_at, result)"
 				 " OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, 'closed', $4, clock_timestamp(), $5)",
 				 5, (Oid[]) {INT8OID, JSONBOID, TEXTARRAYOID, OIDOID, JSONBOID},
 				 (Datum[]) {Int64GetDatum(auction_id), JsonbPGetDatum(spec),
 				 PointerGetDatum(agent_names), ObjectIdGetDatum(priv.save_userid),
-				 JsonbPGetDatum(fdn_jsonb_from_text(res.data))},
+				 JsonbPGetDatum(fdn_jsonb_from_text(res))},
 				 NULL, SPI_OK_INSERT);
 	for (i = 0; i < n; i++)
 		fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, bid, priority, error)"
@@ -288,17 +313,8 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 	fdn_priv_end(&priv);
 
 	/* Announced at commit, with the whole result. */
-	{
-		StringInfoData ev;
-
-		initStringInfo(&ev);
-		appendStringInfo(&ev, "{\"type\": \"auction_closed\", %s", res.data + 1);
-		fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
-	}
-	ereport(DEBUG1,
-			(errmsg_internal(MC "Auction " INT64_FORMAT ": winner %s pays %g", auction_id,
-							 winner >= 0 ? agents[winner].name : "(none)", payment)));
-	return res.data;
+	fdn_announce("auction_closed", res);
+	return res;
 }
 
 Datum
@@ -323,7 +339,7 @@ fdn_run_auction_sql(PG_FUNCTION_ARGS)
  * supermajority, yes from at least two thirds; unanimous, yes from every
  * agent; quorum, more yes than no.
  */
-static const char *
+const char *
 fdn_consensus_decide(const char *type, int n, int yes, int no, int abstain,
 					 int required)
 {
@@ -457,13 +473,7 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				 JsonbPGetDatum(fdn_jsonb_from_text(res.data))},
 				 NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
-	{
-		StringInfoData ev;
-
-		initStringInfo(&ev);
-		appendStringInfo(&ev, "{\"type\": \"proposal_closed\", %s", res.data + 1);
-		fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
-	}
+	fdn_announce("proposal_closed", res.data);
 	return res.data;
 }
 
@@ -597,12 +607,6 @@ fdn_negotiate(PG_FUNCTION_ARGS)
 					 agreement ? agreement : "null",
 					 Min(round, max_rounds), max_rounds,
 					 JsonbToCString(NULL, &issue->root, VARSIZE(issue)), hist.data);
-	{
-		StringInfoData ev;
-
-		initStringInfo(&ev);
-		appendStringInfo(&ev, "{\"type\": \"negotiation_closed\", %s", res.data + 1);
-		fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
-	}
+	fdn_announce("negotiation_closed", res.data);
 	PG_RETURN_JSONB_P(fdn_jsonb_from_text(res.data));
 }

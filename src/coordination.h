@@ -13,6 +13,44 @@
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
+#include "agents.h"
+
+typedef struct FdnBid
+{
+	FdnAgent   *agent;
+	double		bid;
+	double		priority;
+	char	   *error;			/* NULL: a valid bid */
+} FdnBid;
+
+typedef struct FdnAuctionSpec
+{
+	bool		second_price;
+	double		reserve;
+	Jsonb	   *resources;
+} FdnAuctionSpec;
+
+/* The auction rule (see coordination.c); returns the winner's index or -1. */
+extern int	fdn_auction_decide(FdnBid *bids, int n, bool second_price,
+							   double reserve, double *payment);
+
+/* The consensus rule: "accepted", "rejected" or "no_quorum". */
+extern const char *fdn_consensus_decide(const char *type, int n, int yes,
+										int no, int abstain, int required);
+
+/* Validate an auction spec (errors on bad input). */
+extern void fdn_parse_auction_spec(Jsonb *spec, FdnAuctionSpec *out);
+
+/* Decide and build an auction's result text. */
+extern char *fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as,
+								FdnBid *bids, int n, const char *decided_at);
+
+/* A number at key: finite and not negative; else false and *why. */
+extern bool fdn_get_amount(Jsonb *jb, const char *key, double *out, char **why);
+
+/* Broadcast {"type": type, ...result} on the events channel at commit. */
+extern void fdn_announce(const char *type, const char *result);
+
 /* Run a sealed-bid auction now; returns the result's text. */
 extern char *fdn_run_auction(Jsonb *spec, ArrayType *agents, Jsonb *context);
 

@@ -36,6 +36,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "async_protocols.h"
 #include "foundation.h"
 #include "launch.h"
 #include "shmem.h"
@@ -245,9 +246,11 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 3, types, values, NULL, SPI_OK_UPDATE);
 }
 
-static void
+/* One pass; returns ms until the next protocol deadline, or -1. */
+static long
 fdn_reconcile(void)
 {
+	long		next_deadline_ms = -1;
 	FdnPrivState priv;
 	FdnRow	   *rows = NULL;
 	int			nrows = 0;
@@ -351,9 +354,15 @@ fdn_reconcile(void)
 	}
 
 	fdn_priv_end(&priv);
+
+	/* Auctions and proposals that are due close now. */
+	if (installed)
+		next_deadline_ms = fdn_close_due_protocols();
+
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return next_deadline_ms;
 }
 
 void
@@ -378,6 +387,8 @@ fdn_supervisor_main(Datum main_arg)
 	for (;;)
 	{
 		MemoryContext oldcxt;
+		volatile long next_deadline_ms = -1;
+		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -389,7 +400,7 @@ fdn_supervisor_main(Datum main_arg)
 		oldcxt = MemoryContextSwitchTo(loopcxt);
 		PG_TRY();
 		{
-			fdn_reconcile();
+			next_deadline_ms = fdn_reconcile();
 		}
 		PG_CATCH();
 		{
@@ -404,8 +415,12 @@ fdn_supervisor_main(Datum main_arg)
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(loopcxt);
 
+		/* Wake for the next auction or proposal deadline, too. */
+		wait_ms = fdn_naptime_ms;
+		if (next_deadline_ms >= 0 && next_deadline_ms < wait_ms)
+			wait_ms = Max(next_deadline_ms, 10);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 fdn_naptime_ms, PG_WAIT_EXTENSION);
+						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

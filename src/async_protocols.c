@@ -1,0 +1,628 @@
+/*-------------------------------------------------------------------------
+ *
+ * async_protocols.c
+ *	  Auctions and proposals open across transactions, for agents that are
+ *	  other sessions or processes: open, submit bids or cast votes, close.
+ *
+ * Closing takes the auction's (or proposal's) row lock, so any number of
+ * concurrent closers get one and the same result: the first decides and
+ * stores it, the others wait for it and return it.  Bids and votes are
+ * sealed: foundation.bids and foundation.votes are not readable by
+ * non-superusers, and a result shows them only once closed.  The
+ * supervisor closes what is due within a second of its deadline, or as
+ * soon as every invited agent has answered.  The decision rules are those
+ * of coordination.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "agents.h"
+#include "async_protocols.h"
+#include "channels.h"
+#include "children.h"
+#include "coordination.h"
+#include "foundation.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_open_auction);
+PG_FUNCTION_INFO_V1(fdn_submit_bid);
+PG_FUNCTION_INFO_V1(fdn_close_auction);
+PG_FUNCTION_INFO_V1(fdn_auction_result_sql);
+PG_FUNCTION_INFO_V1(fdn_open_proposal);
+PG_FUNCTION_INFO_V1(fdn_cast_vote);
+PG_FUNCTION_INFO_V1(fdn_close_proposal);
+
+static void
+fdn_null(const char *what, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be NULL", what),
+			 errhint("%s", hint)));
+}
+
+static Interval *
+fdn_check_deadline(Interval *deadline)
+{
+	if (deadline->month < 0 || deadline->day < 0 || deadline->time <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("deadline must be a positive interval"),
+				 errhint("For example: '30 seconds'.")));
+	return deadline;
+}
+
+/* ---------- auctions ---------- */
+
+Datum
+fdn_open_auction(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *spec;
+	ArrayType  *agents;
+	FdnAuctionSpec as;
+	int			n;
+	FdnPrivState priv;
+	bool		isnull;
+	int64		id;
+	char	   *opened;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		fdn_null("spec, agents and deadline",
+				 "Call foundation.open_auction('{\"payment_rule\": \"second_price\"}', ARRAY['a1', 'a2'], '30 seconds').");
+	spec = PG_GETARG_JSONB_P(0);
+	agents = PG_GETARG_ARRAYTYPE_P(1);
+	fdn_parse_auction_spec(spec, &as);
+	(void) fdn_agents_for(agents, "auction_bidding", &n);
+	fdn_require_preload();
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.auctions (spec, agents, status, owner, deadline)"
+				 " VALUES ($1, $2, 'open', $3, clock_timestamp() + $4)"
+				 " RETURNING auction_id, jsonb_build_object('auction_id', auction_id,"
+				 "   'agents', agents, 'spec', spec, 'deadline', deadline)::text",
+				 4, (Oid[]) {JSONBOID, TEXTARRAYOID, OIDOID, INTERVALOID},
+				 (Datum[]) {JsonbPGetDatum(spec), PointerGetDatum(agents),
+				 ObjectIdGetDatum(priv.save_userid),
+				 IntervalPGetDatum(fdn_check_deadline(PG_GETARG_INTERVAL_P(2)))},
+				 NULL, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	opened = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
+	fdn_priv_end(&priv);
+
+	/* Invitations go out on the control channel at commit. */
+	{
+		StringInfoData ev;
+
+		initStringInfo(&ev);
+		appendStringInfo(&ev, "{\"type\": \"auction_opened\", %s", opened + 1);
+		fdn_broadcast(0, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
+	}
+	fdn_wake_supervisor_at_xact_end();
+	PG_RETURN_INT64(id);
+}
+
+/* The agent's owner, or an error if the caller may not act for it. */
+static void
+fdn_check_acts_for(const char *agent, Oid owner)
+{
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to act for agent \"%s\"", agent),
+				 errhint("Only the agent's owner (or a member of that role) may bid or vote for it.")));
+}
+
+Datum
+fdn_submit_bid(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	char	   *agent;
+	Numeric		bidnum;
+	double		bid;
+	double		priority = 0;
+	Jsonb	   *details;
+	FdnPrivState priv;
+	bool		isnull;
+	char	   *status;
+	char	   *closed_at;
+	Oid			owner;
+	bool		invited;
+	char	   *why;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		fdn_null("auction id, agent and bid",
+				 "Call foundation.submit_bid(auction_id, 'agent', 10.5).");
+	id = PG_GETARG_INT64(0);
+	agent = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bidnum = PG_GETARG_NUMERIC(2);
+	details = PG_ARGISNULL(3) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(3);
+	bid = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(bidnum)));
+	if (numeric_is_nan(bidnum) || isinf(bid) || bid < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid bid %s", DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(bidnum)))),
+				 errhint("A bid is a finite number of at least 0.")));
+	if (JB_ROOT_IS_OBJECT(details) &&
+		getKeyJsonValueFromContainer(&details->root, "priority", 8, NULL) &&
+		!fdn_get_amount(details, "priority", &priority, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid bid details: %s", why),
+				 errhint("details.priority, if given, is a finite number of at least 0.")));
+
+	fdn_priv_begin(&priv);
+	/* A share lock: closing (which takes the row's update lock) waits for us. */
+	fdn_spi_exec("SELECT a.status, to_json(a.closed_at)#>>'{}', g.owner, $2 = ANY (a.agents)"
+				 " FROM foundation.auctions a LEFT JOIN foundation.agents g ON g.name = $2"
+				 " WHERE a.auction_id = $1 FOR SHARE OF a",
+				 2, (Oid[]) {INT8OID, TEXTOID},
+				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("auction " INT64_FORMAT " does not exist", id),
+				 errhint("foundation.open_auction returns the id.")));
+	status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	if (strcmp(status, "closed") == 0)
+	{
+		Datum		c = fdn_spi_getdatum(0, 2, &isnull);
+
+		closed_at = isnull ? "?" : TextDatumGetCString(c);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("auction " INT64_FORMAT " closed at %s", id, closed_at),
+				 errhint("foundation.auction_result(" INT64_FORMAT ") shows its result.", id)));
+	}
+	owner = DatumGetObjectId(fdn_spi_getdatum(0, 3, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent \"%s\" does not exist", agent),
+				 errhint("Register it with foundation.register_agent.")));
+	invited = DatumGetBool(fdn_spi_getdatum(0, 4, &isnull));
+	if (!invited)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("agent \"%s\" is not invited to auction " INT64_FORMAT, agent, id),
+				 errhint("SELECT agents FROM foundation.auctions WHERE auction_id = " INT64_FORMAT " lists them.", id)));
+	fdn_priv_end(&priv);
+	fdn_check_acts_for(agent, owner);
+
+	/* Replaceable until the close; the row lock above lasts till commit. */
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, bid, priority, details)"
+				 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (auction_id, agent) DO UPDATE"
+				 " SET bid = excluded.bid, priority = excluded.priority, details = excluded.details,"
+				 "     submitted_at = clock_timestamp()",
+				 5, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID},
+				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent), Float8GetDatum(bid),
+				 Float8GetDatum(priority), JsonbPGetDatum(details)},
+				 NULL, SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+	fdn_wake_supervisor_at_xact_end();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Close an auction: decide from the stored bids, store and announce the
+ * result.  The row lock makes concurrent closers agree: the first decides,
+ * the others find it closed and return the same result.
+ */
+static char *
+fdn_close_auction_id(int64 id, bool check_owner)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	char	   *result;
+	Jsonb	   *spec;
+	Oid			owner;
+	FdnAuctionSpec as;
+	FdnBid	   *bids;
+	int			n;
+	int			i;
+	char	   *decided_at;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT status, result::text, spec, owner FROM foundation.auctions"
+				 " WHERE auction_id = $1 FOR UPDATE",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("auction " INT64_FORMAT " does not exist", id),
+				 errhint("foundation.open_auction returns the id.")));
+	owner = DatumGetObjectId(fdn_spi_getdatum(0, 4, &isnull));
+	if (check_owner && !has_privs_of_role(priv.save_userid, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to close auction " INT64_FORMAT, id),
+				 errhint("Its owner closes it, or the supervisor at its deadline.")));
+	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") == 0)
+	{
+		result = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
+		fdn_priv_end(&priv);
+		return result;
+	}
+	spec = DatumGetJsonbP(fdn_spi_getdatum(0, 3, &isnull));
+	fdn_parse_auction_spec(spec, &as);
+
+	/* Every invited agent, with its bid or without one. */
+	fdn_spi_exec("SELECT g.name, g.seq, b.bid, b.priority FROM foundation.auctions a,"
+				 " unnest(a.agents) WITH ORDINALITY u(name, ord)"
+				 " JOIN foundation.agents g ON g.name = u.name"
+				 " LEFT JOIN foundation.bids b ON b.auction_id = $1 AND b.agent = u.name"
+				 " WHERE a.auction_id = $1 ORDER BY u.ord",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	bids = palloc0(sizeof(FdnBid) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		Datum		d;
+
+		bids[i].agent = palloc0(sizeof(FdnAgent));
+		bids[i].agent->name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		bids[i].agent->seq = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
+		d = fdn_spi_getdatum(i, 3, &isnull);
+		if (isnull)
+			bids[i].error = "no bid";
+		else
+		{
+			bids[i].bid = DatumGetFloat8(d);
+			bids[i].priority = DatumGetFloat8(fdn_spi_getdatum(i, 4, &isnull));
+		}
+	}
+	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	result = fdn_auction_result(id, &as, bids, n, decided_at);
+	fdn_spi_exec("UPDATE foundation.auctions SET status = 'closed', closed_at = clock_timestamp(),"
+				 " result = $2 WHERE auction_id = $1",
+				 2, (Oid[]) {INT8OID, JSONBOID},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(result))},
+				 NULL, SPI_OK_UPDATE);
+	fdn_priv_end(&priv);
+	fdn_announce("auction_closed", result);
+	return result;
+}
+
+Datum
+fdn_close_auction(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null("auction id", "foundation.open_auction returns the id.");
+	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_close_auction_id(PG_GETARG_INT64(0), true)));
+}
+
+Datum
+fdn_auction_result_sql(PG_FUNCTION_ARGS)
+{
+	FdnPrivState priv;
+	bool		isnull = true;
+	bool		found;
+	Datum		d = (Datum) 0;
+
+	if (PG_ARGISNULL(0))
+		fdn_null("auction id", "foundation.open_auction returns the id.");
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT result FROM foundation.auctions WHERE auction_id = $1",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {PG_GETARG_DATUM(0)}, NULL, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	if (found)
+		d = fdn_spi_getdatum(0, 1, &isnull);
+	fdn_priv_end(&priv);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("auction " INT64_FORMAT " does not exist", PG_GETARG_INT64(0)),
+				 errhint("foundation.open_auction returns the id.")));
+	if (isnull)
+		PG_RETURN_NULL();		/* still open */
+	PG_RETURN_DATUM(d);
+}
+
+/* ---------- proposals ---------- */
+
+static const char *
+fdn_check_consensus_type(const char *type)
+{
+	if (strcmp(type, "majority") != 0 && strcmp(type, "supermajority") != 0 &&
+		strcmp(type, "unanimous") != 0 && strcmp(type, "quorum") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown consensus type \"%s\"", type),
+				 errhint("Use majority, supermajority, unanimous or quorum.")));
+	return type;
+}
+
+Datum
+fdn_open_proposal(PG_FUNCTION_ARGS)
+{
+	ArrayType  *agents;
+	int			n;
+	int			required;
+	FdnPrivState priv;
+	bool		isnull;
+	int64		id;
+	char	   *opened;
+	const char *type;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		fdn_null("agents, proposal, consensus type and deadline",
+				 "Call foundation.open_proposal(ARRAY['a1', 'a2'], '{\"plan\": 1}', 'majority', '30 seconds').");
+	agents = PG_GETARG_ARRAYTYPE_P(0);
+	type = fdn_check_consensus_type(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	(void) fdn_agents_for(agents, "consensus_voting", &n);
+	required = PG_ARGISNULL(4) ? n : PG_GETARG_INT32(4);
+	if (required < 1 || required > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("required_votes must be between 1 and the number of agents (%d)", n),
+				 errhint("Leave it out to require a vote from every agent.")));
+	fdn_require_preload();
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.proposals (proposal, agents, consensus_type, required_votes, status, owner, deadline)"
+				 " VALUES ($1, $2, $3, $4, 'open', $5, clock_timestamp() + $6)"
+				 " RETURNING proposal_id, jsonb_build_object('proposal_id', proposal_id, 'agents', agents,"
+				 "   'proposal', proposal, 'consensus_type', consensus_type, 'deadline', deadline)::text",
+				 6, (Oid[]) {JSONBOID, TEXTARRAYOID, TEXTOID, INT4OID, OIDOID, INTERVALOID},
+				 (Datum[]) {PG_GETARG_DATUM(1), PointerGetDatum(agents), CStringGetTextDatum(type),
+				 Int32GetDatum(required), ObjectIdGetDatum(priv.save_userid),
+				 IntervalPGetDatum(fdn_check_deadline(PG_GETARG_INTERVAL_P(3)))},
+				 NULL, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	opened = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
+	fdn_priv_end(&priv);
+	{
+		StringInfoData ev;
+
+		initStringInfo(&ev);
+		appendStringInfo(&ev, "{\"type\": \"proposal_opened\", %s", opened + 1);
+		fdn_broadcast(0, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
+	}
+	fdn_wake_supervisor_at_xact_end();
+	PG_RETURN_INT64(id);
+}
+
+Datum
+fdn_cast_vote(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	char	   *agent;
+	char	   *vote;
+	FdnPrivState priv;
+	bool		isnull;
+	Oid			owner;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		fdn_null("proposal id, agent and vote", "Call foundation.cast_vote(proposal_id, 'agent', 'yes').");
+	id = PG_GETARG_INT64(0);
+	agent = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	vote = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(vote, "yes") != 0 && strcmp(vote, "no") != 0 && strcmp(vote, "abstain") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid vote \"%s\"", vote),
+				 errhint("Vote yes, no or abstain.")));
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT p.status, to_json(p.closed_at)#>>'{}', g.owner, $2 = ANY (p.agents)"
+				 " FROM foundation.proposals p LEFT JOIN foundation.agents g ON g.name = $2"
+				 " WHERE p.proposal_id = $1 FOR SHARE OF p",
+				 2, (Oid[]) {INT8OID, TEXTOID},
+				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("proposal " INT64_FORMAT " does not exist", id),
+				 errhint("foundation.open_proposal returns the id.")));
+	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") == 0)
+	{
+		Datum		c = fdn_spi_getdatum(0, 2, &isnull);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("proposal " INT64_FORMAT " closed at %s", id,
+						isnull ? "?" : TextDatumGetCString(c)),
+				 errhint("foundation.close_proposal(" INT64_FORMAT ") returns its result.", id)));
+	}
+	owner = DatumGetObjectId(fdn_spi_getdatum(0, 3, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent \"%s\" does not exist", agent),
+				 errhint("Register it with foundation.register_agent.")));
+	if (!DatumGetBool(fdn_spi_getdatum(0, 4, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("agent \"%s\" is not invited to proposal " INT64_FORMAT, agent, id),
+				 errhint("SELECT agents FROM foundation.proposals WHERE proposal_id = " INT64_FORMAT " lists them.", id)));
+	fdn_priv_end(&priv);
+	fdn_check_acts_for(agent, owner);
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.votes (proposal_id, agent, vote, reason)"
+				 " VALUES ($1, $2, $3, $4) ON CONFLICT (proposal_id, agent) DO NOTHING",
+				 4, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID},
+				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent), CStringGetTextDatum(vote),
+				 PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3)},
+				 PG_ARGISNULL(3) ? "   n" : "    ", SPI_OK_INSERT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("agent \"%s\" has already voted on proposal " INT64_FORMAT, agent, id),
+				 errhint("One vote per agent.")));
+	fdn_priv_end(&priv);
+	fdn_wake_supervisor_at_xact_end();
+	PG_RETURN_VOID();
+}
+
+static char *
+fdn_close_proposal_id(int64 id, bool check_owner)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	char	   *type;
+	int			required;
+	int			n;
+	int			i;
+	int			yes = 0,
+				no = 0,
+				abstain = 0,
+				failed = 0;
+	StringInfoData votes;
+	StringInfoData res;
+	const char *decision;
+	Oid			owner;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT status, result::text, consensus_type, required_votes, owner"
+				 " FROM foundation.proposals WHERE proposal_id = $1 FOR UPDATE",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("proposal " INT64_FORMAT " does not exist", id),
+				 errhint("foundation.open_proposal returns the id.")));
+	owner = DatumGetObjectId(fdn_spi_getdatum(0, 5, &isnull));
+	if (check_owner && !has_privs_of_role(priv.save_userid, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to close proposal " INT64_FORMAT, id),
+				 errhint("Its owner closes it, or the supervisor at its deadline.")));
+	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") == 0)
+	{
+		char	   *r = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
+
+		fdn_priv_end(&priv);
+		return r;
+	}
+	type = TextDatumGetCString(fdn_spi_getdatum(0, 3, &isnull));
+	required = DatumGetInt32(fdn_spi_getdatum(0, 4, &isnull));
+
+	fdn_spi_exec("SELECT u.name, v.vote, v.reason FROM foundation.proposals p,"
+				 " unnest(p.agents) WITH ORDINALITY u(name, ord)"
+				 " LEFT JOIN foundation.votes v ON v.proposal_id = $1 AND v.agent = u.name"
+				 " WHERE p.proposal_id = $1 ORDER BY u.ord",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	initStringInfo(&votes);
+	for (i = 0; i < n; i++)
+	{
+		char	   *name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		Datum		vd = fdn_spi_getdatum(i, 2, &isnull);
+		char	   *vote = isnull ? "failed" : TextDatumGetCString(vd);
+		Datum		rd = fdn_spi_getdatum(i, 3, &isnull);
+		char	   *reason = isnull ? (strcmp(vote, "failed") == 0 ? "no vote" : NULL) :
+			TextDatumGetCString(rd);
+
+		if (strcmp(vote, "yes") == 0)
+			yes++;
+		else if (strcmp(vote, "no") == 0)
+			no++;
+		else if (strcmp(vote, "abstain") == 0)
+			abstain++;
+		else
+			failed++;
+		if (i > 0)
+			appendStringInfoString(&votes, ", ");
+		appendStringInfoString(&votes, "{\"agent\": ");
+		escape_json(&votes, name);
+		appendStringInfo(&votes, ", \"vote\": \"%s\", \"reason\": ", vote);
+		if (reason)
+			escape_json(&votes, reason);
+		else
+			appendStringInfoString(&votes, "null");
+		appendStringInfoChar(&votes, '}');
+	}
+	decision = fdn_consensus_decide(type, n, yes, no, abstain, required);
+	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	initStringInfo(&res);
+	appendStringInfo(&res, "{\"proposal_id\": " INT64_FORMAT ", \"consensus\": \"%s\", \"consensus_type\": \"%s\","
+					 " \"required_votes\": %d, \"yes\": %d, \"no\": %d, \"abstain\": %d, \"failed\": %d, \"votes\": [%s], \"decided_at\": ",
+					 id, decision, type, required, yes, no, abstain, failed, votes.data);
+	escape_json(&res, TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)));
+	appendStringInfoChar(&res, '}');
+	fdn_spi_exec("UPDATE foundation.proposals SET status = 'closed', closed_at = clock_timestamp(),"
+				 " result = $2 WHERE proposal_id = $1",
+				 2, (Oid[]) {INT8OID, JSONBOID},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(res.data))},
+				 NULL, SPI_OK_UPDATE);
+	fdn_priv_end(&priv);
+	fdn_announce("proposal_closed", res.data);
+	return res.data;
+}
+
+Datum
+fdn_close_proposal(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null("proposal id", "foundation.open_proposal returns the id.");
+	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_close_proposal_id(PG_GETARG_INT64(0), true)));
+}
+
+/* ---------- the supervisor's part ---------- */
+
+long
+fdn_close_due_protocols(void)
+{
+	FdnPrivState priv;
+	int64	   *auctions;
+	int64	   *proposals;
+	int			na;
+	int			np;
+	int			i;
+	bool		isnull;
+	long		next_ms = -1;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT auction_id FROM foundation.auctions a WHERE status = 'open' AND"
+				 " (deadline <= clock_timestamp() OR cardinality(agents) <="
+				 "  (SELECT count(*) FROM foundation.bids b WHERE b.auction_id = a.auction_id))",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	na = (int) SPI_processed;
+	auctions = palloc(sizeof(int64) * Max(na, 1));
+	for (i = 0; i < na; i++)
+		auctions[i] = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
+	fdn_spi_exec("SELECT proposal_id FROM foundation.proposals p WHERE status = 'open' AND"
+				 " (deadline <= clock_timestamp() OR cardinality(agents) <="
+				 "  (SELECT count(*) FROM foundation.votes v WHERE v.proposal_id = p.proposal_id))",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	np = (int) SPI_processed;
+	proposals = palloc(sizeof(int64) * Max(np, 1));
+	for (i = 0; i < np; i++)
+		proposals[i] = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
+	fdn_priv_end(&priv);
+
+	for (i = 0; i < na; i++)
+		(void) fdn_close_auction_id(auctions[i], false);
+	for (i = 0; i < np; i++)
+		(void) fdn_close_proposal_id(proposals[i], false);
+
+	/* When is the next deadline? */
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT ceil(extract(epoch FROM min(d) - clock_timestamp()) * 1000)::int8 FROM"
+				 " (SELECT deadline FROM foundation.auctions WHERE status = 'open'"
+				 "  UNION ALL SELECT deadline FROM foundation.proposals WHERE status = 'open') s(d)",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	{
+		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
+
+		if (!isnull)
+			next_ms = Max(DatumGetInt64(d), 0);
+	}
+	fdn_priv_end(&priv);
+	return next_ms;
+}
