@@ -57,7 +57,11 @@ fdn_null(const char *what, const char *hint)
 static Interval *
 fdn_check_deadline(Interval *deadline)
 {
-	if (deadline->month < 0 || deadline->day < 0 || deadline->time <= 0)
+	Interval	zero = {0};
+
+	/* As a whole: '1 day' has no time part and is still positive. */
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(deadline),
+										  IntervalPGetDatum(&zero))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("deadline must be a positive interval"),

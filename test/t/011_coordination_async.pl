@@ -1,0 +1,604 @@
+# Auctions and proposals across transactions: agents owned by other roles
+# bid and vote in their own sessions; the supervisor closes an auction or a
+# proposal at its deadline (woken for it: its naptime here is 5 s) or as soon
+# as every invited agent has answered; concurrent closers get one result and
+# one auction_closed / proposal_closed event; bids and votes are sealed until
+# the close; bad input is refused with the documented SQLSTATEs.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use FoundationTAP;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# A 5 s naptime: a deadline met within a second must come from the
+# supervisor's deadline-driven wakeup, not from its regular pass.
+my $node = foundation_node('coordination_async',
+	extra_conf => "foundation.naptime = '5s'\n");
+
+is($node->safe_psql('postgres', 'SHOW foundation.naptime'),
+	'5s', 'the supervisor naps 5 s');
+
+$node->safe_psql('postgres', q{
+CREATE ROLE alice LOGIN;
+CREATE ROLE bob LOGIN;
+
+-- The trivial handler every agent has (the async protocols never call it,
+-- but an agent needs one to be invited).
+CREATE FUNCTION public.trivial(agent text, request text, payload jsonb)
+RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+
+-- What arrives on events and control, as seen by a server-side handler.
+CREATE TABLE public.seen (seq bigserial, channel text, type text, message jsonb);
+CREATE FUNCTION public.rec(channel text, message jsonb) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO public.seen (channel, type, message) VALUES (channel, message->>'type', message)
+$$;
+});
+
+sub as
+{
+	my ($role, $sql) = @_;
+	return $node->safe_psql('postgres', $sql, extra_params => [ '-U', $role ]);
+}
+
+sub err_as
+{
+	my ($role, $sql) = @_;
+	return sql_error($node, $sql, extra_params => [ '-U', $role ]);
+}
+
+# Agents, registered in this order (seq) by their owners.
+my %owner = (a1 => 'alice', a2 => 'alice', b1 => 'bob', b2 => 'bob');
+for my $agent (qw(a1 a2 b1 b2))
+{
+	as($owner{$agent}, qq{
+SELECT foundation.register_agent('$agent', '{"handler": "public.trivial(text,text,jsonb)",
+  "capabilities": ["auction_bidding", "consensus_voting"],
+  "protocols": ["sealed_bid_auction", "majority_consensus"]}')});
+}
+# One agent that may negotiate only.
+as('alice', q{
+SELECT foundation.register_agent('n1', '{"handler": "public.trivial(text,text,jsonb)",
+  "capabilities": ["negotiation"]}')});
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(name || ':' || owner::regrole::text, ' ' ORDER BY seq) FROM foundation.agents}),
+	'a1:alice a2:alice b1:bob b2:bob n1:alice',
+	'agents registered in order, owned by the roles that registered them');
+
+# Everything on events and control is recorded, from here on.
+$node->safe_psql('postgres', q{
+SELECT foundation.subscribe('events', 'public.rec(text, jsonb)'::regprocedure);
+SELECT foundation.subscribe('control', 'public.rec(text, jsonb)'::regprocedure);
+});
+ok(wait_for($node, 'SELECT foundation.dispatcher_pid() IS NOT NULL'),
+	'the dispatcher listens');
+
+# Every message committed so far has been handled once this sentinel is:
+# one listener gets notifications in commit order.
+my $sentinel = 0;
+sub sync_events
+{
+	$sentinel++;
+	$node->safe_psql('postgres',
+		qq{SELECT foundation.broadcast('events', '{"type": "sentinel", "n": $sentinel}')});
+	return wait_for($node, qq{
+SELECT count(*) FROM public.seen WHERE type = 'sentinel' AND (message->>'n')::int = $sentinel},
+		'1');
+}
+
+# One line per bid in a result: agent:bid:priority:error.
+sub bids_of
+{
+	my ($json) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT string_agg(b->>'agent' || ':' || (b->>'bid') || ':' || (b->>'priority') || ':'
+                  || coalesce(b->>'error', '-'), ' ' ORDER BY o)
+  FROM jsonb_array_elements('$json'::jsonb->'bids') WITH ORDINALITY x(b, o)});
+}
+
+# $n sessions of $role run $sql at once: a row lock held here on
+# foundation.$table (FOR SHARE) makes every one of them queue for the
+# close's FOR UPDATE; released once all $n wait.  Returns (outputs, errors).
+sub race
+{
+	my ($table, $idcol, $id, $role, $sql, $n) = @_;
+	my $ctl = $node->background_psql('postgres');
+	$ctl->query_safe('BEGIN');
+	$ctl->query_safe("SELECT 1 FROM foundation.$table WHERE $idcol = $id FOR SHARE");
+	my (@h, @out, @err);
+	for my $i (0 .. $n - 1)
+	{
+		$out[$i] = '';
+		$err[$i] = '';
+		$h[$i] = IPC::Run::start(
+			[
+				'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1',
+				'-d', $node->connstr('postgres'), '-U', $role,
+				'-c', $sql
+			],
+			'>', \$out[$i], '2>', \$err[$i],
+			IPC::Run::timeout($FoundationTAP::WAIT_SECONDS));
+	}
+	ok( wait_for(
+			$node, qq{
+SELECT count(*) FROM pg_stat_activity
+ WHERE usename = '$role' AND wait_event_type = 'Lock' AND query LIKE '%close_%'},
+			$n),
+		"all $n closers wait for the row lock");
+	$ctl->query_safe('COMMIT');
+	$ctl->quit;
+	for my $i (0 .. $n - 1)
+	{
+		my $ok = eval { $h[$i]->finish; 1 };
+		ok($ok && $h[$i]->result == 0 && $err[$i] eq '',
+			"closer $i finished without error or warning")
+		  or diag("closer $i: " . ($@ || '') . $err[$i]);
+		chomp $out[$i];
+	}
+	return (\@out, \@err);
+}
+
+###########################################################################
+note '1. an auction closed by its deadline';
+###########################################################################
+my $a1;
+{
+	$a1 = as('alice', q{
+SELECT foundation.open_auction('{"type": "sealed_bid", "resources": {"cpu": 4}, "payment_rule": "second_price"}',
+                               ARRAY['a1', 'a2', 'b1', 'b2'], '2 seconds')});
+	like($a1, qr/^\d+$/, "alice opened auction $a1");
+	is( $node->safe_psql('postgres', qq{
+SELECT status || ',' || owner::regrole::text || ',' || (result IS NULL) || ','
+       || (deadline - opened_at BETWEEN interval '1.9 s' AND interval '2.1 s')
+  FROM foundation.auctions WHERE auction_id = $a1}),
+		'open,alice,true,true',
+		'the auction is open, owned by alice, no result, deadline 2 s after its opening');
+
+	# Bids from both owners; b2 never bids.
+	as('alice', qq{
+SELECT foundation.submit_bid($a1, 'a1', 10);
+SELECT foundation.submit_bid($a1, 'a2', 3, '{"priority": 1}');});
+	as('bob', qq{SELECT foundation.submit_bid($a1, 'b1', 7.5)});
+	is(as('alice', "SELECT foundation.auction_result($a1) IS NULL"),
+		't', 'auction_result is NULL while the auction is open');
+
+	ok( wait_for($node, "SELECT foundation.auction_result($a1) IS NOT NULL",
+			't', timeout => 30),
+		'the auction closes without anybody closing it');
+	is( $node->safe_psql('postgres', qq{
+SELECT status || ',' || (closed_at >= deadline) || ',' || (closed_at <= deadline + interval '1 second')
+  FROM foundation.auctions WHERE auction_id = $a1}),
+		'closed,true,true',
+		'closed at its deadline, within 1 s of it (naptime is 5 s)');
+	note $node->safe_psql('postgres', qq{
+SELECT 'closed ' || (closed_at - deadline) || ' after the deadline' FROM foundation.auctions WHERE auction_id = $a1});
+
+	my $r = as('bob', "SELECT foundation.auction_result($a1)");
+	# Second price: 10 wins and pays the second-highest bid, 7.5.
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'auction_id', r->>'winner', r->>'payment', r->>'allocation',
+                 r->>'auction_type', r->>'payment_rule', r->>'reserve_price')
+  FROM (SELECT '$r'::jsonb r) s}),
+		"$a1,a1,7.5,{\"a1\": {\"cpu\": 4}},sealed_bid,second_price,0",
+		'a1 (bid 10) wins the cpus and pays the second price, 7.5');
+	is(bids_of($r), 'a1:10:0:- a2:3:1:- b1:7.5:0:- b2:0:0:no bid',
+		'every invited agent is listed, b2 with error "no bid"');
+	is( $node->safe_psql('postgres', qq{
+SELECT result = '$r'::jsonb FROM foundation.auctions WHERE auction_id = $a1}),
+		't', 'foundation.auctions stores that result');
+
+	ok(sync_events(), 'events are caught up');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) || ',' || bool_and(message - 'type' = '$r'::jsonb) FROM public.seen
+ WHERE type = 'auction_closed' AND (message->>'auction_id')::bigint = $a1}),
+		'1,true', 'one auction_closed event on events, carrying the result');
+	is( $node->safe_psql('postgres', qq{
+SELECT string_agg(channel || ':' || (message->'agents')::text || ':' || (message->'spec'->>'payment_rule')
+                  || ':' || ((message->>'deadline')::timestamptz = a.deadline), ' ')
+  FROM public.seen, foundation.auctions a
+ WHERE type = 'auction_opened' AND (message->>'auction_id')::bigint = $a1 AND a.auction_id = $a1}),
+		'control:["a1", "a2", "b1", "b2"]:second_price:true',
+		'the opening was announced once on control, with agents, spec and deadline');
+}
+
+###########################################################################
+note '2. an auction closed by the last bid';
+###########################################################################
+{
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"gpu": 1}}', ARRAY['a1', 'b1'], '1 hour')});
+	as('alice', qq{SELECT foundation.submit_bid($id, 'a1', 5)});
+	is( $node->safe_psql('postgres', "SELECT status FROM foundation.auctions WHERE auction_id = $id"),
+		'open', 'still open with one of two bids in');
+	# A tie at 5: b1's priority wins it; the second price is a1's 5.
+	as('bob', qq{SELECT foundation.submit_bid($id, 'b1', 5, '{"priority": 2}')});
+	ok( wait_for($node, "SELECT foundation.auction_result($id) IS NOT NULL",
+			't', timeout => 30),
+		'closed once every invited agent has bid');
+	is( $node->safe_psql('postgres', qq{
+SELECT (closed_at < deadline - interval '59 minutes') || ','
+       || (closed_at >= (SELECT max(submitted_at) FROM foundation.bids WHERE auction_id = $id))
+  FROM foundation.auctions WHERE auction_id = $id}),
+		'true,true', 'closed right after the last bid, long before the deadline');
+	my $r = $node->safe_psql('postgres', "SELECT foundation.auction_result($id)");
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'winner', r->>'payment', r->>'allocation') FROM (SELECT '$r'::jsonb r) s}),
+		'b1,5,{"b1": {"gpu": 1}}', 'tie at 5: b1 wins by priority, pays 5');
+	is(bids_of($r), 'a1:5:0:- b1:5:2:-', 'both bids, no errors');
+}
+
+###########################################################################
+note '3. five concurrent closers';
+###########################################################################
+my $a3;
+{
+	$a3 = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"disk": 10}, "payment_rule": "first_price"}',
+                               ARRAY['a1', 'a2', 'b1', 'b2'], '1 hour')});
+	as('alice', qq{
+SELECT foundation.submit_bid($a3, 'a1', 8);
+SELECT foundation.submit_bid($a3, 'a2', 8);});
+	as('bob', qq{SELECT foundation.submit_bid($a3, 'b1', 2)});
+
+	my ($out) = race('auctions', 'auction_id', $a3, 'alice',
+		"SELECT foundation.close_auction($a3)::text", 5);
+	note "first closer got: $out->[0]";
+	like($out->[0], qr/"auction_id": $a3\b/, 'the first closer got the result');
+	is(scalar(grep { $_ eq $out->[0] } @$out), 5, 'all 5 closers got the identical result');
+	is( $node->safe_psql('postgres', qq{
+SELECT result::text FROM foundation.auctions WHERE auction_id = $a3}),
+		$out->[0], 'the stored result is that one');
+	# First price, tie at 8 with equal priorities: a1, registered first, pays 8.
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'winner', r->>'payment', r->>'payment_rule') FROM (SELECT '$out->[0]'::jsonb r) s}),
+		'a1,8,first_price', 'tie at 8: a1 (registered first) wins and pays its bid');
+	is(bids_of($out->[0]), 'a1:8:0:- a2:8:0:- b1:2:0:- b2:0:0:no bid', 'the bids in the result');
+
+	ok(sync_events(), 'events are caught up');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM public.seen
+ WHERE type = 'auction_closed' AND (message->>'auction_id')::bigint = $a3}),
+		'1', 'exactly one auction_closed event for 5 closers');
+
+	# Closing again later: the same result, no new event.
+	is(as('alice', "SELECT foundation.close_auction($a3)::text"), $out->[0],
+		'close_auction is idempotent');
+	ok(sync_events(), 'events are caught up');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM public.seen
+ WHERE type = 'auction_closed' AND (message->>'auction_id')::bigint = $a3}),
+		'1', 'still exactly one auction_closed event');
+}
+
+###########################################################################
+note '4. a bid after the close';
+###########################################################################
+{
+	my $closed_at = $node->safe_psql('postgres',
+		"SELECT to_json(closed_at)#>>'{}' FROM foundation.auctions WHERE auction_id = $a3");
+	my %r = err_as('alice', "SELECT foundation.submit_bid($a3, 'a2', 9)");
+	is($r{sqlstate}, '55000', 'a bid after the close: 55000') or diag($r{stderr});
+	is($r{message}, "auction $a3 closed at $closed_at",
+		'the error names the auction and when it closed');
+	%r = err_as('bob', "SELECT foundation.submit_bid($a1, 'b2', 1)");
+	is($r{sqlstate}, '55000', 'a late bid on the auction closed by its deadline: 55000')
+	  or diag($r{stderr});
+	like($r{message}, qr/^auction $a1 closed at /, 'naming that auction');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.bids WHERE auction_id = $a3"),
+		'3', 'the late bid was not stored');
+}
+
+###########################################################################
+note '5. sealed bids';
+###########################################################################
+{
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 1}}', ARRAY['a1', 'b1', 'b2'], '1 hour')});
+	# a1 bids 20, then replaces it with 4: the last one counts.
+	as('alice', qq{SELECT foundation.submit_bid($id, 'a1', 20, '{"priority": 9}')});
+	as('alice', qq{SELECT foundation.submit_bid($id, 'a1', 4)});
+	as('bob', qq{SELECT foundation.submit_bid($id, 'b1', 6)});
+
+	my %r = err_as('bob', 'SELECT * FROM foundation.bids');
+	is($r{sqlstate}, '42501', 'bob cannot read foundation.bids (42501)') or diag($r{stderr});
+	%r = err_as('alice', "SELECT bid FROM foundation.bids WHERE auction_id = $id");
+	is($r{sqlstate}, '42501', 'nor can alice, who opened the auction (42501)') or diag($r{stderr});
+	is(as('bob', "SELECT foundation.auction_result($id) IS NULL"),
+		't', "bob's auction_result is NULL before the close");
+	is(as('bob', "SELECT status || ',' || (result IS NULL) FROM foundation.auctions WHERE auction_id = $id"),
+		'open,true', 'foundation.auctions shows no result while open');
+
+	%r = err_as('bob', "SELECT foundation.submit_bid($id, 'a1', 100)");
+	is($r{sqlstate}, '42501', "bob bidding for alice's agent: 42501") or diag($r{stderr});
+	like($r{message}, qr/a1/, 'naming the agent');
+	%r = err_as('bob', "SELECT foundation.close_auction($id)");
+	is($r{sqlstate}, '42501', "bob cannot close alice's auction: 42501") or diag($r{stderr});
+	is($node->safe_psql('postgres', "SELECT bid || ':' || priority FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'"),
+		'4:0', 'the replacement bid (and its details) replaced the first');
+
+	my $r = as('alice', "SELECT foundation.close_auction($id)");
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$r'::jsonb r) s}),
+		'b1,4', "b1 (6) beats a1's replacement bid 4 and pays 4");
+	is(bids_of($r), 'a1:4:0:- b1:6:0:- b2:0:0:no bid', 'the result shows the last bid of a1');
+	is(as('bob', "SELECT foundation.auction_result($id)::text"),
+		$node->safe_psql('postgres', "SELECT '$r'::jsonb::text"),
+		'after the close bob sees the result, with alice\'s bid');
+}
+
+###########################################################################
+note '6. bad input';
+###########################################################################
+{
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{}', ARRAY['a1', 'b1'], '1 hour')});
+	my $nauctions = $node->safe_psql('postgres', 'SELECT count(*) FROM foundation.auctions');
+
+	my @bad_bids = (
+		[ "'NaN'",      '22023', 'a NaN bid' ],
+		[ '-1',         '22023', 'a negative bid' ],
+		[ '-0.0001',    '22023', 'a slightly negative bid' ],
+		[ "'Infinity'", '22023', 'an infinite bid' ],
+		[ "'-Infinity'", '22023', 'a negative infinite bid' ],);
+	for my $b (@bad_bids)
+	{
+		my ($val, $state, $what) = @$b;
+		my %r = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', $val)");
+		is($r{sqlstate}, $state, "$what: $state") or diag($r{stderr});
+	}
+	my %r = err_as('alice', qq{SELECT foundation.submit_bid($id, 'a1', 1, '{"priority": -1}')});
+	is($r{sqlstate}, '22023', 'a negative priority: 22023') or diag($r{stderr});
+	%r = err_as('alice', "SELECT foundation.submit_bid($id, 'a2', 1)");
+	is($r{sqlstate}, '22023', 'an agent not invited: 22023') or diag($r{stderr});
+	like($r{message}, qr/"a2" is not invited to auction $id/, 'naming agent and auction');
+	%r = err_as('alice', "SELECT foundation.submit_bid($id, 'zz', 1)");
+	is($r{sqlstate}, '42704', 'an unknown agent: 42704') or diag($r{stderr});
+	%r = err_as('alice', 'SELECT foundation.submit_bid(987654, \'a1\', 1)');
+	is($r{sqlstate}, '42704', 'a bid on an unknown auction: 42704') or diag($r{stderr});
+	%r = err_as('alice', 'SELECT foundation.close_auction(987654)');
+	is($r{sqlstate}, '42704', 'closing an unknown auction: 42704') or diag($r{stderr});
+	%r = err_as('alice', 'SELECT foundation.auction_result(987654)');
+	is($r{sqlstate}, '42704', 'the result of an unknown auction: 42704') or diag($r{stderr});
+	%r = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', NULL)");
+	is($r{sqlstate}, '22004', 'a NULL bid: 22004') or diag($r{stderr});
+	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.bids WHERE auction_id = $id"),
+		'0', 'no bad bid was stored');
+	# 0 is a valid bid.
+	as('alice', "SELECT foundation.submit_bid($id, 'a1', 0)");
+	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id"),
+		'0', 'a bid of 0 is accepted');
+
+	my @bad_opens = (
+		[ q{'{}', ARRAY[]::text[], '1 hour'},            '22023', 'an empty agent list' ],
+		[ q{'{}', ARRAY['a1', 'b1', 'a1'], '1 hour'},    '22023', 'an agent listed twice' ],
+		[ q{'{}', ARRAY['a1', 'zz'], '1 hour'},          '42704', 'an unknown agent' ],
+		[ q{'{}', ARRAY['a1', 'n1'], '1 hour'},          '22023', 'an agent without auction_bidding' ],
+		[ q{'{}', ARRAY['a1'], '0 seconds'},             '22023', 'a zero deadline' ],
+		[ q{'{}', ARRAY['a1'], '-5 seconds'},            '22023', 'a negative deadline' ],
+		[ q{'{"payment_rule": "vickrey"}', ARRAY['a1'], '1 hour'}, '22023', 'an unknown payment rule' ],
+		[ q{'{"type": "english"}', ARRAY['a1'], '1 hour'},         '22023', 'an unknown auction type' ],
+		[ q{'{"reserve_price": -1}', ARRAY['a1'], '1 hour'},       '22023', 'a negative reserve price' ],
+		[ q{'[1]', ARRAY['a1'], '1 hour'},               '22023', 'a spec that is not an object' ],
+		[ q{'{}', ARRAY['a1'], NULL},                    '22004', 'a NULL deadline' ],);
+	for my $o (@bad_opens)
+	{
+		my ($args, $state, $what) = @$o;
+		%r = err_as('alice', "SELECT foundation.open_auction($args)");
+		is($r{sqlstate}, $state, "open_auction with $what: $state") or diag($r{stderr});
+	}
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM foundation.auctions'),
+		$nauctions, 'no auction was opened by the bad calls');
+
+	# A positive deadline of whole days (interval time part 0) is valid.
+	%r = err_as('alice', q{SELECT foundation.open_auction('{}', ARRAY['a1'], '1 day')});
+	is($r{rc}, 0, "open_auction with a deadline of '1 day' is accepted")
+	  or diag($r{stderr});
+	%r = err_as('alice', q{SELECT foundation.open_proposal(ARRAY['a1'], '{}', 'majority', '1 day')});
+	is($r{rc}, 0, "open_proposal with a deadline of '1 day' is accepted")
+	  or diag($r{stderr});
+}
+
+###########################################################################
+note '7. proposals';
+###########################################################################
+sub proposal_summary
+{
+	my ($json) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'consensus', r->>'consensus_type', r->>'required_votes',
+                 r->>'yes', r->>'no', r->>'abstain', r->>'failed')
+  FROM (SELECT '$json'::jsonb r) s});
+}
+
+sub votes_of
+{
+	my ($json) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT string_agg(v->>'agent' || ':' || (v->>'vote') || ':' || coalesce(v->>'reason', '-'), ' ' ORDER BY o)
+  FROM jsonb_array_elements('$json'::jsonb->'votes') WITH ORDINALITY x(v, o)});
+}
+
+sub proposal_result
+{
+	my ($id) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT result FROM foundation.proposals WHERE proposal_id = $id");
+}
+
+{
+	# Majority, yes/yes/no: closed when the last vote arrives.
+	my $p = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'a2', 'b1'], '{"plan": "expand"}', 'majority', '1 hour')});
+	like($p, qr/^\d+$/, "alice opened proposal $p");
+	as('alice', qq{SELECT foundation.cast_vote($p, 'a1', 'yes', 'needed')});
+	as('bob', qq{SELECT foundation.cast_vote($p, 'b1', 'no', 'too costly')});
+
+	my %r = err_as('alice', "SELECT foundation.cast_vote($p, 'a1', 'no')");
+	is($r{sqlstate}, '23505', 'a second vote from the same agent: 23505') or diag($r{stderr});
+	%r = err_as('bob', "SELECT foundation.cast_vote($p, 'a2', 'no')");
+	is($r{sqlstate}, '42501', "bob voting for alice's agent: 42501") or diag($r{stderr});
+	%r = err_as('alice', "SELECT foundation.cast_vote($p, 'a2', 'maybe')");
+	is($r{sqlstate}, '22023', 'an invalid vote: 22023') or diag($r{stderr});
+	%r = err_as('bob', "SELECT foundation.cast_vote($p, 'b2', 'yes')");
+	is($r{sqlstate}, '22023', 'an agent not invited: 22023') or diag($r{stderr});
+	%r = err_as('alice', 'SELECT foundation.cast_vote(987654, \'a1\', \'yes\')');
+	is($r{sqlstate}, '42704', 'a vote on an unknown proposal: 42704') or diag($r{stderr});
+	%r = err_as('bob', 'SELECT * FROM foundation.votes');
+	is($r{sqlstate}, '42501', 'votes are sealed: bob cannot read foundation.votes') or diag($r{stderr});
+	%r = err_as('bob', "SELECT foundation.close_proposal($p)");
+	is($r{sqlstate}, '42501', "bob cannot close alice's proposal: 42501") or diag($r{stderr});
+	is( $node->safe_psql('postgres', "SELECT status || ',' || (result IS NULL) FROM foundation.proposals WHERE proposal_id = $p"),
+		'open,true', 'still open with two of three votes');
+
+	as('alice', qq{SELECT foundation.cast_vote($p, 'a2', 'yes')});
+	ok( wait_for($node, "SELECT status FROM foundation.proposals WHERE proposal_id = $p",
+			'closed', timeout => 30),
+		'closed when the last vote arrives');
+	is( $node->safe_psql('postgres', qq{
+SELECT closed_at < deadline - interval '59 minutes' FROM foundation.proposals WHERE proposal_id = $p}),
+		't', 'long before the deadline');
+	my $r = proposal_result($p);
+	is(proposal_summary($r), 'accepted,majority,3,2,1,0,0', 'majority yes/yes/no: accepted');
+	is(votes_of($r), 'a1:yes:needed a2:yes:- b1:no:too costly', 'the votes, in agent order');
+	is(as('alice', "SELECT foundation.close_proposal($p)::text"),
+		$node->safe_psql('postgres', "SELECT '$r'::jsonb::text"),
+		'close_proposal returns the stored result');
+
+	my $closed_at = $node->safe_psql('postgres',
+		"SELECT to_json(closed_at)#>>'{}' FROM foundation.proposals WHERE proposal_id = $p");
+	%r = err_as('bob', "SELECT foundation.cast_vote($p, 'b1', 'yes')");
+	is($r{sqlstate}, '55000', 'a vote after the close: 55000') or diag($r{stderr});
+	is($r{message}, "proposal $p closed at $closed_at", 'naming the proposal and when it closed');
+
+	ok(sync_events(), 'events are caught up');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) || ',' || bool_and(message - 'type' = '$r'::jsonb) FROM public.seen
+ WHERE type = 'proposal_closed' AND (message->>'proposal_id')::bigint = $p}),
+		'1,true', 'one proposal_closed event, carrying the result');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM public.seen
+ WHERE channel = 'control' AND type = 'proposal_opened' AND (message->>'proposal_id')::bigint = $p}),
+		'1', 'the opening was announced on control');
+}
+
+{
+	# Deadline closing with a missing vote: by default every agent's vote is
+	# required (no_quorum); with 3 required, 3 yes of 4 is a majority.
+	my $p_all = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'a2', 'b1', 'b2'], '{"plan": 2}', 'majority', '2 seconds')});
+	my $p_three = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'a2', 'b1', 'b2'], '{"plan": 3}', 'majority', '2 seconds', 3)});
+	for my $p ($p_all, $p_three)
+	{
+		as('alice', qq{SELECT foundation.cast_vote($p, 'a1', 'yes'); SELECT foundation.cast_vote($p, 'a2', 'yes');});
+		as('bob', qq{SELECT foundation.cast_vote($p, 'b1', 'yes')});
+	}
+	for my $p ($p_all, $p_three)
+	{
+		ok( wait_for($node, "SELECT status FROM foundation.proposals WHERE proposal_id = $p",
+				'closed', timeout => 30),
+			"proposal $p closes at its deadline");
+		is( $node->safe_psql('postgres', qq{
+SELECT (closed_at >= deadline) || ',' || (closed_at <= deadline + interval '1 second')
+  FROM foundation.proposals WHERE proposal_id = $p}),
+			'true,true', 'within 1 s of its deadline');
+	}
+	my $r = proposal_result($p_all);
+	is(proposal_summary($r), 'no_quorum,majority,4,3,0,0,1',
+		'3 yes, b2 missing, every vote required: no_quorum');
+	is(votes_of($r), 'a1:yes:- a2:yes:- b1:yes:- b2:failed:no vote',
+		'the missing vote counts as failed');
+	is(proposal_summary(proposal_result($p_three)), 'accepted,majority,3,3,0,0,1',
+		'3 yes, b2 missing, 3 votes required: accepted');
+}
+
+{
+	# Boundaries: every agent votes, so the supervisor closes each at once.
+	my @cases = (
+		[ 'supermajority', [qw(yes yes no)],         'accepted', 'supermajority, exactly 2 of 3' ],
+		[ 'supermajority', [qw(yes yes abstain no)], 'rejected', 'supermajority, 2 of 4' ],
+		[ 'unanimous',     [qw(yes yes yes yes)],    'accepted', 'unanimous, 4 of 4' ],
+		[ 'unanimous',     [qw(yes yes abstain)],    'rejected', 'unanimous with an abstention' ],
+		[ 'majority',      [qw(yes yes no no)],      'rejected', 'majority, exactly half' ],
+		[ 'quorum',        [qw(yes abstain abstain)], 'accepted', 'quorum, 1 yes 0 no' ],
+		[ 'quorum',        [qw(yes no abstain)],     'rejected', 'quorum, 1 yes 1 no' ],);
+	my @agents = qw(a1 a2 b1 b2);
+	my @ids;
+	for my $c (@cases)
+	{
+		my ($type, $votes) = @$c;
+		my @who = @agents[ 0 .. $#$votes ];
+		my $list = join(', ', map { "'$_'" } @who);
+		my $p = as('alice', qq{
+SELECT foundation.open_proposal(ARRAY[$list], '{"plan": "b"}', '$type', '1 hour')});
+		for my $i (0 .. $#who)
+		{
+			as($owner{ $who[$i] }, qq{SELECT foundation.cast_vote($p, '$who[$i]', '$votes->[$i]')});
+		}
+		push @ids, $p;
+	}
+	ok( wait_for($node, qq{
+SELECT count(*) FROM foundation.proposals WHERE proposal_id IN (@{[join(', ', @ids)]}) AND status = 'closed'},
+			scalar(@ids), timeout => 30),
+		'every boundary proposal closed by its last vote');
+	for my $i (0 .. $#cases)
+	{
+		my ($type, $votes, $expected, $what) = @{ $cases[$i] };
+		is( $node->safe_psql('postgres', qq{
+SELECT result->>'consensus' FROM foundation.proposals WHERE proposal_id = $ids[$i]}),
+			$expected, "$what: $expected");
+	}
+}
+
+{
+	# Three concurrent closers of a proposal with two missing votes.
+	my $p = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'a2', 'b1', 'b2'], '{"plan": "race"}', 'majority', '1 hour', 2)});
+	as('alice', qq{SELECT foundation.cast_vote($p, 'a1', 'yes')});
+	as('bob', qq{SELECT foundation.cast_vote($p, 'b1', 'no')});
+	my ($out) = race('proposals', 'proposal_id', $p, 'alice',
+		"SELECT foundation.close_proposal($p)::text", 3);
+	note "first closer got: $out->[0]";
+	like($out->[0], qr/"proposal_id": $p\b/, 'the first closer got the result');
+	is(scalar(grep { $_ eq $out->[0] } @$out), 3, 'all 3 closers got the identical result');
+	is(proposal_result($p), $out->[0], 'the stored result is that one');
+	is(proposal_summary($out->[0]), 'rejected,majority,2,1,1,0,2',
+		'1 yes, 1 no, 2 missing of 4 (2 required): rejected');
+	is(votes_of($out->[0]), 'a1:yes:- a2:failed:no vote b1:no:- b2:failed:no vote',
+		'the missing votes count as failed');
+	ok(sync_events(), 'events are caught up');
+	is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM public.seen
+ WHERE type = 'proposal_closed' AND (message->>'proposal_id')::bigint = $p}),
+		'1', 'exactly one proposal_closed event for 3 closers');
+}
+
+{
+	my @bad = (
+		[ q{ARRAY['a1'], '{}', 'plurality', '1 hour'},     '22023', 'an unknown consensus type' ],
+		[ q{ARRAY['a1', 'b1'], '{}', 'majority', '1 hour', 0}, '22023', 'required_votes 0' ],
+		[ q{ARRAY['a1', 'b1'], '{}', 'majority', '1 hour', 3}, '22023', 'required_votes above the agents' ],
+		[ q{ARRAY['a1'], '{}', 'majority', '0 seconds'},   '22023', 'a zero deadline' ],
+		[ q{ARRAY[]::text[], '{}', 'majority', '1 hour'},  '22023', 'an empty agent list' ],
+		[ q{ARRAY['a1', 'a1'], '{}', 'majority', '1 hour'}, '22023', 'an agent listed twice' ],
+		[ q{ARRAY['n1'], '{}', 'majority', '1 hour'},      '22023', 'an agent without consensus_voting' ],);
+	my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM foundation.proposals');
+	for my $o (@bad)
+	{
+		my ($args, $state, $what) = @$o;
+		my %r = err_as('alice', "SELECT foundation.open_proposal($args)");
+		is($r{sqlstate}, $state, "open_proposal with $what: $state") or diag($r{stderr});
+	}
+	my %r = err_as('alice', 'SELECT foundation.close_proposal(987654)');
+	is($r{sqlstate}, '42704', 'closing an unknown proposal: 42704') or diag($r{stderr});
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM foundation.proposals'),
+		$before, 'no proposal was opened by the bad calls');
+}
+
+$node->stop;
+done_testing();
