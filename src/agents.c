@@ -353,84 +353,76 @@ fdn_agent_timeout_handler(void)
 	SetLatch(MyLatch);
 }
 
+typedef struct FdnAgentCallArgs
+{
+	FdnAgent   *agent;
+	const char *request;
+	Jsonb	   *payload;
+	int			timeout_ms;
+	Jsonb	   *answer;
+} FdnAgentCallArgs;
+
+/* In a subtransaction: call the handler as the agent's owner, timed. */
+static void
+fdn_agent_call_cb(void *arg)
+{
+	FdnAgentCallArgs *a = arg;
+	Oid			save_userid;
+	int			save_sec;
+	int			nest;
+	FmgrInfo	flinfo;
+	Datum		result;
+
+	LOCAL_FCINFO(fcinfo, 3);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(a->agent->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	nest = NewGUCNestLevel();
+	fmgr_info(a->agent->handler, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 3, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(a->agent->name);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = CStringGetTextDatum(a->request);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = JsonbPGetDatum(a->payload);
+	fcinfo->args[2].isnull = false;
+	enable_timeout_after(fdn_agent_timeout, a->timeout_ms);
+	result = FunctionCallInvoke(fcinfo);
+	disable_timeout(fdn_agent_timeout, false);
+	/* Copied out of the subtransaction's memory. */
+	if (!fcinfo->isnull)
+		a->answer = DatumGetJsonbPCopy(result);
+	AtEOXact_GUC(false, nest);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
 Jsonb *
 fdn_agent_call(FdnAgent *agent, const char *request, Jsonb *payload,
 			   int timeout_ms, char **error)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
-	Jsonb	   *volatile answer = NULL;
+	FdnAgentCallArgs args = {agent, request, payload, timeout_ms, NULL};
+	ErrorData  *edata;
 
 	*error = NULL;
 	if (fdn_agent_timeout == MAX_TIMEOUTS)
 		fdn_agent_timeout = RegisterTimeout(USER_TIMEOUT, fdn_agent_timeout_handler);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	fdn_agent_timed_out = false;
+	edata = fdn_try_subxact(fdn_agent_call_cb, &args);
+	disable_timeout(fdn_agent_timeout, false);
+	if (edata != NULL)
 	{
-		Datum		result;
-		int			nest;
-
-		fdn_agent_timed_out = false;
-		SetUserIdAndSecContext(agent->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		nest = NewGUCNestLevel();
-		enable_timeout_after(fdn_agent_timeout, timeout_ms);
-		{
-			FmgrInfo	flinfo;
-
-			LOCAL_FCINFO(fcinfo, 3);
-			fmgr_info(agent->handler, &flinfo);
-			InitFunctionCallInfoData(*fcinfo, &flinfo, 3, InvalidOid, NULL, NULL);
-			fcinfo->args[0].value = CStringGetTextDatum(agent->name);
-			fcinfo->args[0].isnull = false;
-			fcinfo->args[1].value = CStringGetTextDatum(request);
-			fcinfo->args[1].isnull = false;
-			fcinfo->args[2].value = JsonbPGetDatum(payload);
-			fcinfo->args[2].isnull = false;
-			result = FunctionCallInvoke(fcinfo);
-			if (fcinfo->isnull)
-				result = (Datum) 0;
-		}
-		disable_timeout(fdn_agent_timeout, false);
-		AtEOXact_GUC(false, nest);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		/* Copy out of the subtransaction's memory. */
-		if (result != (Datum) 0)
-			answer = DatumGetJsonbPCopy(result);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		disable_timeout(fdn_agent_timeout, false);
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (fdn_agent_timed_out)
-			*error = psprintf("timeout after %d ms", timeout_ms);
-		else
-			*error = pstrdup(edata->message);
-		fdn_agent_timed_out = false;
+		*error = fdn_agent_timed_out ?
+			psprintf("timeout after %d ms", timeout_ms) : pstrdup(edata->message);
 		FreeErrorData(edata);
-		answer = NULL;
+		args.answer = NULL;
 	}
-	PG_END_TRY();
-	if (answer == NULL && *error == NULL)
+	fdn_agent_timed_out = false;
+	if (args.answer == NULL && *error == NULL)
 		*error = pstrdup("the handler returned NULL");
 	ereport(DEBUG1,
 			(errmsg_internal("  %s(%s, %s) -> %s", format_procedure(agent->handler),
 							 agent->name, request,
-							 answer ? JsonbToCString(NULL, &answer->root, VARSIZE(answer)) : *error)));
-	return answer;
+							 args.answer ? JsonbToCString(NULL, &args.answer->root,
+														  VARSIZE(args.answer)) : *error)));
+	return args.answer;
 }

@@ -274,62 +274,71 @@ fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
 	} while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN));
 }
 
-/* Call one handler in a subtransaction as its owner; log its error. */
+typedef struct FdnCallArgs
+{
+	FdnHandler *h;
+	Datum		message;
+	const char *payload;
+} FdnCallArgs;
+
+/* In a subtransaction: run one handler as its owner. */
+static void
+fdn_call_handler_cb(void *arg)
+{
+	FdnCallArgs *a = arg;
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			nest;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(fdn_channel_names[a->h->channel]);
+	values[1] = a->message;
+	/* As its subscriber, who cannot SET ROLE out of it; its SETs undone. */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(a->h->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	nest = NewGUCNestLevel();
+	rc = SPI_execute_with_args(a->h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
+							   NULL, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed for %s: %s", a->h->sql,
+			 SPI_result_code_string(rc));
+	SPI_freetuptable(SPI_tuptable);
+	AtEOXact_GUC(false, nest);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/* Call one handler; its error is logged and counted, not raised. */
 static void
 fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
+	FdnCallArgs args = {h, message, payload};
+	ErrorData  *edata = fdn_try_subxact(fdn_call_handler_cb, &args);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		Datum		values[2];
-		int			nest;
-		int			rc;
+	if (edata == NULL)
+		return;
+	fdn_stats_error(h->channel);
+	ereport(WARNING,
+			(errmsg("foundation handler %s failed on %s message " INT64_FORMAT ": %s",
+					format_procedure(h->handler), fdn_channel_names[h->channel],
+					seq, edata->message),
+			 errdetail("Payload: %.200s", payload),
+			 errhint("The other handlers and later messages are not affected.")));
+	FreeErrorData(edata);
+}
 
-		values[0] = CStringGetTextDatum(fdn_channel_names[h->channel]);
-		values[1] = message;
-		/* As its subscriber, who cannot SET ROLE out of it. */
-		SetUserIdAndSecContext(h->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		nest = NewGUCNestLevel();
-		rc = SPI_execute_with_args(h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
-								   NULL, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute failed for %s: %s", h->sql,
-				 SPI_result_code_string(rc));
-		SPI_freetuptable(SPI_tuptable);
-		AtEOXact_GUC(false, nest);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+typedef struct FdnDecodeArgs
+{
+	const char *payload;
+	Datum		message;
+} FdnDecodeArgs;
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		SetUserIdAndSecContext(save_userid, save_sec);
-		fdn_stats_error(h->channel);
-		ereport(WARNING,
-				(errmsg("foundation handler %s failed on %s message " INT64_FORMAT ": %s",
-						format_procedure(h->handler), fdn_channel_names[h->channel],
-						seq, edata->message),
-				 errdetail("Payload: %.200s", payload),
-				 errhint("The other handlers and later messages are not affected.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+static void
+fdn_decode_cb(void *arg)
+{
+	FdnDecodeArgs *a = arg;
+
+	a->message = JsonbPGetDatum(fdn_decode_payload(a->payload));
 }
 
 /* Decode a payload; a bad one is logged and counted, not fatal. */
@@ -337,38 +346,20 @@ static bool
 fdn_decode_for_dispatch(int channel, const char *payload, int64 seq,
 						Datum *message)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	FdnDecodeArgs args = {payload, (Datum) 0};
+	ErrorData  *edata = fdn_try_subxact(fdn_decode_cb, &args);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		*message = JsonbPGetDatum(fdn_decode_payload(payload));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		fdn_stats_error(channel);
 		ereport(WARNING,
 				(errmsg("foundation dispatcher could not decode %s message " INT64_FORMAT ": %s",
 						fdn_channel_names[channel], seq, edata->message),
 				 errdetail("Payload: %.200s", payload)));
-		ok = false;
+		return false;
 	}
-	PG_END_TRY();
-	return ok;
+	*message = args.message;
+	return true;
 }
 
 /*

@@ -28,6 +28,7 @@
 #include "foundation.h"
 #include "process_manager.h"
 #include "registry.h"
+#include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(fdn_start_singleton);
 PG_FUNCTION_INFO_V1(fdn_lookup_singleton);
@@ -130,12 +131,27 @@ fdn_start_child_for_facade(Jsonb *spec, const char *what)
 	return pid;
 }
 
+typedef struct FdnRegisterArgs
+{
+	const char *name;
+	pid_t		pid;
+	Jsonb	   *metadata;
+} FdnRegisterArgs;
+
+static void
+fdn_register_cb(void *arg)
+{
+	FdnRegisterArgs *a = arg;
+
+	fdn_register_name(a->name, a->pid, a->metadata);
+}
+
 /* Register in a subtransaction: a failure is a warning, as in the seed. */
 static void
 fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	FdnRegisterArgs args;
+	ErrorData  *edata;
 
 	{
 		/* The seed's metadata: {pid, node, started_at, module}. */
@@ -178,28 +194,15 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 				(errmsg_internal("  Registering with foundation.register(%s, %d, ...)",
 								 quote_literal_cstr(name), (int) pid)));
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcxt);
-		PG_TRY();
-		{
-			fdn_register_name(name, pid, JsonbValueToJsonb(res));
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
+		args.name = name;
+		args.pid = pid;
+		args.metadata = JsonbValueToJsonb(res);
+		edata = fdn_try_subxact(fdn_register_cb, &args);
+		if (edata == NULL)
 			ereport(DEBUG1,
 					(errmsg_internal(PM "Singleton %s started and registered",
 									 name)));
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
+		else
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("singleton started but registration failed: %s",
@@ -208,8 +211,6 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 							   (int) pid),
 					 errhint("Call foundation.register(%s, %d) once the name is free.",
 							 quote_literal_cstr(name), (int) pid)));
-		}
-		PG_END_TRY();
 	}
 }
 
@@ -339,6 +340,22 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(fdn_terminate_child_id(child_id));
 }
 
+typedef struct FdnStartArgs
+{
+	const char *module;
+	Jsonb	   *args;
+	const char *name;
+	pid_t		pid;
+} FdnStartArgs;
+
+static void
+fdn_start_cb(void *arg)
+{
+	FdnStartArgs *a = arg;
+
+	a->pid = fdn_singleton_start(a->module, a->args, a->name, "permanent");
+}
+
 Datum
 fdn_start_replicated(PG_FUNCTION_ARGS)
 {
@@ -349,6 +366,8 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	Jsonb	   *args;
+	FdnStartArgs sargs;
+	ErrorData  *edata;
 
 	if (PG_ARGISNULL(0))
 		fdn_null_arg("module");
@@ -370,37 +389,15 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	 * A node that fails gets a row with the reason, as the seed's
 	 * {:error, reason}, not an aborted transaction: in a subtransaction.
 	 */
-	{
-		MemoryContext oldcxt = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcxt);
-		PG_TRY();
-		{
-			values[1] = Int32GetDatum(fdn_singleton_start(module, args, name,
-														   "permanent"));
-			nulls[2] = true;
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-			nulls[1] = true;
-			values[2] = CStringGetTextDatum(edata->message);
-			nulls[2] = false;
-		}
-		PG_END_TRY();
-	}
+	sargs.module = module;
+	sargs.args = args;
+	sargs.name = name;
+	sargs.pid = 0;
+	edata = fdn_try_subxact(fdn_start_cb, &sargs);
+	values[1] = Int32GetDatum(sargs.pid);
+	nulls[1] = edata != NULL;
+	values[2] = edata ? CStringGetTextDatum(edata->message) : (Datum) 0;
+	nulls[2] = edata == NULL;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -47,4 +47,13 @@ extern int	fdn_spi_exec(const char *sql, int nargs, Oid *argtypes,
  */
 extern Datum fdn_spi_getdatum(int row, int col, bool *isnull);
 
+/*
+ * Run fn(arg) in its own subtransaction.  On error, roll it back (which
+ * also restores the user id and settings it changed) and return the error;
+ * on success return NULL.  Memory allocated by fn stays in the caller's
+ * context.
+ */
+typedef void (*FdnSubxactFn) (void *arg);
+extern ErrorData *fdn_try_subxact(FdnSubxactFn fn, void *arg);
+
 #endif							/* FDN_SPI_UTIL_H */
