@@ -171,7 +171,7 @@ CREATE FUNCTION foundation.start_replicated(module text, args jsonb, name text D
     RETURNS TABLE (node text, pid integer, error text)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_replicated';
 COMMENT ON FUNCTION foundation.start_replicated(text, jsonb, text) IS
-  'One instance per node, each as the singleton "<name>@<node>"; one row per node. On a single server: SELECT foundation.start_singleton(module, args, name || ''@'' || node); across nodes, that call on every node over libpq.';
+  'One instance per node, each as the singleton "<name>@<node>"; one row (node, pid, error) per node. Equivalent to SELECT foundation.start_singleton(module, args, name || ''@'' || node) here and, over libpq in parallel with a 30 s deadline, on every node of foundation.nodes, as the calling role; a node that fails gets error ''rpc_failed: <reason>''.';
 
 REVOKE ALL ON FUNCTION foundation.pid_alive(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION foundation.pid_alive(integer) TO PUBLIC;

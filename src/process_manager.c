@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -28,6 +29,7 @@
 #include "foundation.h"
 #include "process_manager.h"
 #include "registry.h"
+#include "remote.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(fdn_start_singleton);
@@ -356,18 +358,36 @@ fdn_start_cb(void *arg)
 	a->pid = fdn_singleton_start(a->module, a->args, a->name, "permanent");
 }
 
+/* The seed's Task.await_many(tasks, 30_000). */
+#define FDN_REPLICATED_DEADLINE_MS 30000
+
+/*
+ * start_replicated: start_singleton on this node and, over libpq, on every
+ * node of foundation.nodes, in parallel, each as "<name>@<node>".  A
+ * remote start runs as the caller's role there (set_config('role') on the
+ * remote connection, so the connection's own role lends it nothing) and
+ * commits there on its own, as an :rpc.call does.
+ */
 Datum
 fdn_start_replicated(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *module;
 	const char *base;
-	char	   *name;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
 	Jsonb	   *args;
+	char	   *args_text;
 	FdnStartArgs sargs;
 	ErrorData  *edata;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	FdnPrivState priv;
+	FdnRemoteCall *calls;
+	char	  **nodes;
+	char	  **names;
+	int			n;
+	int			i;
+	bool		isnull;
+	const char *role = GetUserNameFromId(GetUserId(), false);
 
 	if (PG_ARGISNULL(0))
 		fdn_null_arg("module");
@@ -375,29 +395,69 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 		fdn_null_arg("args");
 	module = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	args = PG_GETARG_JSONB_P(1);
+	args_text = JsonbToCString(NULL, &args->root, VARSIZE(args));
 	base = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	InitMaterializedSRF(fcinfo, 0);
 
-	/* One node today: this one.  Each node's instance is "<name>@<node>". */
-	name = psprintf("%s@%s", base, fdn_node());
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT name, conninfo FROM foundation.nodes ORDER BY name",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	calls = palloc0(sizeof(FdnRemoteCall) * Max(n, 1));
+	nodes = palloc0(sizeof(char *) * Max(n, 1));
+	names = palloc0(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		const char **params = palloc(sizeof(char *) * 4);
+
+		nodes[i] = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		calls[i].conninfo = TextDatumGetCString(fdn_spi_getdatum(i, 2, &isnull));
+		names[i] = psprintf("%s@%s", base, nodes[i]);
+		params[0] = module;
+		params[1] = args_text;
+		params[2] = names[i];
+		params[3] = role;
+		calls[i].sql = "SELECT foundation.start_singleton($1, $2::jsonb, $3)"
+			" FROM (SELECT pg_catalog.set_config('role', $4, true)) AS as_caller";
+		calls[i].nparams = 4;
+		calls[i].params = params;
+	}
+	fdn_priv_end(&priv);
+
 	ereport(DEBUG1,
-			(errmsg_internal(PM "Starting replicated %s on 1 nodes", module)));
+			(errmsg_internal(PM "Starting replicated %s on %d nodes", module, n + 1)));
 
-	values[0] = CStringGetTextDatum(fdn_node());
+	/* The remote nodes, all at once under the deadline; then this one. */
+	if (n > 0)
+	{
+		for (i = 0; i < n; i++)
+			ereport(DEBUG1, (errmsg_internal("  Making RPC call to %s", nodes[i])));
+		fdn_remote_run(calls, n, FDN_REPLICATED_DEADLINE_MS, 0);
+	}
 
-	/*
-	 * A node that fails gets a row with the reason, as the seed's
-	 * {:error, reason}, not an aborted transaction: in a subtransaction.
-	 */
+	/* This node, in a subtransaction: a failure is a row, not an abort. */
 	sargs.module = module;
 	sargs.args = args;
-	sargs.name = name;
+	sargs.name = psprintf("%s@%s", base, fdn_node());
 	sargs.pid = 0;
 	edata = fdn_try_subxact(fdn_start_cb, &sargs);
+	values[0] = CStringGetTextDatum(fdn_node());
 	values[1] = Int32GetDatum(sargs.pid);
 	nulls[1] = edata != NULL;
 	values[2] = edata ? CStringGetTextDatum(edata->message) : (Datum) 0;
 	nulls[2] = edata == NULL;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+
+	for (i = 0; i < n; i++)
+	{
+		values[0] = CStringGetTextDatum(nodes[i]);
+		nulls[1] = !(calls[i].ok && calls[i].result);
+		values[1] = nulls[1] ? (Datum) 0 : Int32GetDatum(atoi(calls[i].result));
+		nulls[2] = !nulls[1];
+		values[2] = nulls[2] ? (Datum) 0 :
+			CStringGetTextDatum(psprintf("rpc_failed: %s",
+										 calls[i].error ? calls[i].error : "no pid"));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }

@@ -44,11 +44,16 @@ typedef struct RcWork
 static void
 rc_fail(FdnRemoteCall *call, RcWork *w, const char *why)
 {
+	char	   *c;
+
 	call->ok = false;
 	call->error = pstrdup(why);
-	/* libpq messages end with a newline */
+	/* libpq messages span lines: make them one line, without the last \n */
 	if (call->error[0] && call->error[strlen(call->error) - 1] == '\n')
 		call->error[strlen(call->error) - 1] = '\0';
+	for (c = call->error; *c; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
 	if (w->conn)
 		PQfinish(w->conn);
 	w->conn = NULL;
