@@ -13,6 +13,26 @@ SELECT pg_terminate_backend(:s1);
 SELECT wait_for(format($$SELECT foundation.lookup_singleton('s1') <> %s$$, :s1));
 SELECT (metadata->>'pid')::int = foundation.lookup_singleton('s1') AS meta_follows FROM foundation.lookup('s1');
 
+-- Restarted again and again (a spec that allows it), looked up from this one
+-- session each time: the name cache follows every restart.
+SELECT foundation.register('loop', foundation.start_child(
+  '{"id": "loop", "start": {"module": "public.ticker"}, "max_restarts": 1000, "max_seconds": 1}'));
+DO $$
+DECLARE
+  before int;
+BEGIN
+  FOR i IN 1..20 LOOP
+    before := foundation.lookup_singleton('loop');
+    PERFORM pg_terminate_backend(before);
+    IF NOT wait_for(format($q$SELECT foundation.lookup_singleton('loop') <> %s$q$, before)) THEN
+      RAISE EXCEPTION 'restart % not seen by lookup_singleton', i;
+    END IF;
+  END LOOP;
+END $$;
+SELECT foundation.lookup_singleton('loop') = (SELECT pid FROM foundation.registry WHERE name = 'loop') AS cache_agrees,
+       restart_count FROM foundation.children WHERE id = 'loop';
+SELECT foundation.stop_singleton('loop');
+
 -- Stopped.
 SELECT foundation.stop_singleton('s1');
 SELECT foundation.lookup_singleton('s1');

@@ -88,11 +88,18 @@ typedef struct FdnNameEntry
 
 static HTAB *fdn_name_cache = NULL;
 
+/*
+ * The registry's OID as last looked up.  Unlike fdn_registry_relid it is
+ * not forgotten by an invalidation, so that a later one still empties a
+ * cache refilled meanwhile.
+ */
+static Oid	fdn_registry_known_relid = InvalidOid;
+
 static void
 fdn_registry_invalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == fdn_registry_relid ||
-		relid == fdn_registry_idxid)
+	if (!OidIsValid(relid) || relid == fdn_registry_known_relid ||
+		relid == fdn_registry_relid || relid == fdn_registry_idxid)
 	{
 		fdn_registry_relid = InvalidOid;
 		fdn_registry_idxid = InvalidOid;
@@ -130,6 +137,7 @@ fdn_registry_oids(Oid *relid, Oid *idxid)
 		}
 		fdn_registry_idxid = get_relname_relid("registry_pkey", nsp);
 		fdn_registry_relid = get_relname_relid("registry", nsp);
+		fdn_registry_known_relid = fdn_registry_relid;
 		if (!OidIsValid(fdn_registry_relid) || !OidIsValid(fdn_registry_idxid))
 		{
 			fdn_registry_relid = InvalidOid;
