@@ -78,5 +78,35 @@ is($node->safe_psql('postgres',
 		"SELECT foundation.lookup_singleton('loop') = pid FROM foundation.registry WHERE name = 'loop'"),
 	't', 'a fresh session agrees too');
 
+# As benchmark 3 does, where the bug was found: one session terminates the
+# child and polls lookup_singleton until it shows the new pid, 100 times.
+my $loop = $node->safe_psql('postgres', q{
+	CREATE FUNCTION pg_temp.restarts(n int) RETURNS text LANGUAGE plpgsql AS $$
+	DECLARE
+	  before int;
+	  now_pid int;
+	  deadline timestamptz;
+	BEGIN
+	  FOR i IN 1..n LOOP
+	    before := foundation.lookup_singleton('loop');
+	    PERFORM pg_terminate_backend(before);
+	    deadline := clock_timestamp() + interval '10 s';
+	    LOOP
+	      now_pid := foundation.lookup_singleton('loop');
+	      EXIT WHEN now_pid IS NOT NULL AND now_pid <> before;
+	      IF clock_timestamp() > deadline THEN
+	        RETURN format('restart %s: lookup still %s, registry %s', i,
+	          coalesce(now_pid::text, 'NULL'),
+	          (SELECT pid FROM foundation.registry WHERE name = 'loop'));
+	      END IF;
+	      PERFORM pg_sleep(0.001);
+	    END LOOP;
+	  END LOOP;
+	  RETURN 'ok';
+	END $$;
+	SELECT pg_temp.restarts(100);
+});
+is($loop, 'ok', '100 restarts, each seen by lookup_singleton in the same session');
+
 $node->stop;
 done_testing();
