@@ -59,6 +59,9 @@ typedef enum
 
 static const char *const st_names[] = {"healthy", "degraded", "critical"};
 
+/* The probe connection while a check runs (see fdn_health_run). */
+static PGconn *fdn_probe_conn = NULL;
+
 static void
 add_rec(StringInfo recs, const char *rule, const char *reason, const char *action)
 {
@@ -114,18 +117,38 @@ json_load1(Jsonb *jb)
  * LISTEN, over a loopback libpq connection; -1 if it failed.
  */
 static double
-measure_latency(char **error)
+measure_latency(PGconn *conn, char **error)
 {
-	PGconn	   *conn = PQconnectdb(fdn_local_conninfo("foundation health probe"));
 	PGresult   *res;
 	TimestampTz sent;
 	TimestampTz deadline;
 	double		ms = -1;
 
-	if (PQstatus(conn) != CONNECTION_OK)
+	/* Finish the connection started before the nodes were asked. */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   fdn_health_check_timeout_ms);
+	for (;;)
 	{
-		*error = pstrdup(PQerrorMessage(conn));
-		PQfinish(conn);
+		PostgresPollingStatusType st;
+
+		if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+			break;
+		st = PQconnectPoll(conn);
+		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
+								 (st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE),
+								 PQsocket(conn), 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	{
+		*error = conn ? pstrdup(PQerrorMessage(conn)) : pstrdup("out of memory");
+		if (conn)
+			PQfinish(conn);
 		return -1;
 	}
 	res = PQexec(conn, "LISTEN \"foundation:control\"");
@@ -195,7 +218,14 @@ fdn_health_run(bool store)
 	double		duration_ms;
 	bool		isnull;
 	char	   *result;
+	PGconn	   *probe = NULL;
 
+	/* A probe left behind by a check that failed midway. */
+	if (fdn_probe_conn)
+	{
+		PQfinish(fdn_probe_conn);
+		fdn_probe_conn = NULL;
+	}
 	initStringInfo(&recs);
 	appendStringInfoChar(&recs, '[');
 
@@ -219,6 +249,11 @@ fdn_health_run(bool store)
 		}
 		fdn_priv_end(&priv);
 
+		/*
+		 * The pub/sub probe's connection to ourselves gets under way first,
+		 * so that it is made while the other nodes answer.
+		 */
+		probe = fdn_probe_conn = PQconnectStart(fdn_local_conninfo("foundation health probe"));
 		fdn_remote_run(calls, ncalls, fdn_health_check_timeout_ms, 2);
 
 		initStringInfo(&nodes);
@@ -324,7 +359,8 @@ fdn_health_run(bool store)
 	queue = json_num(local, "notification_queue_usage", 0);
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
-	latency = measure_latency(&lat_error);
+	fdn_probe_conn = NULL;		/* measure_latency finishes it */
+	latency = measure_latency(probe, &lat_error);
 	if (!supervisor_ok)
 	{
 		infra_st = ST_CRITICAL;
