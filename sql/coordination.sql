@@ -116,4 +116,5 @@ SELECT err($$SELECT foundation.register_agent('x', '{"handler": "public.agent_ha
 SELECT err($$SELECT foundation.register_agent('b7', '{"handler": "public.agent_handler(text,text,jsonb)"}')$$);
 SELECT err($$SELECT foundation.register_agent('x', '{}')$$);
 SELECT err($$SELECT foundation.coordinate_resource_allocation(ARRAY['nobody'], '{}')$$);
+SELECT err($$SELECT foundation.start_coordination_agent(NULL, '{}', 'x', ARRAY['flying'], handler => 'public.agent_handler(text,text,jsonb)')$$);
 SELECT count(*) FROM foundation.agents WHERE name = 'x';

@@ -232,9 +232,31 @@ fdn_start_coordination_agent(PG_FUNCTION_ARGS)
 	ereport(DEBUG1,
 			(errmsg_internal("Foundation.MABEAM.ProcessManager: Starting coordination agent %s", name),
 			 errdetail_internal("Using foundation.register_agent, then foundation.start_singleton")));
-	fdn_insert_agent(name, module, args, PG_GETARG_ARRAYTYPE_P(3),
-					 PG_GETARG_ARRAYTYPE_P(4), strategy, PG_GETARG_JSONB_P(6),
-					 PG_ARGISNULL(7) ? InvalidOid : PG_GETARG_OID(7));
+	/* As in the seed: a failure's hint names the raw call. */
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			fdn_insert_agent(name, module, args, PG_GETARG_ARRAYTYPE_P(3),
+							 PG_GETARG_ARRAYTYPE_P(4), strategy, PG_GETARG_JSONB_P(6),
+							 PG_ARGISNULL(7) ? InvalidOid : PG_GETARG_OID(7));
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			edata->message = psprintf("failed to start coordination agent %s: %s",
+									  name, edata->message);
+			edata->hint = psprintf("%s%sYou can call foundation.register_agent(name, config) directly for more control.",
+								   edata->hint ? edata->hint : "", edata->hint ? " " : "");
+			ReThrowError(edata);
+		}
+		PG_END_TRY();
+	}
 	if (module == NULL)
 		PG_RETURN_NULL();
 
