@@ -579,6 +579,23 @@ fdn_close_proposal(PG_FUNCTION_ARGS)
 
 /* ---------- the supervisor's part ---------- */
 
+typedef struct FdnCloseArgs
+{
+	bool		auction;
+	int64		id;
+} FdnCloseArgs;
+
+static void
+fdn_close_cb(void *arg)
+{
+	FdnCloseArgs *a = arg;
+
+	if (a->auction)
+		(void) fdn_close_auction_id(a->id, false);
+	else
+		(void) fdn_close_proposal_id(a->id, false);
+}
+
 long
 fdn_close_due_protocols(void)
 {
@@ -610,10 +627,18 @@ fdn_close_due_protocols(void)
 		proposals[i] = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
 	fdn_priv_end(&priv);
 
-	for (i = 0; i < na; i++)
-		(void) fdn_close_auction_id(auctions[i], false);
-	for (i = 0; i < np; i++)
-		(void) fdn_close_proposal_id(proposals[i], false);
+	/* Each in a subtransaction: one that fails must not stop the others. */
+	for (i = 0; i < na + np; i++)
+	{
+		FdnCloseArgs args = {i < na, i < na ? auctions[i] : proposals[i - na]};
+		ErrorData  *edata = fdn_try_subxact(fdn_close_cb, &args);
+
+		if (edata)
+			ereport(WARNING,
+					(errmsg("foundation supervisor could not close %s " INT64_FORMAT ": %s",
+							args.auction ? "auction" : "proposal", args.id, edata->message),
+					 errhint("It is retried on the next pass; close it by hand to see the error.")));
+	}
 
 	/* When is the next deadline? */
 	fdn_priv_begin(&priv);
