@@ -35,6 +35,7 @@
 #include "children.h"
 #include "coordination.h"
 #include "foundation.h"
+#include "shmem.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(fdn_open_auction);
@@ -216,7 +217,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				 Float8GetDatum(priority), JsonbPGetDatum(details)},
 				 NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
-	fdn_wake_supervisor_at_xact_end();
+	fdn_protocols_changed_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -469,7 +470,7 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 				 errmsg("agent \"%s\" has already voted on proposal " INT64_FORMAT, agent, id),
 				 errhint("One vote per agent.")));
 	fdn_priv_end(&priv);
-	fdn_wake_supervisor_at_xact_end();
+	fdn_protocols_changed_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -596,9 +597,14 @@ fdn_close_cb(void *arg)
 		(void) fdn_close_proposal_id(a->id, false);
 }
 
+/* How often a burst of bids or votes is counted, at most. */
+#define FDN_COMPLETION_CHECK_MS 100
+
 long
 fdn_close_due_protocols(void)
 {
+	static TimestampTz last_complete_check = 0;
+	bool		check_complete;
 	FdnPrivState priv;
 	int64	   *auctions;
 	int64	   *proposals;
@@ -608,18 +614,41 @@ fdn_close_due_protocols(void)
 	bool		isnull;
 	long		next_ms = -1;
 
+	/*
+	 * Deadlines are cheap to check on every pass.  Counting answers costs
+	 * as much as there are bids, so do it only after new bids or votes, and
+	 * at most every FDN_COMPLETION_CHECK_MS: a burst of bids then wakes us
+	 * many times but counts a few times.
+	 */
+	check_complete = fdn_shared->protocols_dirty &&
+		TimestampDifferenceExceeds(last_complete_check, GetCurrentTimestamp(),
+								   FDN_COMPLETION_CHECK_MS);
+	if (check_complete)
+	{
+		fdn_shared->protocols_dirty = false;
+		last_complete_check = GetCurrentTimestamp();
+	}
+	else if (fdn_shared->protocols_dirty)
+		next_ms = FDN_COMPLETION_CHECK_MS;
+
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT auction_id FROM foundation.auctions a WHERE status = 'open' AND"
+	fdn_spi_exec(check_complete ?
+				 "SELECT auction_id FROM foundation.auctions a WHERE status = 'open' AND"
 				 " (deadline <= clock_timestamp() OR cardinality(agents) <="
-				 "  (SELECT count(*) FROM foundation.bids b WHERE b.auction_id = a.auction_id))",
+				 "  (SELECT count(*) FROM foundation.bids b WHERE b.auction_id = a.auction_id))" :
+				 "SELECT auction_id FROM foundation.auctions WHERE status = 'open' AND"
+				 " deadline <= clock_timestamp()",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	na = (int) SPI_processed;
 	auctions = palloc(sizeof(int64) * Max(na, 1));
 	for (i = 0; i < na; i++)
 		auctions[i] = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
-	fdn_spi_exec("SELECT proposal_id FROM foundation.proposals p WHERE status = 'open' AND"
+	fdn_spi_exec(check_complete ?
+				 "SELECT proposal_id FROM foundation.proposals p WHERE status = 'open' AND"
 				 " (deadline <= clock_timestamp() OR cardinality(agents) <="
-				 "  (SELECT count(*) FROM foundation.votes v WHERE v.proposal_id = p.proposal_id))",
+				 "  (SELECT count(*) FROM foundation.votes v WHERE v.proposal_id = p.proposal_id))" :
+				 "SELECT proposal_id FROM foundation.proposals WHERE status = 'open' AND"
+				 " deadline <= clock_timestamp()",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	np = (int) SPI_processed;
 	proposals = palloc(sizeof(int64) * Max(np, 1));
@@ -650,7 +679,8 @@ fdn_close_due_protocols(void)
 		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
 
 		if (!isnull)
-			next_ms = Max(DatumGetInt64(d), 0);
+			next_ms = next_ms < 0 ? Max(DatumGetInt64(d), 0) :
+				Min(next_ms, Max(DatumGetInt64(d), 0));
 	}
 	fdn_priv_end(&priv);
 	return next_ms;

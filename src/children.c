@@ -48,6 +48,7 @@ PG_FUNCTION_INFO_V1(fdn_child_slots);
 
 static bool fdn_xact_callback_registered = false;
 static bool fdn_wake_pending = false;
+static bool fdn_protocols_pending = false;
 
 static void
 fdn_xact_callback(XactEvent event, void *arg)
@@ -55,16 +56,28 @@ fdn_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* Only committed bids and votes count; say so before waking. */
+			if (fdn_protocols_pending && fdn_shared)
+				fdn_shared->protocols_dirty = true;
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (fdn_wake_pending)
 				fdn_wake_supervisor();
 			fdn_wake_pending = false;
+			fdn_protocols_pending = false;
 			break;
 		default:
 			break;
 	}
+}
+
+void
+fdn_protocols_changed_at_commit(void)
+{
+	fdn_wake_supervisor_at_xact_end();
+	fdn_protocols_pending = true;
 }
 
 void

@@ -66,6 +66,7 @@ typedef struct FdnShared
 	int			supervisor_procno;
 	FdnChannelStats stats;		/* see channel_stats.c */
 	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
+	bool		protocols_dirty;	/* a bid or vote arrived since the last look */
 	/* channel totals at the previous stored health check (stats.mutex) */
 	TimestampTz health_prev_at;
 	int64		health_prev_messages;
