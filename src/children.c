@@ -57,9 +57,17 @@ fdn_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			/* Only committed bids and votes count; say so before waking. */
-			if (fdn_protocols_pending && fdn_shared)
+
+			/*
+			 * Only committed bids and votes count; say so, and wake the
+			 * supervisor only if it did not know yet: a burst of bids wakes
+			 * it once per count, not once per bid.
+			 */
+			if (fdn_protocols_pending && fdn_shared && !fdn_shared->protocols_dirty)
+			{
 				fdn_shared->protocols_dirty = true;
+				fdn_wake_pending = true;
+			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -76,7 +84,11 @@ fdn_xact_callback(XactEvent event, void *arg)
 void
 fdn_protocols_changed_at_commit(void)
 {
-	fdn_wake_supervisor_at_xact_end();
+	if (!fdn_xact_callback_registered)
+	{
+		RegisterXactCallback(fdn_xact_callback, NULL);
+		fdn_xact_callback_registered = true;
+	}
 	fdn_protocols_pending = true;
 }
 
