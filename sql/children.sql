@@ -51,7 +51,8 @@ SELECT count(*) FROM foundation.children;
 -- pg_terminate_backend of a permanent child: the supervisor restarts it.
 SELECT foundation.start_child('{"id": "p2", "start": {"module": "public.ticker"}}') AS p2_pid \gset
 SELECT pg_terminate_backend(:p2_pid);
-SELECT wait_for(format($$SELECT pid IS NOT NULL AND pid <> %s FROM foundation.children WHERE id = 'p2'$$, :p2_pid));
+-- (the committed row, not the live pid, which shows before the supervisor commits)
+SELECT wait_for(format($$SELECT restart_count = 1 AND pid IS NOT NULL AND pid <> %s FROM foundation.children WHERE id = 'p2'$$, :p2_pid));
 SELECT status, restart_count, last_exit FROM foundation.children WHERE id = 'p2';
 SELECT foundation.terminate_child(child_id) FROM foundation.children WHERE id = 'p2';
 
