@@ -483,13 +483,8 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 	int			required;
 	int			n;
 	int			i;
-	int			yes = 0,
-				no = 0,
-				abstain = 0,
-				failed = 0;
-	StringInfoData votes;
-	StringInfoData res;
-	const char *decision;
+	FdnTally	tally;
+	char	   *result;
 	Oid			owner;
 
 	fdn_priv_begin(&priv);
@@ -523,7 +518,7 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 				 " WHERE p.proposal_id = $1 ORDER BY u.ord",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
-	initStringInfo(&votes);
+	fdn_tally_init(&tally);
 	for (i = 0; i < n; i++)
 	{
 		char	   *name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
@@ -533,41 +528,19 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 		char	   *reason = isnull ? (strcmp(vote, "failed") == 0 ? "no vote" : NULL) :
 			TextDatumGetCString(rd);
 
-		if (strcmp(vote, "yes") == 0)
-			yes++;
-		else if (strcmp(vote, "no") == 0)
-			no++;
-		else if (strcmp(vote, "abstain") == 0)
-			abstain++;
-		else
-			failed++;
-		if (i > 0)
-			appendStringInfoString(&votes, ", ");
-		appendStringInfoString(&votes, "{\"agent\": ");
-		escape_json(&votes, name);
-		appendStringInfo(&votes, ", \"vote\": \"%s\", \"reason\": ", vote);
-		if (reason)
-			escape_json(&votes, reason);
-		else
-			appendStringInfoString(&votes, "null");
-		appendStringInfoChar(&votes, '}');
+		fdn_tally_add(&tally, name, vote, reason);
 	}
-	decision = fdn_consensus_decide(type, n, yes, no, abstain, required);
 	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	initStringInfo(&res);
-	appendStringInfo(&res, "{\"proposal_id\": " INT64_FORMAT ", \"consensus\": \"%s\", \"consensus_type\": \"%s\","
-					 " \"required_votes\": %d, \"yes\": %d, \"no\": %d, \"abstain\": %d, \"failed\": %d, \"votes\": [%s], \"decided_at\": ",
-					 id, decision, type, required, yes, no, abstain, failed, votes.data);
-	escape_json(&res, TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)));
-	appendStringInfoChar(&res, '}');
+	result = fdn_consensus_result(id, type, n, required, &tally,
+								  TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)));
 	fdn_spi_exec("UPDATE foundation.proposals SET status = 'closed', closed_at = clock_timestamp(),"
 				 " result = $2 WHERE proposal_id = $1",
 				 2, (Oid[]) {INT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(res.data))},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(result))},
 				 NULL, SPI_OK_UPDATE);
 	fdn_priv_end(&priv);
-	fdn_announce("proposal_closed", res.data);
-	return res.data;
+	fdn_announce("proposal_closed", result);
+	return result;
 }
 
 Datum

@@ -358,6 +358,57 @@ fdn_consensus_decide(const char *type, int n, int yes, int no, int abstain,
 	return accepted ? "accepted" : "rejected";
 }
 
+void
+fdn_tally_init(FdnTally *t)
+{
+	t->yes = t->no = t->abstain = t->failed = 0;
+	initStringInfo(&t->votes);
+}
+
+void
+fdn_tally_add(FdnTally *t, const char *agent, const char *vote,
+			  const char *reason)
+{
+	if (strcmp(vote, "yes") == 0)
+		t->yes++;
+	else if (strcmp(vote, "no") == 0)
+		t->no++;
+	else if (strcmp(vote, "abstain") == 0)
+		t->abstain++;
+	else
+	{
+		t->failed++;
+		vote = "failed";
+	}
+	if (t->votes.len > 0)
+		appendStringInfoString(&t->votes, ", ");
+	appendStringInfoString(&t->votes, "{\"agent\": ");
+	escape_json(&t->votes, agent);
+	appendStringInfo(&t->votes, ", \"vote\": \"%s\", \"reason\": ", vote);
+	if (reason)
+		escape_json(&t->votes, reason);
+	else
+		appendStringInfoString(&t->votes, "null");
+	appendStringInfoChar(&t->votes, '}');
+}
+
+char *
+fdn_consensus_result(int64 proposal_id, const char *type, int n, int required,
+					 FdnTally *t, const char *decided_at)
+{
+	StringInfoData res;
+
+	initStringInfo(&res);
+	appendStringInfo(&res, "{\"proposal_id\": " INT64_FORMAT ", \"consensus\": \"%s\", \"consensus_type\": \"%s\","
+					 " \"required_votes\": %d, \"yes\": %d, \"no\": %d, \"abstain\": %d, \"failed\": %d, \"votes\": [%s], \"decided_at\": ",
+					 proposal_id,
+					 fdn_consensus_decide(type, n, t->yes, t->no, t->abstain, required),
+					 type, required, t->yes, t->no, t->abstain, t->failed, t->votes.data);
+	escape_json(&res, decided_at);
+	appendStringInfoChar(&res, '}');
+	return res.data;
+}
+
 char *
 fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				  int timeout_ms, int required)
@@ -365,14 +416,9 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 	FdnAgent   *agents;
 	int			n;
 	int			i;
-	int			yes = 0,
-				no = 0,
-				abstain = 0,
-				failed = 0;
-	StringInfoData votes;
-	StringInfoData res;
+	FdnTally	tally;
+	char	   *result;
 	StringInfoData req;
-	const char *decision;
 	int64		proposal_id;
 	FdnPrivState priv;
 	bool		isnull;
@@ -404,7 +450,7 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 					 JsonbToCString(NULL, &proposal->root, VARSIZE(proposal)), type);
 	request = fdn_jsonb_from_text(req.data);
 
-	initStringInfo(&votes);
+	fdn_tally_init(&tally);
 	for (i = 0; i < n; i++)
 	{
 		char	   *error;
@@ -430,26 +476,8 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 		}
 		else if (answer)
 			reason = pstrdup("malformed answer: no \"vote\"");
-		if (strcmp(vote, "yes") == 0)
-			yes++;
-		else if (strcmp(vote, "no") == 0)
-			no++;
-		else if (strcmp(vote, "abstain") == 0)
-			abstain++;
-		else
-			failed++;
-		if (i > 0)
-			appendStringInfoString(&votes, ", ");
-		appendStringInfoString(&votes, "{\"agent\": ");
-		escape_json(&votes, agents[i].name);
-		appendStringInfo(&votes, ", \"vote\": \"%s\", \"reason\": ", vote);
-		if (reason)
-			escape_json(&votes, reason);
-		else
-			appendStringInfoString(&votes, "null");
-		appendStringInfoChar(&votes, '}');
+		fdn_tally_add(&tally, agents[i].name, vote, reason);
 	}
-	decision = fdn_consensus_decide(type, n, yes, no, abstain, required);
 
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT nextval(pg_get_serial_sequence('foundation.proposals', 'proposal_id')),"
@@ -457,12 +485,7 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	proposal_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
-	initStringInfo(&res);
-	appendStringInfo(&res, "{\"proposal_id\": " INT64_FORMAT ", \"consensus\": \"%s\", \"consensus_type\": \"%s\","
-					 " \"required_votes\": %d, \"yes\": %d, \"no\": %d, \"abstain\": %d, \"failed\": %d, \"votes\": [%s], \"decided_at\": ",
-					 proposal_id, decision, type, required, yes, no, abstain, failed, votes.data);
-	escape_json(&res, decided_at);
-	appendStringInfoChar(&res, '}');
+	result = fdn_consensus_result(proposal_id, type, n, required, &tally, decided_at);
 	fdn_spi_exec("INSERT INTO foundation.proposals (proposal_id, proposal, agents, consensus_type,"
 				 " required_votes, status, owner, closed_at, result)"
 				 " OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, 'closed', $6, clock_timestamp(), $7)",
@@ -470,11 +493,11 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				 (Datum[]) {Int64GetDatum(proposal_id), JsonbPGetDatum(proposal),
 				 PointerGetDatum(agent_names), CStringGetTextDatum(type),
 				 Int32GetDatum(required), ObjectIdGetDatum(priv.save_userid),
-				 JsonbPGetDatum(fdn_jsonb_from_text(res.data))},
+				 JsonbPGetDatum(fdn_jsonb_from_text(result))},
 				 NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
-	fdn_announce("proposal_closed", res.data);
-	return res.data;
+	fdn_announce("proposal_closed", result);
+	return result;
 }
 
 Datum

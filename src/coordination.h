@@ -14,6 +14,7 @@
 #include "utils/jsonb.h"
 
 #include "agents.h"
+#include "lib/stringinfo.h"
 
 typedef struct FdnBid
 {
@@ -37,6 +38,27 @@ extern int	fdn_auction_decide(FdnBid *bids, int n, bool second_price,
 /* The consensus rule: "accepted", "rejected" or "no_quorum". */
 extern const char *fdn_consensus_decide(const char *type, int n, int yes,
 										int no, int abstain, int required);
+
+/* Votes counted as they come, and listed for the result. */
+typedef struct FdnTally
+{
+	int			yes;
+	int			no;
+	int			abstain;
+	int			failed;
+	StringInfoData votes;		/* the "votes" array's elements */
+} FdnTally;
+
+extern void fdn_tally_init(FdnTally *t);
+
+/* Count one agent's vote: yes, no, abstain; anything else is failed. */
+extern void fdn_tally_add(FdnTally *t, const char *agent, const char *vote,
+						  const char *reason);
+
+/* Decide by the consensus rule and build the result's text. */
+extern char *fdn_consensus_result(int64 proposal_id, const char *type, int n,
+								  int required, FdnTally *t,
+								  const char *decided_at);
 
 /* Validate an auction spec (errors on bad input). */
 extern void fdn_parse_auction_spec(Jsonb *spec, FdnAuctionSpec *out);
