@@ -67,6 +67,11 @@ SELECT r->>'winner', r->>'payment',
 -- Stored, and announced on events.
 SELECT count(*) AS auctions, count(*) FILTER (WHERE status = 'closed') AS closed FROM foundation.auctions;
 SELECT count(*) AS bids, count(error) AS failed FROM foundation.bids;
+-- Every bid of a run_auction, in the order of the invitation.
+SELECT agent, bid, error FROM foundation.auction_bids(
+  (foundation.run_auction('{}', ARRAY['b7', 'broken', 'b10']) ->> 'auction_id')::bigint);
+-- A long list is checked in one pass: the repeat named is the first one listed again.
+SELECT foundation.run_auction('{}', ARRAY['b10', 'b7', 'b4', 'b4', 'b7']);
 SELECT messages > 0 AS announced FROM foundation.channel_stats WHERE channel = 'events';
 
 -- Consensus at its boundaries.

@@ -482,14 +482,20 @@ CREATE TABLE foundation.auctions (
     result     jsonb
 );
 GRANT SELECT ON foundation.auctions TO PUBLIC;
+-- One row per invited agent, written when the auction opens (ord: its place
+-- in the invitation); bid and submitted_at stay NULL until it bids.  Only
+-- foundation's functions write it, always for an auction they hold locked
+-- or just created; no foreign key, whose per-row check was a quarter of
+-- run_auction's time (docs/benchmarks.md, benchmark 11).
 CREATE TABLE foundation.bids (
-    auction_id   bigint NOT NULL REFERENCES foundation.auctions ON DELETE CASCADE,
+    auction_id   bigint NOT NULL,
     agent        text NOT NULL,
-    bid          double precision NOT NULL,
+    ord          integer NOT NULL,
+    bid          double precision,
     priority     double precision NOT NULL DEFAULT 0,
     details      jsonb NOT NULL DEFAULT '{}',
     error        text,
-    submitted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    submitted_at timestamptz,
     PRIMARY KEY (auction_id, agent)
 );
 
@@ -555,6 +561,12 @@ CREATE FUNCTION foundation.close_auction(auction_id bigint) RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_close_auction';
 COMMENT ON FUNCTION foundation.close_auction(bigint) IS
   'Decide (the run_auction rule) and store the result, broadcast on events at commit; idempotent: concurrent closers get one result.';
+CREATE FUNCTION foundation.auction_bids(auction_id bigint)
+    RETURNS TABLE (agent text, bid double precision, priority double precision, details jsonb,
+                   error text, submitted_at timestamptz)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_auction_bids';
+COMMENT ON FUNCTION foundation.auction_bids(bigint) IS
+  'Every invited agent''s bid (NULL with error ''no bid'' for none), in invitation order, once the auction is closed; sealed (55000) while it is open.';
 CREATE FUNCTION foundation.auction_result(auction_id bigint) RETURNS jsonb
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_auction_result_sql';
 COMMENT ON FUNCTION foundation.auction_result(bigint) IS

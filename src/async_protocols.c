@@ -23,7 +23,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -42,6 +44,7 @@ PG_FUNCTION_INFO_V1(fdn_open_auction);
 PG_FUNCTION_INFO_V1(fdn_submit_bid);
 PG_FUNCTION_INFO_V1(fdn_close_auction);
 PG_FUNCTION_INFO_V1(fdn_auction_result_sql);
+PG_FUNCTION_INFO_V1(fdn_auction_bids);
 PG_FUNCTION_INFO_V1(fdn_open_proposal);
 PG_FUNCTION_INFO_V1(fdn_cast_vote);
 PG_FUNCTION_INFO_V1(fdn_close_proposal);
@@ -105,6 +108,16 @@ fdn_open_auction(PG_FUNCTION_ARGS)
 				 NULL, SPI_OK_INSERT_RETURNING);
 	id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 	opened = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
+
+	/*
+	 * One row per invited agent, without a bid yet: a bid is then an update
+	 * of its own row (found by primary key, so its cost does not grow with
+	 * the number invited), and a missing row means "not invited".
+	 */
+	fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, ord)"
+				 " SELECT $1, u.name, u.ord FROM unnest($2::text[]) WITH ORDINALITY u(name, ord)",
+				 2, (Oid[]) {INT8OID, TEXTARRAYOID},
+				 (Datum[]) {Int64GetDatum(id), PointerGetDatum(agents)}, NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
 
 	/* Invitations go out on the control channel at commit. */
@@ -121,9 +134,9 @@ fdn_open_auction(PG_FUNCTION_ARGS)
 
 /* The agent's owner, or an error if the caller may not act for it. */
 static void
-fdn_check_acts_for(const char *agent, Oid owner)
+fdn_check_acts_for(const char *agent, Oid caller, Oid owner)
 {
-	if (!has_privs_of_role(GetUserId(), owner))
+	if (!has_privs_of_role(caller, owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to act for agent \"%s\"", agent),
@@ -144,7 +157,6 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	char	   *status;
 	char	   *closed_at;
 	Oid			owner;
-	bool		invited;
 	char	   *why;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -168,19 +180,47 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				 errmsg("invalid bid details: %s", why),
 				 errhint("details.priority, if given, is a finite number of at least 0.")));
 
+	/*
+	 * One statement: lock the auction row (a share lock: closing, which
+	 * takes the row's update lock, waits for us; it lasts till commit),
+	 * find the agent's owner, and update the agent's own row, written at
+	 * the opening, only if the auction is open and the caller may act for
+	 * the agent.  What it returns tells which error, if any, applies;
+	 * nothing was written then.
+	 */
 	fdn_priv_begin(&priv);
-	/* A share lock: closing (which takes the row's update lock) waits for us. */
-	fdn_spi_exec("SELECT a.status, to_json(a.closed_at)#>>'{}', g.owner, $2 = ANY (a.agents)"
-				 " FROM foundation.auctions a LEFT JOIN foundation.agents g ON g.name = $2"
-				 " WHERE a.auction_id = $1 FOR SHARE OF a",
-				 2, (Oid[]) {INT8OID, TEXTOID},
-				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent)}, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	fdn_spi_exec("WITH a AS (SELECT status, closed_at FROM foundation.auctions"
+				 "            WHERE auction_id = $1 FOR SHARE),"
+				 "     g AS (SELECT owner FROM foundation.agents WHERE name = $2),"
+				 "     u AS (UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
+				 "                  submitted_at = clock_timestamp()"
+				 "            WHERE auction_id = $1 AND agent = $2"
+				 "              AND (SELECT status FROM a) = 'open'"
+				 "              AND pg_has_role($6, (SELECT owner FROM g), 'USAGE')"
+				 "           RETURNING 1)"
+				 " SELECT (SELECT status FROM a), (SELECT to_json(closed_at)#>>'{}' FROM a),"
+				 "        (SELECT owner FROM g), (SELECT count(*) FROM u)",
+				 6, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID, OIDOID},
+				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent), Float8GetDatum(bid),
+				 Float8GetDatum(priority), JsonbPGetDatum(details),
+				 ObjectIdGetDatum(priv.save_userid)},
+				 NULL, SPI_OK_SELECT);
+	if (DatumGetInt64(fdn_spi_getdatum(0, 4, &isnull)) == 1)
+	{
+		fdn_priv_end(&priv);
+		fdn_protocols_changed_at_commit();
+		PG_RETURN_VOID();
+	}
+	{
+		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
+
+		status = isnull ? NULL : TextDatumGetCString(d);
+	}
+	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("auction " INT64_FORMAT " does not exist", id),
 				 errhint("foundation.open_auction returns the id.")));
-	status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
 	if (strcmp(status, "closed") == 0)
 	{
 		Datum		c = fdn_spi_getdatum(0, 2, &isnull);
@@ -197,28 +237,26 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent \"%s\" does not exist", agent),
 				 errhint("Register it with foundation.register_agent.")));
-	invited = DatumGetBool(fdn_spi_getdatum(0, 4, &isnull));
-	if (!invited)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("agent \"%s\" is not invited to auction " INT64_FORMAT, agent, id),
-				 errhint("SELECT agents FROM foundation.auctions WHERE auction_id = " INT64_FORMAT " lists them.", id)));
-	fdn_priv_end(&priv);
-	fdn_check_acts_for(agent, owner);
+	fdn_check_acts_for(agent, priv.save_userid, owner);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("agent \"%s\" is not invited to auction " INT64_FORMAT, agent, id),
+			 errhint("SELECT agents FROM foundation.auctions WHERE auction_id = " INT64_FORMAT " lists them.", id)));
+	PG_RETURN_VOID();			/* not reached */
+}
 
-	/* Replaceable until the close; the row lock above lasts till commit. */
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, bid, priority, details)"
-				 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (auction_id, agent) DO UPDATE"
-				 " SET bid = excluded.bid, priority = excluded.priority, details = excluded.details,"
-				 "     submitted_at = clock_timestamp()",
-				 5, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent), Float8GetDatum(bid),
-				 Float8GetDatum(priority), JsonbPGetDatum(details)},
-				 NULL, SPI_OK_INSERT);
-	fdn_priv_end(&priv);
-	fdn_protocols_changed_at_commit();
-	PG_RETURN_VOID();
+/* Ranking order of top_bids: bid, then priority, high first; then seq. */
+static int
+fdn_bid_rank_cmp(const void *a, const void *b)
+{
+	const FdnBid *x = a;
+	const FdnBid *y = b;
+
+	if (x->bid != y->bid)
+		return x->bid > y->bid ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return (x->agent->seq > y->agent->seq) - (x->agent->seq < y->agent->seq);
 }
 
 /*
@@ -229,6 +267,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 static char *
 fdn_close_auction_id(int64 id, bool check_owner)
 {
+	Jsonb	   *rj;
 	FdnPrivState priv;
 	bool		isnull;
 	char	   *result;
@@ -236,6 +275,7 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	Oid			owner;
 	FdnAuctionSpec as;
 	FdnBid	   *bids;
+	Datum	   *names;
 	int			n;
 	int			i;
 	char	   *decided_at;
@@ -264,41 +304,61 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	spec = DatumGetJsonbP(fdn_spi_getdatum(0, 3, &isnull));
 	fdn_parse_auction_spec(spec, &as);
 
-	/* Every invited agent, with its bid or without one. */
-	fdn_spi_exec("SELECT g.name, g.seq, b.bid, b.priority FROM foundation.auctions a,"
-				 " unnest(a.agents) WITH ORDINALITY u(name, ord)"
-				 " JOIN foundation.agents g ON g.name = u.name"
-				 " LEFT JOIN foundation.bids b ON b.auction_id = $1 AND b.agent = u.name"
-				 " WHERE a.auction_id = $1 ORDER BY u.ord",
+	/*
+	 * The rule needs only the top of the ranking: the two best bids by
+	 * (bid, priority), as cheap as any top-two query over the auction's
+	 * rows.  When those two tie, registration order decides among every
+	 * bid of that tie, so fetch all of them.  Every bid stays in
+	 * foundation.bids, readable once closed through foundation.auction_bids.
+	 */
+	fdn_spi_exec("SELECT agent, bid, priority FROM foundation.bids"
+				 " WHERE auction_id = $1 AND bid IS NOT NULL"
+				 " ORDER BY bid DESC, priority DESC LIMIT 2",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 2 &&
+		DatumGetFloat8(fdn_spi_getdatum(0, 2, &isnull)) == DatumGetFloat8(fdn_spi_getdatum(1, 2, &isnull)) &&
+		DatumGetFloat8(fdn_spi_getdatum(0, 3, &isnull)) == DatumGetFloat8(fdn_spi_getdatum(1, 3, &isnull)))
+		fdn_spi_exec("SELECT agent, bid, priority FROM foundation.bids"
+					 " WHERE auction_id = $1 AND bid = $2 AND priority = $3",
+					 3, (Oid[]) {INT8OID, FLOAT8OID, FLOAT8OID},
+					 (Datum[]) {Int64GetDatum(id), fdn_spi_getdatum(0, 2, &isnull),
+					 fdn_spi_getdatum(0, 3, &isnull)}, NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	bids = palloc0(sizeof(FdnBid) * Max(n, 1));
+	names = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		Datum		d;
-
+		names[i] = fdn_spi_getdatum(i, 1, &isnull);
 		bids[i].agent = palloc0(sizeof(FdnAgent));
-		bids[i].agent->name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
-		bids[i].agent->seq = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
-		d = fdn_spi_getdatum(i, 3, &isnull);
-		if (isnull)
-			bids[i].error = "no bid";
-		else
-		{
-			bids[i].bid = DatumGetFloat8(d);
-			bids[i].priority = DatumGetFloat8(fdn_spi_getdatum(i, 4, &isnull));
-		}
+		bids[i].agent->name = TextDatumGetCString(names[i]);
+		bids[i].bid = DatumGetFloat8(fdn_spi_getdatum(i, 2, &isnull));
+		bids[i].priority = DatumGetFloat8(fdn_spi_getdatum(i, 3, &isnull));
+	}
+	if (n > 0)
+	{
+		/* Registration order, for ties; an agent gone since ranks last. */
+		fdn_spi_exec("SELECT coalesce(g.seq, 9223372036854775807)"
+					 " FROM unnest($1::text[]) WITH ORDINALITY u(name, ord)"
+					 " LEFT JOIN LATERAL (SELECT seq FROM foundation.agents a WHERE a.name = u.name OFFSET 0) g"
+					 " ON true ORDER BY u.ord",
+					 1, (Oid[]) {TEXTARRAYOID},
+					 (Datum[]) {PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT))},
+					 NULL, SPI_OK_SELECT);
+		for (i = 0; i < n; i++)
+			bids[i].agent->seq = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
+		qsort(bids, n, sizeof(FdnBid), fdn_bid_rank_cmp);
 	}
 	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-	result = fdn_auction_result(id, &as, bids, n, decided_at);
+	result = fdn_auction_result(id, &as, bids, n, true, decided_at);
+	rj = fdn_jsonb_from_text(result);
 	fdn_spi_exec("UPDATE foundation.auctions SET status = 'closed', closed_at = clock_timestamp(),"
 				 " result = $2 WHERE auction_id = $1",
 				 2, (Oid[]) {INT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(result))},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(rj)},
 				 NULL, SPI_OK_UPDATE);
 	fdn_priv_end(&priv);
-	fdn_announce("auction_closed", result);
+	fdn_announce("auction_closed", rj);
 	return result;
 }
 
@@ -335,6 +395,55 @@ fdn_auction_result_sql(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();		/* still open */
 	PG_RETURN_DATUM(d);
+}
+
+/*
+ * Every invited agent's bid, in the order of the invitation, once the
+ * auction is closed (sealed until then, even from its owner).
+ */
+Datum
+fdn_auction_bids(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FdnPrivState priv;
+	bool		isnull;
+	int64		id;
+	uint64		i;
+
+	if (PG_ARGISNULL(0))
+		fdn_null("auction id", "foundation.open_auction returns the id.");
+	id = PG_GETARG_INT64(0);
+	InitMaterializedSRF(fcinfo, 0);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT status FROM foundation.auctions WHERE auction_id = $1",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("auction " INT64_FORMAT " does not exist", id),
+				 errhint("foundation.open_auction returns the id.")));
+	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the bids of auction " INT64_FORMAT " are sealed until it closes", id),
+				 errhint("Its owner closes it with foundation.close_auction(" INT64_FORMAT "), or the supervisor at its deadline.", id)));
+	fdn_spi_exec("SELECT agent, bid, priority, details,"
+				 " CASE WHEN bid IS NULL THEN 'no bid' ELSE error END, submitted_at"
+				 " FROM foundation.bids WHERE auction_id = $1 ORDER BY ord",
+				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[6];
+		bool		nulls[6];
+		int			c;
+
+		for (c = 0; c < 6; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	fdn_priv_end(&priv);
+	return (Datum) 0;
 }
 
 /* ---------- proposals ---------- */
@@ -455,7 +564,7 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 				 errmsg("agent \"%s\" is not invited to proposal " INT64_FORMAT, agent, id),
 				 errhint("SELECT agents FROM foundation.proposals WHERE proposal_id = " INT64_FORMAT " lists them.", id)));
 	fdn_priv_end(&priv);
-	fdn_check_acts_for(agent, owner);
+	fdn_check_acts_for(agent, GetUserId(), owner);
 
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("INSERT INTO foundation.votes (proposal_id, agent, vote, reason)"
@@ -477,6 +586,7 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 static char *
 fdn_close_proposal_id(int64 id, bool check_owner)
 {
+	Jsonb	   *rj;
 	FdnPrivState priv;
 	bool		isnull;
 	char	   *type;
@@ -533,13 +643,14 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	result = fdn_consensus_result(id, type, n, required, &tally,
 								  TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)));
+	rj = fdn_jsonb_from_text(result);
 	fdn_spi_exec("UPDATE foundation.proposals SET status = 'closed', closed_at = clock_timestamp(),"
 				 " result = $2 WHERE proposal_id = $1",
 				 2, (Oid[]) {INT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(fdn_jsonb_from_text(result))},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(rj)},
 				 NULL, SPI_OK_UPDATE);
 	fdn_priv_end(&priv);
-	fdn_announce("proposal_closed", result);
+	fdn_announce("proposal_closed", rj);
 	return result;
 }
 
@@ -584,6 +695,7 @@ fdn_close_due_protocols(void)
 	int			na;
 	int			np;
 	int			i;
+	int			nest;
 	bool		isnull;
 	long		next_ms = -1;
 
@@ -604,11 +716,27 @@ fdn_close_due_protocols(void)
 	else if (fdn_shared->protocols_dirty)
 		next_ms = FDN_COMPLETION_CHECK_MS;
 
+	/*
+	 * Is any bid still missing?  That must be a probe of each open
+	 * auction's own rows (by primary key, stopping at the first without a
+	 * bid), never a scan of every auction's bids: OFFSET 0 keeps NOT EXISTS
+	 * a per-auction subplan, and with sequential and bitmap scans off while
+	 * it is planned, statistics that make "bid IS NULL" look rare cannot
+	 * turn that probe into a scan of the whole table (19.7 ms instead of
+	 * 0.7 ms with 140 000 bids, every 100 ms while bids arrive).  The same
+	 * holds for counting a proposal's votes.
+	 */
 	fdn_priv_begin(&priv);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	fdn_spi_exec(check_complete ?
 				 "SELECT auction_id FROM foundation.auctions a WHERE status = 'open' AND"
-				 " (deadline <= clock_timestamp() OR cardinality(agents) <="
-				 "  (SELECT count(*) FROM foundation.bids b WHERE b.auction_id = a.auction_id))" :
+				 " (deadline <= clock_timestamp() OR NOT EXISTS"
+				 "  (SELECT FROM foundation.bids b WHERE b.auction_id = a.auction_id AND b.bid IS NULL"
+				 "   OFFSET 0))" :
 				 "SELECT auction_id FROM foundation.auctions WHERE status = 'open' AND"
 				 " deadline <= clock_timestamp()",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -623,6 +751,7 @@ fdn_close_due_protocols(void)
 				 "SELECT proposal_id FROM foundation.proposals WHERE status = 'open' AND"
 				 " deadline <= clock_timestamp()",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	AtEOXact_GUC(true, nest);
 	np = (int) SPI_processed;
 	proposals = palloc(sizeof(int64) * Max(np, 1));
 	for (i = 0; i < np; i++)

@@ -162,7 +162,7 @@ fdn_parse_auction_spec(Jsonb *spec, FdnAuctionSpec *out)
 
 char *
 fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
-				   int n, const char *decided_at)
+				   int n, bool top_only, const char *decided_at)
 {
 	StringInfoData res;
 	double		payment = 0;
@@ -195,7 +195,7 @@ fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
 	appendStringInfo(&res, ", \"auction_type\": \"sealed_bid\", \"payment_rule\": \"%s\", \"reserve_price\": ",
 					 as->second_price ? "second_price" : "first_price");
 	fdn_json_num(&res, as->reserve);
-	appendStringInfoString(&res, ", \"bids\": [");
+	appendStringInfo(&res, ", \"%s\": [", top_only ? "top_bids" : "bids");
 	for (i = 0; i < n; i++)
 	{
 		if (i > 0)
@@ -223,16 +223,30 @@ fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
 }
 
 void
-fdn_announce(const char *type, const char *result)
+fdn_announce(const char *type, Jsonb *result)
 {
-	StringInfoData ev;
+	JsonbParseState *st = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	Jsonb	   *head;
 
-	initStringInfo(&ev);
-	appendStringInfo(&ev, "{\"type\": \"%s\", %s", type, result + 1);
-	fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
+	/* {"type": type} || result: the result is not parsed again. */
+	k.type = jbvString;
+	k.val.string.val = "type";
+	k.val.string.len = 4;
+	v.type = jbvString;
+	v.val.string.val = (char *) type;
+	v.val.string.len = strlen(type);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	pushJsonbValue(&st, WJB_KEY, &k);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	head = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	fdn_broadcast(1, DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(head),
+														JsonbPGetDatum(result))),
+				  false, FDN_ROUTE_NONE);
 }
 
-char *
+Jsonb *
 fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 {
 	FdnAuctionSpec as;
@@ -241,7 +255,7 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 	int			n;
 	int			i;
 	StringInfoData payload;
-	char	   *res;
+	Jsonb	   *res;
 	int64		auction_id;
 	FdnPrivState priv;
 	bool		isnull;
@@ -293,23 +307,42 @@ fdn_run_auction(Jsonb *spec, ArrayType *agent_names, Jsonb *context)
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	auction_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
-	res = fdn_auction_result(auction_id, &as, bids, n, decided_at);
+	res = fdn_jsonb_from_text(fdn_auction_result(auction_id, &as, bids, n, false, decided_at));
 
 	fdn_spi_exec("INSERT INTO foundation.auctions (auction_id, spec, agents, status, owner, closed_at, result)"
 				 " OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, 'closed', $4, clock_timestamp(), $5)",
 				 5, (Oid[]) {INT8OID, JSONBOID, TEXTARRAYOID, OIDOID, JSONBOID},
 				 (Datum[]) {Int64GetDatum(auction_id), JsonbPGetDatum(spec),
 				 PointerGetDatum(agent_names), ObjectIdGetDatum(priv.save_userid),
-				 JsonbPGetDatum(fdn_jsonb_from_text(res))},
+				 JsonbPGetDatum(res)},
 				 NULL, SPI_OK_INSERT);
-	for (i = 0; i < n; i++)
-		fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, bid, priority, error)"
-					 " VALUES ($1, $2, $3, $4, $5)",
-					 5, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, TEXTOID},
-					 (Datum[]) {Int64GetDatum(auction_id), CStringGetTextDatum(agents[i].name),
-					 Float8GetDatum(bids[i].bid), Float8GetDatum(bids[i].priority),
-					 bids[i].error ? CStringGetTextDatum(bids[i].error) : (Datum) 0},
-					 bids[i].error ? "     " : "    n", SPI_OK_INSERT);
+	{
+		/* All bids in one statement, in the order of the invitation. */
+		Datum	   *bv = palloc(sizeof(Datum) * n);
+		Datum	   *pv = palloc(sizeof(Datum) * n);
+		Datum	   *ev = palloc(sizeof(Datum) * n);
+		bool	   *enull = palloc(sizeof(bool) * n);
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+
+		for (i = 0; i < n; i++)
+		{
+			bv[i] = Float8GetDatum(bids[i].bid);
+			pv[i] = Float8GetDatum(bids[i].priority);
+			enull[i] = bids[i].error == NULL;
+			ev[i] = enull[i] ? (Datum) 0 : CStringGetTextDatum(bids[i].error);
+		}
+		fdn_spi_exec("INSERT INTO foundation.bids (auction_id, agent, ord, bid, priority, error, submitted_at)"
+					 " SELECT $1, u.agent, u.ord, u.bid, u.priority, u.error, clock_timestamp()"
+					 " FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[])"
+					 "      WITH ORDINALITY u(agent, bid, priority, error, ord)",
+					 5, (Oid[]) {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID},
+					 (Datum[]) {Int64GetDatum(auction_id), PointerGetDatum(agent_names),
+					 PointerGetDatum(construct_array(bv, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+					 PointerGetDatum(construct_array(pv, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+					 PointerGetDatum(construct_md_array(ev, enull, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT))},
+					 NULL, SPI_OK_INSERT);
+	}
 	fdn_priv_end(&priv);
 
 	/* Announced at commit, with the whole result. */
@@ -325,9 +358,8 @@ fdn_run_auction_sql(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("auction spec and agents must not be NULL"),
 				 errhint("Call foundation.run_auction('{\"type\": \"sealed_bid\"}', ARRAY['a1', 'a2']).")));
-	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_run_auction(PG_GETARG_JSONB_P(0),
-														  PG_GETARG_ARRAYTYPE_P(1),
-														  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2))));
+	PG_RETURN_JSONB_P(fdn_run_auction(PG_GETARG_JSONB_P(0), PG_GETARG_ARRAYTYPE_P(1),
+									  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
 }
 
 /* ---------- consensus ---------- */
@@ -413,6 +445,7 @@ char *
 fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				  int timeout_ms, int required)
 {
+	Jsonb	   *rj;
 	FdnAgent   *agents;
 	int			n;
 	int			i;
@@ -486,6 +519,7 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 	proposal_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 2, &isnull));
 	result = fdn_consensus_result(proposal_id, type, n, required, &tally, decided_at);
+	rj = fdn_jsonb_from_text(result);
 	fdn_spi_exec("INSERT INTO foundation.proposals (proposal_id, proposal, agents, consensus_type,"
 				 " required_votes, status, owner, closed_at, result)"
 				 " OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, 'closed', $6, clock_timestamp(), $7)",
@@ -493,10 +527,10 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 				 (Datum[]) {Int64GetDatum(proposal_id), JsonbPGetDatum(proposal),
 				 PointerGetDatum(agent_names), CStringGetTextDatum(type),
 				 Int32GetDatum(required), ObjectIdGetDatum(priv.save_userid),
-				 JsonbPGetDatum(fdn_jsonb_from_text(result))},
+				 JsonbPGetDatum(rj)},
 				 NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
-	fdn_announce("proposal_closed", result);
+	fdn_announce("proposal_closed", rj);
 	return result;
 }
 
@@ -630,6 +664,10 @@ fdn_negotiate(PG_FUNCTION_ARGS)
 					 agreement ? agreement : "null",
 					 Min(round, max_rounds), max_rounds,
 					 JsonbToCString(NULL, &issue->root, VARSIZE(issue)), hist.data);
-	fdn_announce("negotiation_closed", res.data);
-	PG_RETURN_JSONB_P(fdn_jsonb_from_text(res.data));
+	{
+		Jsonb	   *rj = fdn_jsonb_from_text(res.data);
+
+		fdn_announce("negotiation_closed", rj);
+		PG_RETURN_JSONB_P(rj);
+	}
 }

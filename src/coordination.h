@@ -63,18 +63,24 @@ extern char *fdn_consensus_result(int64 proposal_id, const char *type, int n,
 /* Validate an auction spec (errors on bad input). */
 extern void fdn_parse_auction_spec(Jsonb *spec, FdnAuctionSpec *out);
 
-/* Decide and build an auction's result text. */
+/*
+ * Decide and build an auction's result text.  Its bids go under "bids"
+ * (every invited agent's, run_auction) or, with top_only, under "top_bids"
+ * (just those the rule needed, close_auction: every bid stays in
+ * foundation.bids).
+ */
 extern char *fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as,
-								FdnBid *bids, int n, const char *decided_at);
+								FdnBid *bids, int n, bool top_only,
+								const char *decided_at);
 
 /* A number at key: finite and not negative; else false and *why. */
 extern bool fdn_get_amount(Jsonb *jb, const char *key, double *out, char **why);
 
 /* Broadcast {"type": type, ...result} on the events channel at commit. */
-extern void fdn_announce(const char *type, const char *result);
+extern void fdn_announce(const char *type, Jsonb *result);
 
 /* Run a sealed-bid auction now; returns the result's text. */
-extern char *fdn_run_auction(Jsonb *spec, ArrayType *agents, Jsonb *context);
+extern Jsonb *fdn_run_auction(Jsonb *spec, ArrayType *agents, Jsonb *context);
 
 /* Ask the agents to vote now; returns the result's text. */
 extern char *fdn_run_consensus(ArrayType *agents, Jsonb *proposal,

@@ -303,7 +303,7 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 			appendStringInfoChar(&s, '}');
 			spec = fdn_jsonb_from_text(s.data);
 		}
-		res = fdn_jsonb_from_text(fdn_run_auction(spec, DatumGetArrayTypeP(agents), context));
+		res = fdn_run_auction(spec, DatumGetArrayTypeP(agents), context);
 	}
 	else if (strcmp(type, "consensus") == 0)
 	{
@@ -378,8 +378,8 @@ fdn_coordinate_resource_allocation(PG_FUNCTION_ARGS)
 		initStringInfo(&spec);
 		appendStringInfo(&spec, "{\"type\": \"sealed_bid\", \"resources\": %s, \"payment_rule\": \"second_price\"}",
 						 resources_text);
-		res = fdn_jsonb_from_text(fdn_run_auction(fdn_jsonb_from_text(spec.data), agents,
-												  fdn_jsonb_from_text("{\"timeout\": 30000}")));
+		res = fdn_run_auction(fdn_jsonb_from_text(spec.data), agents,
+							  fdn_jsonb_from_text("{\"timeout\": 30000}"));
 		fdn_record_result("resource_allocation", res);
 	}
 	PG_CATCH();

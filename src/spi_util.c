@@ -54,7 +54,7 @@ fdn_priv_end(FdnPrivState *state)
  * their addresses identify them.  The plan cache replans them when the
  * tables change (DROP and CREATE EXTENSION).
  */
-#define FDN_MAX_PLANS 64
+#define FDN_MAX_PLANS 256
 
 typedef struct FdnPlan
 {

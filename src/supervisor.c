@@ -32,6 +32,7 @@
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -376,6 +377,13 @@ fdn_supervisor_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(fdn_database, NULL, 0);
 	pgstat_report_appname("foundation supervisor");
+
+	/*
+	 * Our queries are small and run every pass; their estimates can still
+	 * pass jit_above_cost on big tables, and compiling them every time cost
+	 * the supervisor 75 % of its CPU in benchmark 12.
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	before_shmem_exit(fdn_supervisor_on_exit, (Datum) 0);
 	fdn_shared->supervisor_pid = MyProcPid;

@@ -92,13 +92,25 @@ SELECT count(*) FROM public.seen WHERE type = 'sentinel' AND (message->>'n')::in
 }
 
 # One line per bid in a result: agent:bid:priority:error.
+# The bids a result lists (run_auction: "bids"; close_auction: "top_bids").
 sub bids_of
 {
-	my ($json) = @_;
+	my ($json, $key) = @_;
+	$key //= 'top_bids';
 	return $node->safe_psql('postgres', qq{
 SELECT string_agg(b->>'agent' || ':' || (b->>'bid') || ':' || (b->>'priority') || ':'
                   || coalesce(b->>'error', '-'), ' ' ORDER BY o)
-  FROM jsonb_array_elements('$json'::jsonb->'bids') WITH ORDINALITY x(b, o)});
+  FROM jsonb_array_elements('$json'::jsonb->'$key') WITH ORDINALITY x(b, o)});
+}
+
+# Every invited agent's bid, as foundation.auction_bids shows it to $role.
+sub all_bids
+{
+	my ($id, $role) = @_;
+	return as($role // 'alice', qq{
+SELECT string_agg(agent || ':' || coalesce(bid::text, 'null') || ':' || priority || ':'
+                  || coalesce(error, '-'), ' ' ORDER BY o)
+  FROM foundation.auction_bids($id) WITH ORDINALITY x(agent, bid, priority, details, error, submitted_at, o)});
 }
 
 # $n sessions of $role run $sql at once: a row lock held here on
@@ -186,8 +198,11 @@ SELECT concat_ws(',', r->>'auction_id', r->>'winner', r->>'payment', r->>'alloca
   FROM (SELECT '$r'::jsonb r) s}),
 		"$a1,a1,7.5,{\"a1\": {\"cpu\": 4}},sealed_bid,second_price,0",
 		'a1 (bid 10) wins the cpus and pays the second price, 7.5');
-	is(bids_of($r), 'a1:10:0:- a2:3:1:- b1:7.5:0:- b2:0:0:no bid',
-		'every invited agent is listed, b2 with error "no bid"');
+	is(bids_of($r), 'a1:10:0:- b1:7.5:0:-',
+		'the result lists the two bids the rule needed, best first');
+	is(all_bids($a1, 'bob'), 'a1:10:0:- a2:3:1:- b1:7.5:0:- b2:null:0:no bid',
+		'auction_bids lists every invited agent, b2 with no bid and error "no bid"');
+	is(bids_of($r, 'bids'), '', 'the close result has no full "bids" list');
 	is( $node->safe_psql('postgres', qq{
 SELECT result = '$r'::jsonb FROM foundation.auctions WHERE auction_id = $a1}),
 		't', 'foundation.auctions stores that result');
@@ -229,7 +244,8 @@ SELECT (closed_at < deadline - interval '59 minutes') || ','
 	is( $node->safe_psql('postgres', qq{
 SELECT concat_ws(',', r->>'winner', r->>'payment', r->>'allocation') FROM (SELECT '$r'::jsonb r) s}),
 		'b1,5,{"b1": {"gpu": 1}}', 'tie at 5: b1 wins by priority, pays 5');
-	is(bids_of($r), 'a1:5:0:- b1:5:2:-', 'both bids, no errors');
+	is(bids_of($r), 'b1:5:2:- a1:5:0:-', 'both bids, best first, no errors');
+	is(all_bids($id), 'a1:5:0:- b1:5:2:-', 'auction_bids: both, in invitation order');
 }
 
 ###########################################################################
@@ -257,7 +273,8 @@ SELECT result::text FROM foundation.auctions WHERE auction_id = $a3}),
 	is( $node->safe_psql('postgres', qq{
 SELECT concat_ws(',', r->>'winner', r->>'payment', r->>'payment_rule') FROM (SELECT '$out->[0]'::jsonb r) s}),
 		'a1,8,first_price', 'tie at 8: a1 (registered first) wins and pays its bid');
-	is(bids_of($out->[0]), 'a1:8:0:- a2:8:0:- b1:2:0:- b2:0:0:no bid', 'the bids in the result');
+	is(bids_of($out->[0]), 'a1:8:0:- a2:8:0:-', 'top_bids: the tie at 8, in registration order');
+	is(all_bids($a3), 'a1:8:0:- a2:8:0:- b1:2:0:- b2:null:0:no bid', 'auction_bids lists all four');
 
 	ok(sync_events(), 'events are caught up');
 	is( $node->safe_psql('postgres', qq{
@@ -289,8 +306,8 @@ note '4. a bid after the close';
 	is($r{sqlstate}, '55000', 'a late bid on the auction closed by its deadline: 55000')
 	  or diag($r{stderr});
 	like($r{message}, qr/^auction $a1 closed at /, 'naming that auction');
-	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.bids WHERE auction_id = $a3"),
-		'3', 'the late bid was not stored');
+	is($node->safe_psql('postgres', "SELECT count(bid) || ',' || count(*) || ',' || max(bid) FROM foundation.bids WHERE auction_id = $a3"),
+		'3,4,8', 'the late bid was not stored (3 bids in 4 invitations, the highest 8)');
 }
 
 ###########################################################################
@@ -312,6 +329,9 @@ SELECT foundation.open_auction('{"resources": {"cpu": 1}}', ARRAY['a1', 'b1', 'b
 		't', "bob's auction_result is NULL before the close");
 	is(as('bob', "SELECT status || ',' || (result IS NULL) FROM foundation.auctions WHERE auction_id = $id"),
 		'open,true', 'foundation.auctions shows no result while open');
+	%r = err_as('alice', "SELECT * FROM foundation.auction_bids($id)");
+	is($r{sqlstate}, '55000', 'auction_bids before the close: 55000, even for the owner') or diag($r{stderr});
+	is($r{message}, "the bids of auction $id are sealed until it closes", 'saying so');
 
 	%r = err_as('bob', "SELECT foundation.submit_bid($id, 'a1', 100)");
 	is($r{sqlstate}, '42501', "bob bidding for alice's agent: 42501") or diag($r{stderr});
@@ -325,7 +345,9 @@ SELECT foundation.open_auction('{"resources": {"cpu": 1}}', ARRAY['a1', 'b1', 'b
 	is( $node->safe_psql('postgres', qq{
 SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$r'::jsonb r) s}),
 		'b1,4', "b1 (6) beats a1's replacement bid 4 and pays 4");
-	is(bids_of($r), 'a1:4:0:- b1:6:0:- b2:0:0:no bid', 'the result shows the last bid of a1');
+	is(bids_of($r), 'b1:6:0:- a1:4:0:-', 'the result shows the last bid of a1');
+	is(all_bids($id, 'bob'), 'a1:4:0:- b1:6:0:- b2:null:0:no bid',
+		'after the close bob reads every bid with auction_bids, alice\'s included');
 	is(as('bob', "SELECT foundation.auction_result($id)::text"),
 		$node->safe_psql('postgres', "SELECT '$r'::jsonb::text"),
 		'after the close bob sees the result, with alice\'s bid');
@@ -366,11 +388,11 @@ SELECT foundation.open_auction('{}', ARRAY['a1', 'b1'], '1 hour')});
 	is($r{sqlstate}, '42704', 'the result of an unknown auction: 42704') or diag($r{stderr});
 	%r = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', NULL)");
 	is($r{sqlstate}, '22004', 'a NULL bid: 22004') or diag($r{stderr});
-	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.bids WHERE auction_id = $id"),
-		'0', 'no bad bid was stored');
+	is($node->safe_psql('postgres', "SELECT count(bid) || ',' || count(*) FROM foundation.bids WHERE auction_id = $id"),
+		'0,2', 'no bad bid was stored (0 bids in 2 invitations)');
 	# 0 is a valid bid.
 	as('alice', "SELECT foundation.submit_bid($id, 'a1', 0)");
-	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id"),
+	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'"),
 		'0', 'a bid of 0 is accepted');
 
 	my @bad_opens = (
