@@ -22,7 +22,9 @@ OBJS = \
 	src/agents.o \
 	src/coordination.o \
 	src/orchestration.o \
-	src/async_protocols.o
+	src/async_protocols.o \
+	src/membership.o \
+	src/cluster_singletons.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql

@@ -19,6 +19,7 @@
 
 #include "cluster_config.h"
 #include "foundation.h"
+#include "membership.h"
 #include "health.h"
 #include "nodes.h"
 #include "shmem.h"
@@ -112,6 +113,7 @@ _PG_init(void)
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	fdn_define_cluster_gucs();
+	fdn_define_membership_gucs();
 	DefineCustomStringVariable("foundation.node_conninfo",
 							   "How other nodes connect to this one (gossip tells them).",
 							   "Empty: host=localhost, this port, foundation.database.",

@@ -26,7 +26,9 @@
 #include "utils/timestamp.h"
 
 #include "children.h"
+#include "cluster_singletons.h"
 #include "foundation.h"
+#include "membership.h"
 #include "process_manager.h"
 #include "registry.h"
 #include "remote.h"
@@ -264,6 +266,30 @@ fdn_singleton_start(const char *module, Jsonb *args, const char *name,
 	return pid;
 }
 
+/* Cluster-wide, or this node only? */
+static bool
+fdn_scope_is_cluster(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *scope;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return fdn_cluster_enabled();
+	scope = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(scope, "local") == 0)
+		return false;
+	if (strcmp(scope, "cluster") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid scope \"%s\"", scope),
+				 errhint("Use 'cluster' or 'local', or leave it out: cluster when foundation.control_conninfo is set.")));
+	if (!fdn_cluster_enabled())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("scope 'cluster' needs a control database"),
+				 errhint("Set foundation.control_conninfo on every member (docs/cluster.md).")));
+	return true;
+}
+
 Datum
 fdn_start_singleton(PG_FUNCTION_ARGS)
 {
@@ -273,6 +299,21 @@ fdn_start_singleton(PG_FUNCTION_ARGS)
 		fdn_null_arg("args");
 	if (PG_ARGISNULL(3))
 		fdn_null_arg("restart");
+	if (fdn_scope_is_cluster(fcinfo, 4))
+	{
+		int32		pid;
+
+		fdn_require_preload();
+		ereport(DEBUG1,
+				(errmsg_internal(PM "Starting cluster singleton %s",
+								 PG_ARGISNULL(2) ? "(no name)" : text_to_cstring(PG_GETARG_TEXT_PP(2)))));
+		pid = fdn_cluster_start(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_JSONB_P(1),
+								PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+								text_to_cstring(PG_GETARG_TEXT_PP(3)));
+		if (pid == 0)
+			PG_RETURN_NULL();
+		PG_RETURN_INT32(pid);
+	}
 	PG_RETURN_INT32(fdn_singleton_start(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 										PG_GETARG_JSONB_P(1),
 										PG_ARGISNULL(2) ? NULL :
@@ -304,6 +345,19 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 			ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, fdn_node())));
 		PG_RETURN_INT32(pid);
 	}
+	if (fdn_cluster_enabled())
+	{
+		char	   *node;
+
+		if (debug)
+			ereport(DEBUG1, (errmsg_internal("  Not here; asking the control database")));
+		if (fdn_cluster_whereis(name, &node, &pid) && pid != 0)
+		{
+			if (debug)
+				ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, node ? node : "?")));
+			PG_RETURN_INT32(pid);
+		}
+	}
 	if (debug)
 		ereport(DEBUG1,
 				(errmsg_internal("  Not found"),
@@ -325,6 +379,8 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	fdn_require_preload();
 	ereport(DEBUG1, (errmsg_internal(PM "Stopping singleton %s", name)));
+	if (fdn_cluster_enabled() && fdn_cluster_stop(name))
+		PG_RETURN_BOOL(true);
 
 	if (!fdn_registry_find(name, true, &pid, &alive, &child_id))
 		child_id = 0;
@@ -417,7 +473,7 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 		params[1] = args_text;
 		params[2] = names[i];
 		params[3] = role;
-		calls[i].sql = "SELECT foundation.start_singleton($1, $2::jsonb, $3)"
+		calls[i].sql = "SELECT foundation.start_singleton($1, $2::jsonb, $3, scope => 'local')"
 			" FROM (SELECT pg_catalog.set_config('role', $4, true)) AS as_caller";
 		calls[i].nparams = 4;
 		calls[i].params = params;

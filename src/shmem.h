@@ -71,6 +71,10 @@ typedef struct FdnShared
 	TimestampTz health_prev_at;
 	int64		health_prev_messages;
 	int64		health_prev_errors;
+	/* cluster membership (membership.c); survives a supervisor restart */
+	bool		member_sync;	/* renew the lease now (a placement waits) */
+	int64		member_epoch;	/* 0: not a member (yet, or fenced) */
+	TimestampTz member_renewed; /* when the last renewal that worked was sent */
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;

@@ -40,6 +40,7 @@
 #include "async_protocols.h"
 #include "foundation.h"
 #include "launch.h"
+#include "membership.h"
 #include "shmem.h"
 #include "spi_util.h"
 #include "supervisor.h"
@@ -80,6 +81,7 @@ fdn_supervisor_on_exit(int code, Datum arg)
 {
 	if (fdn_shared && fdn_shared->supervisor_pid == MyProcPid)
 	{
+		fdn_membership_leave();
 		fdn_shared->supervisor_procno = -1;
 		fdn_shared->supervisor_pid = 0;
 	}
@@ -359,6 +361,15 @@ fdn_reconcile(void)
 	/* Auctions and proposals that are due close now. */
 	if (installed)
 		next_deadline_ms = fdn_close_due_protocols();
+
+	/* The lease, and the cluster singletons assigned to this member. */
+	if (installed)
+	{
+		long		m = fdn_membership_pass();
+
+		if (m >= 0 && (next_deadline_ms < 0 || m < next_deadline_ms))
+			next_deadline_ms = m;
+	}
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();

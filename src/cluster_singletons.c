@@ -1,0 +1,255 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster_singletons.c
+ *	  Cluster-wide singletons from a backend: place one (start_singleton
+ *	  with a control database), find it (whereis, lookup_singleton) and stop
+ *	  it (stop_singleton), over libpq to the control database.
+ *
+ * A backend only writes the assignment (foundation.cluster_place in the
+ * control database, which picks a live member by foundation.distribution)
+ * and asks the chosen member's supervisor to renew its lease at once; the
+ * supervisor starts it (membership.c) and reports the pid at its next
+ * renewal, which the backend waits for.  The placement is committed in the
+ * control database at once, not with the caller's transaction: like any
+ * call to another server, a rollback here does not undo it
+ * (stop_singleton does).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "agents.h"
+#include "children.h"
+#include "cluster_singletons.h"
+#include "foundation.h"
+#include "membership.h"
+#include "registry.h"
+#include "remote.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_whereis);
+
+/* One statement on the control database; its text result, or an error. */
+static char *
+fdn_control_call(const char *sql, int nparams, const char *const *params,
+				 const char *what)
+{
+	FdnRemoteCall call = {0};
+
+	call.conninfo = fdn_control_conninfo;
+	call.sql = sql;
+	call.nparams = nparams;
+	call.params = params;
+	fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
+	if (!call.ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not %s: the control database did not answer: %s",
+						what, call.error ? call.error : "?"),
+				 errhint("Check foundation.control_conninfo; scope => 'local' works without it.")));
+	return call.result;
+}
+
+static char *
+fdn_json_field(Jsonb *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!getKeyJsonValueFromContainer(&obj->root, key, strlen(key), &v))
+		return NULL;
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	return NULL;
+}
+
+/* Ask a member's supervisor to renew now: ours directly, another over libpq. */
+static void
+fdn_wake_member(const char *node)
+{
+	FdnPrivState priv;
+	FdnRemoteCall call = {0};
+	bool		isnull;
+
+	if (strcmp(node, fdn_node()) == 0)
+	{
+		fdn_member_request_sync();
+		return;
+	}
+	/* Best effort: without its address it picks the change up at its renewal. */
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name = $1",
+				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(node)}, NULL,
+				 SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		call.conninfo = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+	if (call.conninfo == NULL)
+		return;
+	call.sql = "SELECT foundation.member_wake()::text";
+	fdn_remote_run(&call, 1, 2000, 0);
+	if (!call.ok)
+		ereport(DEBUG1,
+				(errmsg_internal("could not wake member %s: %s", node, call.error)));
+}
+
+int32
+fdn_cluster_start(const char *module, Jsonb *args, const char *name,
+				  const char *restart)
+{
+	const char *params[7];
+	Jsonb	   *placed;
+	char	   *node;
+	char	   *epoch;
+	char	   *pid;
+	TimestampTz deadline;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a cluster singleton needs a name"),
+				 errhint("Pass a name, or scope => 'local' for an unnamed process on this node.")));
+	fdn_check_name("a singleton name", name);
+	if (strcmp(restart, "permanent") != 0 && strcmp(restart, "transient") != 0 &&
+		strcmp(restart, "temporary") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid restart \"%s\"", restart),
+				 errhint("Use permanent, transient or temporary.")));
+
+	params[0] = name;
+	params[1] = module;
+	params[2] = JsonbToCString(NULL, &args->root, VARSIZE(args));
+	params[3] = restart;
+	params[4] = GetUserNameFromId(GetUserId(), false);
+	params[5] = fdn_distribution_name();
+	params[6] = fdn_node();
+	ereport(DEBUG1,
+			(errmsg_internal("  Placing cluster singleton %s with foundation.cluster_place (distribution %s)",
+							 name, params[5])));
+	placed = fdn_jsonb_from_text(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::jsonb, $4,"
+												  " $5, $6, $7)::text",
+												  7, params, "place the singleton"));
+	node = fdn_json_field(placed, "node");
+	epoch = fdn_json_field(placed, "epoch");
+	pid = fdn_json_field(placed, "pid");
+	ereport(DEBUG1,
+			(errmsg_internal("  Assigned to member %s at epoch %s%s", node ? node : "(none)",
+							 epoch ? epoch : "?", pid ? ", running" : "")));
+	if (pid)
+		return pg_strtoint32(pid);
+	if (node == NULL)
+		return 0;
+	fdn_wake_member(node);
+
+	/* Wait, bounded, for the member to report it running. */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   fdn_start_timeout_ms + fdn_lease_renew_interval_ms);
+	for (;;)
+	{
+		const char *p[2] = {name, epoch};
+		char	   *r = fdn_control_call("SELECT pid::text FROM foundation.cluster_singletons"
+										 " WHERE name = $1 AND epoch = $2::bigint",
+										 2, p, "look up the singleton");
+
+		if (r != NULL)
+			return pg_strtoint32(r);
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 50, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ereport(WARNING,
+			(errmsg("cluster singleton \"%s\" is assigned to member \"%s\" but has not started yet", name, node),
+			 errhint("SELECT * FROM foundation.whereis(%s) shows its pid once it runs.",
+					 quote_literal_cstr(name))));
+	return 0;
+}
+
+bool
+fdn_cluster_whereis(const char *name, char **node, int32 *pid)
+{
+	const char *params[1] = {name};
+	char	   *r;
+	Jsonb	   *j;
+	char	   *p;
+
+	r = fdn_control_call("SELECT json_build_object('node', node, 'pid', pid)::text"
+						 " FROM foundation.cluster_singletons WHERE name = $1",
+						 1, params, "look up the singleton");
+	if (r == NULL)
+		return false;
+	j = fdn_jsonb_from_text(r);
+	*node = fdn_json_field(j, "node");
+	p = fdn_json_field(j, "pid");
+	*pid = p ? pg_strtoint32(p) : 0;
+	return true;
+}
+
+bool
+fdn_cluster_stop(const char *name)
+{
+	const char *params[1] = {name};
+	char	   *node;
+
+	node = fdn_control_call("SELECT foundation.cluster_unplace($1)", 1, params,
+							"stop the singleton");
+	if (node == NULL)
+		return false;
+	ereport(DEBUG1,
+			(errmsg_internal("  Removed from foundation.cluster_singletons; member %s stops it",
+							 node[0] ? node : "(none)")));
+	if (node[0])
+		fdn_wake_member(node);
+	return true;
+}
+
+Datum
+fdn_whereis(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	char	   *node = NULL;
+	int32		pid = 0;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	bool		alive;
+	int64		child_id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name must not be NULL"),
+				 errhint("Call foundation.whereis('name').")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid))
+	{
+		nulls[0] = node == NULL;
+		values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;
+		nulls[1] = pid == 0;
+		values[1] = Int32GetDatum(pid);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	else if (fdn_registry_find(name, false, &pid, &alive, &child_id) && alive)
+	{
+		values[0] = CStringGetTextDatum(fdn_node());
+		values[1] = Int32GetDatum(pid);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

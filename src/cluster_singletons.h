@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster_singletons.h
+ *	  Cluster-wide singletons from a backend, over libpq to the control
+ *	  database.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_CLUSTER_SINGLETONS_H
+#define FDN_CLUSTER_SINGLETONS_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+/*
+ * Place a cluster singleton (or find it placed) and wait, bounded, until
+ * its member reports it running: its pid, or 0 (with a warning) if it has
+ * not started in time.
+ */
+extern int32 fdn_cluster_start(const char *module, Jsonb *args,
+							   const char *name, const char *restart);
+
+/* Where a cluster singleton runs; false if there is none of that name. */
+extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid);
+
+/* Stop a cluster singleton for good; false if there is none of that name. */
+extern bool fdn_cluster_stop(const char *name);
+
+#endif							/* FDN_CLUSTER_SINGLETONS_H */

@@ -1,0 +1,543 @@
+/*-------------------------------------------------------------------------
+ *
+ * membership.c
+ *	  Cluster membership: the supervisor's lease on the control database,
+ *	  and running the cluster singletons assigned to this member.
+ *
+ * The control database (foundation.control_conninfo) holds the members'
+ * leases and the cluster singletons' assignments; all the decisions are
+ * made there, in one transaction per renewal (foundation.member_heartbeat
+ * in the install script).  This member's supervisor, once per
+ * foundation.lease_renew_interval (or at once when asked), calls it over
+ * libpq: it joins (epoch 0 gets a new epoch) or renews (its node AND its
+ * epoch must match, and the lease must not have expired: a member whose
+ * lease ran out must rejoin, under a new epoch, and its old assignments are
+ * gone), reports the pids of what it runs, and gets its assignments back;
+ * then it starts what it was given and stops what it was not (or what it
+ * has at an older fencing epoch).
+ *
+ * Fencing: a member that could not renew stops every cluster singleton it
+ * runs one second before its lease could expire, measured from when it
+ * sent its last renewal that worked (the control database's clock starts
+ * the lease later than that), so a singleton never runs on two members at
+ * once, even when this member is cut off from the control database.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "agents.h"
+#include "children.h"
+#include "foundation.h"
+#include "membership.h"
+#include "process_manager.h"
+#include "registry.h"
+#include "remote.h"
+#include "shmem.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_member_wake);
+
+char	   *fdn_control_conninfo = NULL;
+int			fdn_lease_renew_interval_ms = 5000;
+int			fdn_lease_duration_ms = 15000;
+int			fdn_distribution = FDN_DIST_UNIFORM;
+
+/* Stop this long before the lease could expire. */
+#define FDN_FENCE_MARGIN_MS 1000
+
+static const struct config_enum_entry fdn_distribution_options[] = {
+	{"uniform", FDN_DIST_UNIFORM, false},
+	{"local", FDN_DIST_LOCAL, false},
+	{"least_loaded", FDN_DIST_LEAST_LOADED, false},
+	{NULL, 0, false}
+};
+
+void
+fdn_define_membership_gucs(void)
+{
+	DefineCustomStringVariable("foundation.control_conninfo",
+							   "libpq connection string of the cluster's control database.",
+							   "Empty: this node alone. A multi-host string with target_session_attrs=read-write follows a promoted standby.",
+							   &fdn_control_conninfo, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_renew_interval",
+							"How often the supervisor renews this member's lease.",
+							NULL,
+							&fdn_lease_renew_interval_ms,
+							5000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_duration",
+							"How long a renewed lease lasts.",
+							"A member that cannot renew stops its cluster singletons one second before it ends; then they move to other members.",
+							&fdn_lease_duration_ms,
+							15000, 2000, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("foundation.distribution",
+							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
+							 NULL,
+							 &fdn_distribution, FDN_DIST_UNIFORM, fdn_distribution_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+bool
+fdn_cluster_enabled(void)
+{
+	return fdn_control_conninfo != NULL && fdn_control_conninfo[0] != '\0';
+}
+
+const char *
+fdn_distribution_name(void)
+{
+	return fdn_distribution_options[fdn_distribution].name;
+}
+
+void
+fdn_member_request_sync(void)
+{
+	fdn_require_preload();
+	fdn_shared->member_sync = true;
+	fdn_wake_supervisor();
+}
+
+Datum
+fdn_member_wake(PG_FUNCTION_ARGS)
+{
+	fdn_member_request_sync();
+	PG_RETURN_VOID();
+}
+
+/* ---------- this member's cluster singletons ---------- */
+
+typedef struct FdnLocalSingleton
+{
+	char	   *name;
+	int64		epoch;
+	int64		child_id;
+	bool		keep;
+} FdnLocalSingleton;
+
+static FdnLocalSingleton *
+fdn_local_singletons(int *n)
+{
+	FdnPrivState priv;
+	FdnLocalSingleton *v;
+	bool		isnull;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT name, epoch, child_id FROM foundation.cluster_local ORDER BY name",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	v = palloc0(sizeof(FdnLocalSingleton) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+	{
+		v[i].name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		v[i].epoch = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
+		v[i].child_id = DatumGetInt64(fdn_spi_getdatum(i, 3, &isnull));
+	}
+	fdn_priv_end(&priv);
+	return v;
+}
+
+/* The pids of our cluster singletons at the last renewal (for leaving). */
+#define FDN_MAX_TRACKED 256
+static int32 fdn_cluster_pids[FDN_MAX_TRACKED];
+static int	fdn_ncluster_pids = 0;
+
+/* What runs, for the control database: [{name, epoch, pid}]. */
+static char *
+fdn_local_running_json(void)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	char	   *res;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT c.pid FROM foundation.cluster_local l JOIN foundation.child_specs c USING (child_id)"
+				 " WHERE c.pid IS NOT NULL",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	fdn_ncluster_pids = Min((int) SPI_processed, FDN_MAX_TRACKED);
+	for (i = 0; i < fdn_ncluster_pids; i++)
+		fdn_cluster_pids[i] = DatumGetInt32(fdn_spi_getdatum(i, 1, &isnull));
+	fdn_spi_exec("SELECT coalesce(json_agg(json_build_object('name', l.name, 'epoch', l.epoch,"
+				 "                                         'pid', c.pid)), '[]')::text"
+				 " FROM foundation.cluster_local l JOIN foundation.child_specs c USING (child_id)"
+				 " WHERE c.status = 'running' AND c.pid IS NOT NULL",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	res = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+	return res;
+}
+
+static void
+fdn_stop_local_cb(void *arg)
+{
+	FdnLocalSingleton *s = arg;
+	FdnPrivState priv;
+
+	(void) fdn_terminate_child_id(s->child_id);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("DELETE FROM foundation.cluster_local WHERE name = $1",
+				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(s->name)},
+				 NULL, SPI_OK_DELETE);
+	fdn_priv_end(&priv);
+}
+
+static void
+fdn_stop_local(FdnLocalSingleton *s, const char *why)
+{
+	ErrorData  *edata;
+
+	elog(LOG, "foundation: stopping cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
+		 s->name, s->epoch, why);
+	edata = fdn_try_subxact(fdn_stop_local_cb, s);
+	if (edata)
+		ereport(WARNING,
+				(errmsg("foundation could not stop cluster singleton \"%s\": %s",
+						s->name, edata->message)));
+}
+
+/* Stop every cluster singleton here: the lease is, or may be, lost. */
+static void
+fdn_fence(const char *why)
+{
+	FdnLocalSingleton *v;
+	int			n;
+	int			i;
+
+	v = fdn_local_singletons(&n);
+	for (i = 0; i < n; i++)
+		fdn_stop_local(&v[i], why);
+	fdn_shared->member_epoch = 0;
+}
+
+typedef struct FdnStartAssigned
+{
+	const char *name;
+	const char *module;
+	Jsonb	   *args;
+	const char *restart;
+	Oid			role;
+	int64		epoch;
+} FdnStartAssigned;
+
+static void
+fdn_start_assigned_cb(void *arg)
+{
+	FdnStartAssigned *a = arg;
+	Oid			save_userid;
+	int			save_sec;
+	int32		pid;
+	bool		alive;
+	int64		child_id = 0;
+	FdnPrivState priv;
+
+	/* A local singleton of the same name is not ours to adopt. */
+	if (fdn_registry_find(a->name, true, &pid, &alive, &child_id) && (alive || child_id != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("the name \"%s\" is taken on this member", a->name),
+				 errhint("Stop the local singleton of that name, or rename one of the two.")));
+
+	/* Started as the role that started it, as everywhere in foundation. */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(a->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	(void) fdn_singleton_start(a->module, a->args, a->name, a->restart);
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	if (!fdn_registry_find(a->name, true, &pid, &alive, &child_id) || child_id == 0)
+		elog(ERROR, "foundation: cluster singleton \"%s\" started but not registered", a->name);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.cluster_local (name, epoch, child_id) VALUES ($1, $2, $3)",
+				 3, (Oid[]) {TEXTOID, INT8OID, INT8OID},
+				 (Datum[]) {CStringGetTextDatum(a->name), Int64GetDatum(a->epoch),
+				 Int64GetDatum(child_id)}, NULL, SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+}
+
+static char *
+fdn_jsonb_string(Jsonb *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!getKeyJsonValueFromContainer(&obj->root, key, strlen(key), &v))
+		return NULL;
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	return NULL;
+}
+
+/* Make what runs here match the assignments; true if anything started. */
+static bool
+fdn_apply_assignments(Jsonb *assignments)
+{
+	FdnLocalSingleton *local;
+	int			nlocal;
+	int			i;
+	int			n = JB_ROOT_COUNT(assignments);
+	bool		started = false;
+
+	local = fdn_local_singletons(&nlocal);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(&assignments->root, i);
+		Jsonb	   *a;
+		char	   *name;
+		int64		epoch;
+		int			j;
+		bool		have = false;
+
+		if (e == NULL || e->type != jbvBinary)
+			continue;
+		a = JsonbValueToJsonb(e);
+		name = fdn_jsonb_string(a, "name");
+		epoch = pg_strtoint64(fdn_jsonb_string(a, "epoch"));
+		for (j = 0; j < nlocal; j++)
+			if (strcmp(local[j].name, name) == 0 && local[j].epoch == epoch)
+				local[j].keep = have = true;
+		if (!have)
+		{
+			FdnStartAssigned sa;
+			JsonbValue	args;
+			ErrorData  *edata;
+			char	   *owner = fdn_jsonb_string(a, "owner_role");
+
+			/* An older epoch of the same name goes first. */
+			for (j = 0; j < nlocal; j++)
+				if (strcmp(local[j].name, name) == 0 && !local[j].keep)
+				{
+					fdn_stop_local(&local[j], "reassigned at a newer epoch");
+					local[j].keep = true;	/* already stopped */
+				}
+			sa.name = name;
+			sa.module = fdn_jsonb_string(a, "module");
+			sa.restart = fdn_jsonb_string(a, "restart");
+			sa.epoch = epoch;
+			sa.role = owner ? get_role_oid(owner, true) : InvalidOid;
+			if (!getKeyJsonValueFromContainer(&a->root, "args", 4, &args))
+				continue;
+			sa.args = JsonbValueToJsonb(&args);
+			if (!OidIsValid(sa.role))
+			{
+				ereport(WARNING,
+						(errmsg("foundation cannot start cluster singleton \"%s\": role \"%s\" does not exist on this member",
+								name, owner ? owner : "?"),
+						 errhint("Create the role on every member (roles are per server).")));
+				continue;
+			}
+			edata = fdn_try_subxact(fdn_start_assigned_cb, &sa);
+			if (edata)
+				ereport(WARNING,
+						(errmsg("foundation could not start cluster singleton \"%s\": %s",
+								name, edata->message),
+						 errhint("It is retried at the next lease renewal.")));
+			else
+			{
+				elog(LOG, "foundation: started cluster singleton \"%s\" (epoch " INT64_FORMAT ")",
+					 name, epoch);
+				started = true;
+			}
+		}
+	}
+	for (i = 0; i < nlocal; i++)
+		if (!local[i].keep)
+			fdn_stop_local(&local[i], "no longer assigned to this member");
+	return started;
+}
+
+/* ---------- the lease ---------- */
+
+static long
+fdn_ms_until(TimestampTz t)
+{
+	long		secs;
+	int			usecs;
+
+	if (t <= GetCurrentTimestamp())
+		return 0;
+	TimestampDifference(GetCurrentTimestamp(), t, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+static int
+fdn_local_load(void)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < fdn_shared->nslots; i++)
+		if (fdn_slot_alive(&fdn_shared->slots[i]))
+			n++;
+	return n;
+}
+
+/* One call of member_heartbeat; its result, or NULL with *error set. */
+static Jsonb *
+fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
+{
+	FdnRemoteCall call = {0};
+	const char *params[6];
+
+	params[0] = fdn_node();
+	params[1] = psprintf(INT64_FORMAT, fdn_shared->member_epoch);
+	params[2] = psprintf("%d", fdn_lease_duration_ms);
+	params[3] = psprintf("%d", fdn_local_load());
+	params[4] = running;
+	params[5] = leaving ? "true" : "false";
+	call.conninfo = fdn_control_conninfo;
+	call.sql = "SELECT foundation.member_heartbeat($1, $2::bigint, $3::integer,"
+		" $4::double precision, $5::jsonb, $6::boolean)::text";
+	call.nparams = 6;
+	call.params = params;
+	fdn_remote_run(&call, 1, timeout_ms, 0);
+	if (!call.ok || call.result == NULL)
+	{
+		*error = call.error ? call.error : "no result";
+		return NULL;
+	}
+	return fdn_jsonb_from_text(call.result);
+}
+
+long
+fdn_membership_pass(void)
+{
+	static TimestampTz next_due = 0;
+	static bool failing = false;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz sent;
+	TimestampTz fence_at;
+	Jsonb	   *res;
+	char	   *error = NULL;
+	int			timeout_ms;
+	JsonbValue	v;
+
+	if (!fdn_cluster_enabled())
+	{
+		if (fdn_shared->member_epoch != 0)
+		{
+			elog(LOG, "foundation: foundation.control_conninfo is empty: leaving the cluster");
+			fdn_fence("foundation.control_conninfo is empty");
+		}
+		return -1;
+	}
+
+	fence_at = TimestampTzPlusMilliseconds(fdn_shared->member_renewed,
+										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
+	if (!fdn_shared->member_sync && now < next_due)
+		return fdn_ms_until(next_due);
+	fdn_shared->member_sync = false;
+
+	/* Never wait past the moment we must fence. */
+	timeout_ms = fdn_lease_renew_interval_ms;
+	if (fdn_shared->member_epoch != 0)
+		timeout_ms = Min(timeout_ms, fdn_ms_until(fence_at));
+	timeout_ms = Max(timeout_ms, 200);
+
+	sent = GetCurrentTimestamp();
+	res = fdn_heartbeat(false, fdn_local_running_json(), timeout_ms, &error);
+	now = GetCurrentTimestamp();
+	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
+
+	if (res == NULL)
+	{
+		if (!failing)
+			ereport(WARNING,
+					(errmsg("foundation could not renew this member's lease: %s", error),
+					 errhint("Check foundation.control_conninfo and that the control database accepts this member.")));
+		failing = true;
+		if (fdn_shared->member_epoch != 0 && now >= fence_at)
+		{
+			elog(LOG, "foundation: lease not renewed since %s: fencing",
+				 timestamptz_to_str(fdn_shared->member_renewed));
+			fdn_fence("this member's lease could not be renewed");
+		}
+		if (fdn_shared->member_epoch != 0 && fence_at < next_due)
+			next_due = fence_at;
+		return fdn_ms_until(next_due);
+	}
+	if (failing)
+		elog(LOG, "foundation: the control database answers again");
+	failing = false;
+
+	if (getKeyJsonValueFromContainer(&res->root, "lost", 4, &v))
+	{
+		elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") is gone: fencing and rejoining",
+			 fdn_shared->member_epoch);
+		fdn_fence("this member's lease is gone");
+		fdn_shared->member_sync = true;
+		return 0;
+	}
+	{
+		int64		epoch = pg_strtoint64(fdn_jsonb_string(res, "epoch"));
+
+		if (epoch != fdn_shared->member_epoch)
+			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
+				 fdn_node(), epoch);
+		fdn_shared->member_epoch = epoch;
+		fdn_shared->member_renewed = sent;
+	}
+	if (getKeyJsonValueFromContainer(&res->root, "assignments", 11, &v) &&
+		v.type == jbvBinary && fdn_apply_assignments(JsonbValueToJsonb(&v)))
+	{
+		/* Report the new pids as soon as the children run (after commit). */
+		fdn_shared->member_sync = true;
+		return 0;
+	}
+	return fdn_ms_until(next_due);
+}
+
+void
+fdn_membership_leave(void)
+{
+	TimestampTz deadline;
+	char	   *error = NULL;
+	int			i;
+	bool		alive;
+
+	if (!fdn_cluster_enabled() || fdn_shared->member_epoch == 0)
+		return;
+
+	/*
+	 * Hand over only if our children are going too (a server shutdown): a
+	 * supervisor stopped by itself leaves them running, and handing their
+	 * names to another member then would run them twice.
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 2000);
+	HOLD_INTERRUPTS();
+	do
+	{
+		alive = false;
+		for (i = 0; i < fdn_ncluster_pids; i++)
+			if (fdn_cluster_pids[i] != 0 && BackendPidGetProc(fdn_cluster_pids[i]) != NULL)
+				alive = true;
+		if (alive)
+			pg_usleep(10000);
+	} while (alive && GetCurrentTimestamp() < deadline);
+	if (!alive)
+	{
+		if (fdn_heartbeat(true, "[]", 2000, &error) != NULL)
+		{
+			elog(LOG, "foundation: member \"%s\" left the cluster, its singletons handed over",
+				 fdn_node());
+			fdn_shared->member_epoch = 0;
+		}
+		else
+			elog(LOG, "foundation: could not hand over on leaving (%s): the lease will expire", error);
+	}
+	RESUME_INTERRUPTS();
+}

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * membership.h
+ *	  Cluster membership: the supervisor's lease on the control database,
+ *	  and running the cluster singletons assigned to this member.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_MEMBERSHIP_H
+#define FDN_MEMBERSHIP_H
+
+#include "postgres.h"
+
+typedef enum FdnDistribution
+{
+	FDN_DIST_UNIFORM,
+	FDN_DIST_LOCAL,
+	FDN_DIST_LEAST_LOADED
+} FdnDistribution;
+
+extern char *fdn_control_conninfo;
+extern int	fdn_lease_renew_interval_ms;
+extern int	fdn_lease_duration_ms;
+extern int	fdn_distribution;
+
+extern void fdn_define_membership_gucs(void);
+
+/* Is there a control database (foundation.control_conninfo set)? */
+extern bool fdn_cluster_enabled(void);
+
+/* The name foundation.distribution has now. */
+extern const char *fdn_distribution_name(void);
+
+/*
+ * The supervisor's part, once per pass inside its transaction: renew the
+ * lease when due, start and stop cluster singletons to match the
+ * assignments, and fence (stop them all) when the lease could not be
+ * renewed in time.  Returns ms until it wants to run again, -1 for never.
+ */
+extern long fdn_membership_pass(void);
+
+/* At supervisor exit: hand this member's singletons over, if it can. */
+extern void fdn_membership_leave(void);
+
+/* Ask the supervisor to renew now (from a backend). */
+extern void fdn_member_request_sync(void);
+
+#endif							/* FDN_MEMBERSHIP_H */

@@ -1,0 +1,266 @@
+# Cluster-wide singletons: three members and a control database.  A
+# singleton is placed on one member; whereis agrees everywhere; when its
+# member dies, another runs it once the lease has expired; a member cut off
+# from the control database stops it (fencing) before another starts it; a
+# member shutting down hands it over at once.  A sampler counting the
+# running copies on every member never sees two.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+use FoundationTAP;
+
+my $LEASE_MS = 4000;
+my $RENEW_MS = 500;
+
+# The control database, on its own server; members log in as their own
+# role, with the password from a passfile, never a superuser.
+my $ctl = foundation_node('ctl',
+	extra_conf => "foundation.health_check_interval = 0\n"
+	  . "password_encryption = 'scram-sha-256'\n");
+my $passfile = $ctl->basedir . '/members.pgpass';
+{
+	open my $fh, '>', $passfile or die $!;
+	for my $m (qw(m1 m2 m3))
+	{
+		$ctl->safe_psql('postgres', qq{
+			CREATE ROLE fdn_$m LOGIN PASSWORD 'secret-$m';
+			SELECT foundation.grant_member_role('fdn_$m');});
+		print $fh '*:' . $ctl->port . ":postgres:fdn_$m:secret-$m\n";
+	}
+	close $fh;
+	chmod 0600, $passfile;
+}
+# Members authenticate with a password; everything else stays trusted.
+sub write_ctl_hba
+{
+	my (%reject) = @_;
+	my $hba = '';
+	$hba .= "local all fdn_$_ reject\nhost all fdn_$_ 127.0.0.1/32 reject\n"
+	  for sort keys %reject;
+	$hba .= "local all /^fdn_ scram-sha-256\nhost all /^fdn_ 127.0.0.1/32 scram-sha-256\n";
+	$hba .= "local all all trust\nhost all all 127.0.0.1/32 trust\n";
+	open my $fh, '>', $ctl->data_dir . '/pg_hba.conf' or die $!;
+	print $fh $hba;
+	close $fh;
+	$ctl->reload;
+}
+write_ctl_hba();
+
+my %m;
+for my $name (qw(m1 m2 m3))
+{
+	my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port
+	  . " dbname=postgres user=fdn_$name passfile=$passfile connect_timeout=2";
+	$m{$name} = foundation_node($name,
+		extra_conf => "foundation.node_name = '$name'\n"
+		  . "foundation.health_check_interval = 0\n"
+		  . "foundation.control_conninfo = '$ci'\n"
+		  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n"
+		  . "foundation.lease_duration = '${LEASE_MS}ms'\n");
+	$m{$name}->safe_psql('postgres', q{
+		CREATE ROLE worker LOGIN;
+		GRANT USAGE ON SCHEMA public TO worker;
+		GRANT EXECUTE ON PROCEDURE public.ticker(jsonb) TO worker;});
+}
+# Each member knows how to reach the others (to wake them after a placement).
+for my $a (keys %m)
+{
+	for my $b (keys %m)
+	{
+		next if $a eq $b;
+		my $ci = 'host=' . $m{$b}->host . ' port=' . $m{$b}->port . ' dbname=postgres';
+		$m{$a}->safe_psql('postgres',
+			"INSERT INTO foundation.nodes (name, conninfo) VALUES ('$b', '$ci')");
+	}
+}
+
+ok( wait_for($ctl,
+		"SELECT count(*) FROM foundation.members WHERE state = 'up' AND lease_expires > now()",
+		'3'),
+	'three members hold a lease in the control database');
+is($ctl->safe_psql('postgres',
+		"SELECT string_agg(node || ':' || epoch, ' ' ORDER BY node) FROM foundation.members"),
+	'm1:1 m2:1 m3:1', 'each joined at epoch 1');
+
+# The sampler: how many copies of a name run, over the members still up.
+my %down;
+my $max_copies = 0;
+sub copies
+{
+	my ($name) = @_;
+	my $n = 0;
+	for my $k (sort keys %m)
+	{
+		next if $down{$k};
+		my $c = q1($m{$k}, "SELECT count(*) FROM foundation.registry"
+			  . " WHERE name = '$name' AND foundation.pid_alive(pid)");
+		$n += $c if defined $c;
+	}
+	$max_copies = $n if $n > $max_copies;
+	return $n;
+}
+# Poll (sampling copies each time) until $cond returns true, bounded.
+sub poll_until
+{
+	my ($cond, $seconds) = @_;
+	my $deadline = time() + $seconds;
+	while (time() < $deadline)
+	{
+		copies('cs');
+		return 1 if $cond->();
+		usleep(100_000);
+	}
+	return 0;
+}
+# Where the control database says 'cs' runs: (node, pid), pid '' if none.
+sub placed
+{
+	my $r = q1($ctl, "SELECT node || ',' || coalesce(pid::text, '')"
+		  . " FROM foundation.cluster_singletons WHERE name = 'cs'");
+	return defined $r ? split(/,/, $r, -1) : ();
+}
+
+###########################################################################
+note '1. a cluster singleton, the same answer everywhere';
+###########################################################################
+my $pid = $m{m1}->safe_psql('postgres', q{
+	SET ROLE worker;
+	SELECT foundation.start_singleton('public.ticker', '{"x": 1}', 'cs')});
+like($pid, qr/^\d+$/, 'start_singleton from m1 returns a pid');
+my ($node, $ppid) = placed();
+is($ppid, $pid, 'the control database records that pid');
+ok(exists $m{$node}, "placed on a member ($node)");
+is($m{$node}->safe_psql('postgres',
+		"SELECT pid || ':' || foundation.pid_alive(pid) FROM foundation.registry WHERE name = 'cs'"),
+	"$pid:true", "it runs on $node under its name, alive");
+is($m{$node}->safe_psql('postgres', "SELECT role FROM foundation.children WHERE id = 'cs'"),
+	'worker', 'as the role that started it');
+for my $k (sort keys %m)
+{
+	is($m{$k}->safe_psql('postgres', "SELECT node || ':' || pid FROM foundation.whereis('cs')"),
+		"$node:$pid", "whereis on $k agrees");
+	is($m{$k}->safe_psql('postgres', "SELECT foundation.lookup_singleton('cs')"),
+		$pid, "lookup_singleton on $k returns the pid");
+}
+is($m{m2}->safe_psql('postgres',
+		q{SELECT foundation.start_singleton('public.ticker', '{}', 'cs')}),
+	$pid, 'starting it again from m2 returns the running pid');
+is(copies('cs'), 1, 'one copy runs');
+
+# scope => 'local' keeps the single-server behaviour.
+my $lpid = $m{m2}->safe_psql('postgres',
+	q{SELECT foundation.start_singleton('public.ticker', '{}', 'only_here', scope => 'local')});
+is($ctl->safe_psql('postgres',
+		"SELECT count(*) FROM foundation.cluster_singletons WHERE name = 'only_here'"),
+	'0', "scope => 'local' does not go to the control database");
+is($m{m2}->safe_psql('postgres', "SELECT node || ':' || pid FROM foundation.whereis('only_here')"),
+	"m2:$lpid", 'whereis finds a local singleton on its node');
+my %r = sql_error($m{m2},
+	q{SELECT foundation.start_singleton('public.ticker', '{}', 'x', scope => 'planet')});
+is($r{sqlstate}, '22023', 'an unknown scope: 22023');
+
+###########################################################################
+note '2. its member dies: another runs it once the lease has expired';
+###########################################################################
+my $dead = $node;
+my $t0 = time();
+$m{$dead}->stop('immediate');
+$down{$dead} = 1;
+ok( poll_until(sub { my ($n, $p) = placed(); defined $n && $n ne $dead && $p ne '' },
+		$LEASE_MS / 1000 + 10),
+	"the singleton runs on another member within the lease ($LEASE_MS ms) plus a few seconds");
+my $failover = time() - $t0;
+note sprintf('failover took %.1f s (lease %d ms, renewal every %d ms)', $failover, $LEASE_MS, $RENEW_MS);
+($node, $ppid) = placed();
+is($m{$node}->safe_psql('postgres',
+		"SELECT foundation.pid_alive(pid) FROM foundation.registry WHERE name = 'cs'"),
+	't', "it runs on $node");
+is($ctl->safe_psql('postgres', "SELECT epoch FROM foundation.cluster_singletons WHERE name = 'cs'"),
+	'2', 'at fencing epoch 2');
+for my $k (grep { !$down{$_} } sort keys %m)
+{
+	is($m{$k}->safe_psql('postgres', "SELECT node || ':' || pid FROM foundation.whereis('cs')"),
+		"$node:$ppid", "whereis on $k shows the new place");
+}
+
+# The dead member comes back: new epoch, nothing stale.
+$m{$dead}->start;
+delete $down{$dead};
+ok( wait_for($ctl, "SELECT epoch FROM foundation.members WHERE node = '$dead' AND lease_expires > now()",
+		'2'),
+	"$dead rejoins under epoch 2");
+ok(poll_until(sub { 0 }, 2) || 1, 'sampled for 2 s after the rejoin');
+is(q1($m{$dead}, "SELECT count(*) FROM foundation.registry WHERE name = 'cs'"), '0',
+	"$dead does not start its old assignment again");
+
+###########################################################################
+note '3. a split: the running member loses the control database';
+###########################################################################
+my $cut = $node;
+write_ctl_hba($cut => 1);
+$t0 = time();
+ok( poll_until(sub {
+			q1($m{$cut}, "SELECT count(*) FROM foundation.registry WHERE name = 'cs'") eq '0'
+		}, $LEASE_MS / 1000 + 10),
+	"$cut stops the singleton itself (fencing) once it cannot renew");
+note sprintf('%s fenced after %.1f s', $cut, time() - $t0);
+ok( poll_until(sub { my ($n, $p) = placed(); defined $n && $n ne $cut && $p ne '' },
+		$LEASE_MS / 1000 + 10),
+	'another member takes it over');
+($node, $ppid) = placed();
+ok(wait_for($m{$cut}, q{SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'foundation supervisor'}),
+	"the supervisor of $cut is still up");
+write_ctl_hba();
+ok( wait_for($ctl,
+		"SELECT epoch > 1 AND lease_expires > now() FROM foundation.members WHERE node = '$cut'"),
+	"after healing, $cut rejoins");
+ok(poll_until(sub { 0 }, 2) || 1, 'sampled for 2 s after healing');
+is(copies('cs'), 1, 'after healing, still one copy');
+is(($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'cs'")),
+	$node, 'where the takeover put it');
+
+###########################################################################
+note '4. graceful leave hands over without waiting for the lease';
+###########################################################################
+my $leaving = $node;
+$m{$leaving}->stop('fast');
+$down{$leaving} = 1;
+is($ctl->safe_psql('postgres', "SELECT state FROM foundation.members WHERE node = '$leaving'"),
+	'leaving', "$leaving said it was leaving");
+ok( poll_until(sub { my ($n, $p) = placed(); defined $n && $n ne $leaving && $p ne '' }, 10),
+	'the singleton runs on another member');
+($node, $ppid) = placed();
+is($ctl->safe_psql('postgres', qq{
+	SELECT started_at < m.renewed_at + interval '$LEASE_MS ms'
+	  FROM foundation.cluster_singletons c, foundation.members m
+	 WHERE c.name = 'cs' AND m.node = '$leaving'}),
+	't', "it started before the last lease of $leaving would have expired");
+$m{$leaving}->start;
+delete $down{$leaving};
+
+###########################################################################
+note '5. stop_singleton from any member';
+###########################################################################
+my $other = (grep { $_ ne $node && !$down{$_} } sort keys %m)[0];
+is($m{$other}->safe_psql('postgres', "SELECT foundation.stop_singleton('cs')"), 't',
+	"stop_singleton('cs') on $other");
+ok(wait_for($m{$node}, "SELECT count(*) FROM foundation.registry WHERE name = 'cs'", '0'),
+	"$node stops it");
+is($m{$other}->safe_psql('postgres', "SELECT count(*) FROM foundation.whereis('cs')"), '0',
+	'whereis finds nothing');
+is($m{$other}->safe_psql('postgres', "SELECT foundation.stop_singleton('cs')"), 'f',
+	'stopping it again: false');
+
+is($max_copies, 1, 'the sampler never saw two copies');
+
+$_->stop for values %m;
+$ctl->stop;
+done_testing();
