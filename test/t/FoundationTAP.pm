@@ -22,13 +22,14 @@ our @EXPORT = qw(
 # something is broken; a passing run never waits this long.
 our $WAIT_SECONDS = 60;
 
-# A new cluster with foundation preloaded (unless preload => 0), started, with
+# A new cluster (init options in init => {...}) with foundation preloaded
+# (unless preload => 0), started, with
 # the extension created in postgres (unless create => 0) and the ticker module.
 sub foundation_node
 {
 	my ($name, %opt) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%{ $opt{init} // {} });
 	my $conf = '';
 	$conf .= "shared_preload_libraries = 'foundation'\n"
 	  unless defined $opt{preload} && !$opt{preload};
