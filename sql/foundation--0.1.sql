@@ -598,6 +598,7 @@ CREATE TABLE foundation.members (
     state         text NOT NULL DEFAULT 'up' CHECK (state IN ('up', 'leaving')),
     lease_expires timestamptz NOT NULL,     -- the control database's clock
     load          double precision NOT NULL DEFAULT 0,
+    conninfo      text,                     -- how the other members reach it (foundation.node_conninfo)
     joined_at     timestamptz NOT NULL DEFAULT now(),
     renewed_at    timestamptz NOT NULL DEFAULT now()
 );
@@ -682,7 +683,8 @@ END $$;
 -- assignments.  Serialized by an advisory lock.
 CREATE FUNCTION foundation.member_heartbeat(p_node text, p_epoch bigint, p_lease_ms integer,
                                             p_load double precision, p_running jsonb,
-                                            p_leaving boolean DEFAULT false)
+                                            p_leaving boolean DEFAULT false,
+                                            p_conninfo text DEFAULT NULL)
     RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   e bigint;
@@ -690,17 +692,17 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
   IF p_epoch = 0 THEN
-    INSERT INTO foundation.members AS m (node, epoch, lease_expires, load)
-    VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load)
+    INSERT INTO foundation.members AS m (node, epoch, lease_expires, load, conninfo)
+    VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load, p_conninfo)
     ON CONFLICT (node) DO UPDATE
       SET epoch = m.epoch + 1, state = 'up', lease_expires = excluded.lease_expires,
-          load = excluded.load, joined_at = now(), renewed_at = now()
+          load = excluded.load, conninfo = excluded.conninfo, joined_at = now(), renewed_at = now()
     RETURNING m.epoch INTO e;
   ELSE
     UPDATE foundation.members
        SET lease_expires = CASE WHEN p_leaving THEN now() ELSE now() + make_interval(secs => p_lease_ms / 1000.0) END,
            state = CASE WHEN p_leaving THEN 'leaving' ELSE 'up' END,
-           load = p_load, renewed_at = now()
+           load = p_load, conninfo = coalesce(p_conninfo, conninfo), renewed_at = now()
      WHERE node = p_node AND epoch = p_epoch AND state = 'up' AND lease_expires > now()
     RETURNING epoch INTO e;
     IF NOT FOUND THEN
@@ -733,7 +735,8 @@ BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
   SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name;
   IF FOUND THEN
-    RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', true);
+    RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', true,
+                              'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
   END IF;
   target := foundation.cluster_pick_member(p_name, p_distribution, p_caller);
   IF target IS NULL THEN
@@ -746,7 +749,8 @@ BEGIN
   VALUES (p_name, p_module, p_args, p_restart, p_owner, p_distribution, target,
           (SELECT epoch FROM foundation.members WHERE node = target))
   RETURNING * INTO c;
-  RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', false);
+  RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', false,
+                            'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
 END $$;
 
 -- Stop a cluster singleton for good: the member running it stops it at its
@@ -772,7 +776,7 @@ BEGIN
   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
   EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
                  ' foundation.cluster_reassign(),'
-                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean),'
+                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
                  ' foundation.cluster_place(text, text, jsonb, text, name, text, text),'
                  ' foundation.cluster_unplace(text) TO %I', role);
 END $$;
@@ -783,7 +787,7 @@ REVOKE ALL ON FUNCTION foundation.grant_member_role(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION foundation.cluster_unplace(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text),
                        foundation.cluster_reassign(),
-                       foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean),
+                       foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),
                        foundation.cluster_place(text, text, jsonb, text, name, text, text)
   FROM PUBLIC;
 

@@ -74,29 +74,45 @@ fdn_json_field(Jsonb *obj, const char *key)
 	return NULL;
 }
 
-/* Ask a member's supervisor to renew now: ours directly, another over libpq. */
+/*
+ * Ask a member's supervisor to renew now: ours directly, another over
+ * libpq at the address it advertises (conninfo, or else the control
+ * database's foundation.members, or else foundation.nodes).  Best effort:
+ * a member not woken picks the change up at its next renewal.
+ */
 static void
-fdn_wake_member(const char *node)
+fdn_wake_member(const char *node, const char *conninfo)
 {
-	FdnPrivState priv;
 	FdnRemoteCall call = {0};
-	bool		isnull;
 
 	if (strcmp(node, fdn_node()) == 0)
 	{
 		fdn_member_request_sync();
 		return;
 	}
-	/* Best effort: without its address it picks the change up at its renewal. */
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name = $1",
-				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(node)}, NULL,
-				 SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		call.conninfo = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-	fdn_priv_end(&priv);
-	if (call.conninfo == NULL)
+	if (conninfo == NULL)
+	{
+		const char *params[1] = {node};
+
+		conninfo = fdn_control_call("SELECT conninfo FROM foundation.members WHERE node = $1",
+									1, params, "find the member");
+	}
+	if (conninfo == NULL)
+	{
+		FdnPrivState priv;
+		bool		isnull;
+
+		fdn_priv_begin(&priv);
+		fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name = $1",
+					 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(node)}, NULL,
+					 SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			conninfo = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+		fdn_priv_end(&priv);
+	}
+	if (conninfo == NULL)
 		return;
+	call.conninfo = conninfo;
 	call.sql = "SELECT foundation.member_wake()::text";
 	fdn_remote_run(&call, 1, 2000, 0);
 	if (!call.ok)
@@ -151,7 +167,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		return pg_strtoint32(pid);
 	if (node == NULL)
 		return 0;
-	fdn_wake_member(node);
+	fdn_wake_member(node, fdn_json_field(placed, "conninfo"));
 
 	/* Wait, bounded, for the member to report it running. */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -177,6 +193,15 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 			 errhint("SELECT * FROM foundation.whereis(%s) shows its pid once it runs.",
 					 quote_literal_cstr(name))));
 	return 0;
+}
+
+char *
+fdn_cluster_live_members(void)
+{
+	return fdn_control_call("SELECT coalesce(json_agg(json_build_object('node', node, 'conninfo', conninfo)"
+							"                         ORDER BY node), '[]')::text"
+							" FROM foundation.members WHERE state = 'up' AND lease_expires > now()",
+							0, NULL, "list the live members");
 }
 
 bool
@@ -213,7 +238,7 @@ fdn_cluster_stop(const char *name)
 			(errmsg_internal("  Removed from foundation.cluster_singletons; member %s stops it",
 							 node[0] ? node : "(none)")));
 	if (node[0])
-		fdn_wake_member(node);
+		fdn_wake_member(node, NULL);
 	return true;
 }
 

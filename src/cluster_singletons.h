@@ -21,6 +21,9 @@
 extern int32 fdn_cluster_start(const char *module, Jsonb *args,
 							   const char *name, const char *restart);
 
+/* The live members, as JSON text: [{"node": ..., "conninfo": ...}]. */
+extern char *fdn_cluster_live_members(void);
+
 /* Where a cluster singleton runs; false if there is none of that name. */
 extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid);
 

@@ -41,6 +41,7 @@
 #include "children.h"
 #include "foundation.h"
 #include "membership.h"
+#include "nodes.h"
 #include "process_manager.h"
 #include "registry.h"
 #include "remote.h"
@@ -391,7 +392,7 @@ static Jsonb *
 fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 {
 	FdnRemoteCall call = {0};
-	const char *params[6];
+	const char *params[7];
 
 	params[0] = fdn_node();
 	params[1] = psprintf(INT64_FORMAT, fdn_shared->member_epoch);
@@ -399,10 +400,11 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	params[3] = psprintf("%d", fdn_local_load());
 	params[4] = running;
 	params[5] = leaving ? "true" : "false";
+	params[6] = fdn_self_conninfo();
 	call.conninfo = fdn_control_conninfo;
 	call.sql = "SELECT foundation.member_heartbeat($1, $2::bigint, $3::integer,"
-		" $4::double precision, $5::jsonb, $6::boolean)::text";
-	call.nparams = 6;
+		" $4::double precision, $5::jsonb, $6::boolean, $7)::text";
+	call.nparams = 7;
 	call.params = params;
 	fdn_remote_run(&call, 1, timeout_ms, 0);
 	if (!call.ok || call.result == NULL)

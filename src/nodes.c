@@ -380,8 +380,7 @@ fdn_discover(void)
 	calls = palloc0(sizeof(FdnRemoteCall) * n);
 	params[0] = fdn_gossip_secret;
 	params[1] = fdn_node();
-	params[2] = fdn_node_conninfo[0] ? fdn_node_conninfo :
-		psprintf("host=%s port=%d dbname=%s", "localhost", PostPortNumber, fdn_database);
+	params[2] = fdn_self_conninfo();
 	i = 0;
 	foreach(lc, cands)
 	{
@@ -518,12 +517,18 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
 				 "              FROM foundation.nodes WHERE name <> $3), '[]')",
 				 3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID},
 				 (Datum[]) {CStringGetTextDatum(fdn_node()),
-					 CStringGetTextDatum(fdn_node_conninfo[0] ? fdn_node_conninfo :
-										 psprintf("host=localhost port=%d dbname=%s",
-												  PostPortNumber, fdn_database)),
+					 CStringGetTextDatum(fdn_self_conninfo()),
 				 CStringGetTextDatum(name)},
 				 NULL, SPI_OK_SELECT);
 	result = fdn_spi_getdatum(0, 1, &isnull);
 	fdn_priv_end(&priv);
 	PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM(result)));
+}
+
+const char *
+fdn_self_conninfo(void)
+{
+	if (fdn_node_conninfo && fdn_node_conninfo[0])
+		return fdn_node_conninfo;
+	return psprintf("host=localhost port=%d dbname=%s", PostPortNumber, fdn_database);
 }

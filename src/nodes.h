@@ -11,6 +11,9 @@
 #include "postgres.h"
 
 extern char *fdn_node_conninfo;
+
+/* How other nodes reach this one: foundation.node_conninfo, or a default. */
+extern const char *fdn_self_conninfo(void);
 extern char *fdn_cluster_conninfo_options;
 
 /* Run discovery for the resolved topology; returns how many nodes found. */

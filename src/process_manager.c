@@ -455,9 +455,21 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	base = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	InitMaterializedSRF(fcinfo, 0);
 
+	/*
+	 * The other nodes: with a control database, its live members (at the
+	 * address each advertises); without one, foundation.nodes.
+	 */
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT name, conninfo FROM foundation.nodes ORDER BY name",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (fdn_cluster_enabled())
+		fdn_spi_exec("SELECT x.node, x.conninfo FROM json_to_recordset($1::json) AS x(node text, conninfo text)"
+					 " WHERE x.node <> $2 AND x.conninfo IS NOT NULL ORDER BY x.node",
+					 2, (Oid[]) {TEXTOID, TEXTOID},
+					 (Datum[]) {CStringGetTextDatum(fdn_cluster_live_members()),
+					 CStringGetTextDatum(fdn_node())},
+					 NULL, SPI_OK_SELECT);
+	else
+		fdn_spi_exec("SELECT name, conninfo FROM foundation.nodes ORDER BY name",
+					 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	calls = palloc0(sizeof(FdnRemoteCall) * Max(n, 1));
 	nodes = palloc0(sizeof(char *) * Max(n, 1));

@@ -65,23 +65,16 @@ for my $name (qw(m1 m2 m3))
 		  . "foundation.control_conninfo = '$ci'\n"
 		  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n"
 		  . "foundation.lease_duration = '${LEASE_MS}ms'\n");
+	# How the other members reach this one (it tells the control database).
+	$m{$name}->append_conf('postgresql.conf',
+		"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
+		  . " dbname=postgres'\n");
+	$m{$name}->reload;
 	$m{$name}->safe_psql('postgres', q{
 		CREATE ROLE worker LOGIN;
 		GRANT USAGE ON SCHEMA public TO worker;
 		GRANT EXECUTE ON PROCEDURE public.ticker(jsonb) TO worker;});
 }
-# Each member knows how to reach the others (to wake them after a placement).
-for my $a (keys %m)
-{
-	for my $b (keys %m)
-	{
-		next if $a eq $b;
-		my $ci = 'host=' . $m{$b}->host . ' port=' . $m{$b}->port . ' dbname=postgres';
-		$m{$a}->safe_psql('postgres',
-			"INSERT INTO foundation.nodes (name, conninfo) VALUES ('$b', '$ci')");
-	}
-}
-
 ok( wait_for($ctl,
 		"SELECT count(*) FROM foundation.members WHERE state = 'up' AND lease_expires > now()",
 		'3'),
@@ -167,6 +160,19 @@ my %r = sql_error($m{m2},
 	q{SELECT foundation.start_singleton('public.ticker', '{}', 'x', scope => 'planet')});
 is($r{sqlstate}, '22023', 'an unknown scope: 22023');
 
+# start_replicated calls every live member.
+is($m{m3}->safe_psql('postgres', q{
+	SELECT string_agg(node || ':' || (pid IS NOT NULL) || ':' || coalesce(error, ''), ' ' ORDER BY node)
+	  FROM foundation.start_replicated('public.ticker', '{}', 'rep')}),
+	'm1:true: m2:true: m3:true:', 'start_replicated on three members: three pids');
+for my $k (sort keys %m)
+{
+	is($m{$k}->safe_psql('postgres', "SELECT foundation.pid_alive(pid) FROM foundation.registry WHERE name = 'rep\@$k'"),
+		't', "rep\@$k runs on $k");
+}
+is($ctl->safe_psql('postgres', "SELECT string_agg(node || ':' || (conninfo IS NOT NULL), ' ' ORDER BY node) FROM foundation.members"),
+	'm1:true m2:true m3:true', 'each member advertises its address');
+
 ###########################################################################
 note '2. its member dies: another runs it once the lease has expired';
 ###########################################################################
@@ -174,6 +180,13 @@ my $dead = $node;
 my $t0 = time();
 $m{$dead}->stop('immediate');
 $down{$dead} = 1;
+my $alive_one = (grep { !$down{$_} } sort keys %m)[0];
+my $rep = $m{$alive_one}->safe_psql('postgres', q{
+	SELECT string_agg(node || ':' || (pid IS NOT NULL) || ':' || coalesce((error LIKE 'rpc_failed: %')::text, '-'),
+	                  ' ' ORDER BY node)
+	  FROM foundation.start_replicated('public.ticker', '{}', 'rep2')});
+is($rep, join(' ', map { $_ eq $dead ? "$_:false:true" : "$_:true:-" } sort keys %m),
+	"start_replicated with $dead down (its lease still running): two pids and rpc_failed for $dead");
 ok( poll_until(sub { my ($n, $p) = placed(); defined $n && $n ne $dead && $p ne '' },
 		$LEASE_MS / 1000 + 10),
 	"the singleton runs on another member within the lease ($LEASE_MS ms) plus a few seconds");
