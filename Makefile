@@ -24,7 +24,8 @@ OBJS = \
 	src/orchestration.o \
 	src/async_protocols.o \
 	src/membership.o \
-	src/cluster_singletons.o
+	src/cluster_singletons.o \
+	src/relay.o
 
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql

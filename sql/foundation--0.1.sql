@@ -721,7 +721,10 @@ BEGIN
     INTO r
     FROM foundation.cluster_singletons
    WHERE node = p_node AND member_epoch = e AND NOT p_leaving;
-  RETURN jsonb_build_object('epoch', e, 'assignments', r);
+  RETURN jsonb_build_object('epoch', e, 'assignments', r,
+           'members', (SELECT coalesce(jsonb_agg(jsonb_build_object('node', node, 'conninfo', conninfo)
+                                                 ORDER BY node), '[]')
+                         FROM foundation.members WHERE node <> p_node));
 END $$;
 
 -- Place a cluster singleton (or find it placed): {node, epoch, pid, existing}.
@@ -809,3 +812,54 @@ CREATE FUNCTION foundation.whereis(name text) RETURNS TABLE (node text, pid inte
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_whereis';
 COMMENT ON FUNCTION foundation.whereis(text) IS
   'Where a singleton runs: for a cluster singleton, the member and pid the control database records (the same answer on every member; pid NULL while it starts); else this node and the local pid. No row: no such name.';
+
+------------------------------------------------------------------------------
+-- Channels across nodes (docs/channels.md): foundation.broadcast writes, in
+-- the publisher's transaction, one outbox row per other member; the relay
+-- child forwards them over libpq; the receiving member notifies its own
+-- listeners once per message id.
+------------------------------------------------------------------------------
+-- The other members, as of this member's last lease renewal (all of them,
+-- live or not: one that is down gets its messages when it returns).
+CREATE TABLE foundation.cluster_peers (
+    node       text PRIMARY KEY,
+    conninfo   text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE foundation.outbox (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target      text NOT NULL,
+    channel     text NOT NULL,
+    message     jsonb NOT NULL,
+    compression boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON foundation.outbox (target, id);
+CREATE TABLE foundation.relay_inbox (
+    origin      text NOT NULL,
+    id          bigint NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (origin, id)
+);
+REVOKE ALL ON foundation.cluster_peers, foundation.outbox, foundation.relay_inbox FROM PUBLIC;
+
+CREATE FUNCTION foundation.local_broadcast(channel text, message jsonb,
+                                           compression boolean DEFAULT false)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_local_broadcast_sql';
+COMMENT ON FUNCTION foundation.local_broadcast(text, jsonb, boolean) IS
+  'Broadcast to this server''s listeners only (Phoenix.PubSub.local_broadcast). Equivalent to pg_notify(''foundation:'' || channel, ...) as foundation.broadcast encodes it.';
+CREATE FUNCTION foundation.direct_broadcast(node text, channel text, message jsonb,
+                                            compression boolean DEFAULT false)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_direct_broadcast_sql';
+COMMENT ON FUNCTION foundation.direct_broadcast(text, text, jsonb, boolean) IS
+  'Broadcast to the listeners of one member (Phoenix.PubSub.direct_broadcast): this one, or another through the outbox and the relay, at commit.';
+CREATE FUNCTION foundation.relay_deliver(origin text, messages jsonb) RETURNS integer
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_relay_deliver';
+COMMENT ON FUNCTION foundation.relay_deliver(text, jsonb) IS
+  'Called by another member''s relay: notify this server''s listeners of each message [{id, channel, message, compression}] not delivered before from that origin; returns how many were new.';
+REVOKE ALL ON FUNCTION foundation.relay_deliver(text, jsonb) FROM PUBLIC;
+CREATE PROCEDURE foundation.cluster_relay(args jsonb)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_cluster_relay';
+COMMENT ON PROCEDURE foundation.cluster_relay(jsonb) IS
+  'The relay child''s module: forwards foundation.outbox to the other members. Started by the supervisor when foundation.control_conninfo is set.';
+REVOKE ALL ON PROCEDURE foundation.cluster_relay(jsonb) FROM PUBLIC;

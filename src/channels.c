@@ -21,6 +21,8 @@
 #include "channels.h"
 #include "codec.h"
 #include "foundation.h"
+#include "membership.h"
+#include "relay.h"
 
 PG_FUNCTION_INFO_V1(fdn_broadcast_sql);
 PG_FUNCTION_INFO_V1(fdn_route_message);
@@ -116,6 +118,9 @@ fdn_broadcast_sql(PG_FUNCTION_ARGS)
 	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	fdn_broadcast(channel, PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2),
 				  FDN_ROUTE_NONE);
+	/* Every other member too, through the outbox (relay.c). */
+	if (fdn_cluster_enabled())
+		fdn_outbox_write(NULL, channel, PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2));
 	PG_RETURN_VOID();
 }
 

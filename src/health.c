@@ -201,6 +201,7 @@ fdn_health_run(bool store)
 	FdnStatus	overall;
 	Jsonb	   *local;
 	char	   *services_json;
+	char	   *backlog_json;
 	int64		total_children;
 	int64		healthy_children;
 	int64		unhealthy_children;
@@ -315,6 +316,12 @@ fdn_health_run(bool store)
 		add_rec(&recs, "fewer_nodes_than_expected",
 				psprintf("%d of %d expected nodes are healthy", healthy_nodes, expected),
 				"Start the missing nodes, or lower \"foundation.expected_nodes\".");
+
+	/* --- messages waiting for other members (relay.c) --- */
+	fdn_spi_exec("SELECT coalesce(jsonb_object_agg(target, n), '{}')::text"
+				 " FROM (SELECT target, count(*) AS n FROM foundation.outbox GROUP BY target) b",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	backlog_json = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
 
 	/* --- services: the supervisor's children and the registry --- */
 	fdn_spi_exec("SELECT count(*), count(*) FILTER (WHERE c.status = 'running' AND s.alive),"
@@ -441,6 +448,7 @@ fdn_health_run(bool store)
 		appendStringInfoString(&rep, "null");
 	appendStringInfo(&rep, ", \"message_throughput_per_sec\": %.3f, \"error_rate_percent\": %.3f}",
 					 throughput, error_rate);
+	appendStringInfo(&rep, ", \"relay_backlog\": %s", backlog_json);
 	appendStringInfo(&rep, ", \"recommendations\": %s", recs.data);
 	appendStringInfoString(&rep, ", \"checked_at\": ");
 	escape_json(&rep, timestamptz_to_str(start));

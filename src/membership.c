@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "agents.h"
@@ -44,6 +45,7 @@
 #include "nodes.h"
 #include "process_manager.h"
 #include "registry.h"
+#include "relay.h"
 #include "remote.h"
 #include "shmem.h"
 #include "spi_util.h"
@@ -361,6 +363,31 @@ fdn_apply_assignments(Jsonb *assignments)
 	return started;
 }
 
+/* The other members, for the outbox (relay.c): written when they change. */
+static void
+fdn_update_peers(Jsonb *members)
+{
+	static char *last = NULL;
+	char	   *text = JsonbToCString(NULL, &members->root, VARSIZE(members));
+	FdnPrivState priv;
+
+	if (last != NULL && strcmp(last, text) == 0)
+		return;
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("WITH m AS (SELECT x.node, x.conninfo FROM jsonb_to_recordset($1::jsonb) AS x(node text, conninfo text)),"
+				 " d AS (DELETE FROM foundation.cluster_peers p WHERE NOT EXISTS (SELECT FROM m WHERE m.node = p.node))"
+				 " INSERT INTO foundation.cluster_peers AS p (node, conninfo)"
+				 " SELECT node, conninfo FROM m"
+				 " ON CONFLICT (node) DO UPDATE SET conninfo = excluded.conninfo, updated_at = now()"
+				 " WHERE p.conninfo IS DISTINCT FROM excluded.conninfo",
+				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(text)}, NULL,
+				 SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+	if (last)
+		pfree(last);
+	last = MemoryContextStrdup(TopMemoryContext, text);
+}
+
 /* ---------- the lease ---------- */
 
 static long
@@ -493,6 +520,9 @@ fdn_membership_pass(void)
 		fdn_shared->member_epoch = epoch;
 		fdn_shared->member_renewed = sent;
 	}
+	if (getKeyJsonValueFromContainer(&res->root, "members", 7, &v) && v.type == jbvBinary)
+		fdn_update_peers(JsonbValueToJsonb(&v));
+	fdn_ensure_relay();
 	if (getKeyJsonValueFromContainer(&res->root, "assignments", 11, &v) &&
 		v.type == jbvBinary && fdn_apply_assignments(JsonbValueToJsonb(&v)))
 	{

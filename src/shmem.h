@@ -75,6 +75,8 @@ typedef struct FdnShared
 	bool		member_sync;	/* renew the lease now (a placement waits) */
 	int64		member_epoch;	/* 0: not a member (yet, or fenced) */
 	TimestampTz member_renewed; /* when the last renewal that worked was sent */
+	pid_t		relay_pid;		/* the cross-node relay child (relay.c), or 0 */
+	int			relay_procno;
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;

@@ -353,6 +353,13 @@ fdn_reconcile(void)
 			fdn_spi_exec("DELETE FROM foundation.messages"
 						 " WHERE created_at < now() - make_interval(secs => $1)",
 						 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+			/* So do messages for members gone longer, and their receipts. */
+			fdn_spi_exec("DELETE FROM foundation.outbox"
+						 " WHERE created_at < now() - make_interval(secs => $1)",
+						 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+			fdn_spi_exec("DELETE FROM foundation.relay_inbox"
+						 " WHERE received_at < now() - make_interval(secs => $1)",
+						 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
 		}
 	}
 

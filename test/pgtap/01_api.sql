@@ -18,7 +18,7 @@ SELECT function_returns('foundation', 'terminate_child', ARRAY['bigint'], 'boole
 SELECT function_returns('foundation', 'count_children', ARRAY[]::text[], 'jsonb');
 SELECT function_returns('foundation', 'register', ARRAY['text', 'integer', 'jsonb'], 'void');
 SELECT function_returns('foundation', 'unregister', ARRAY['text'], 'boolean');
-SELECT function_returns('foundation', 'start_singleton', ARRAY['text', 'jsonb', 'text', 'text'], 'integer');
+SELECT function_returns('foundation', 'start_singleton', ARRAY['text', 'jsonb', 'text', 'text', 'text'], 'integer');
 SELECT function_returns('foundation', 'lookup_singleton', ARRAY['text'], 'integer');
 SELECT function_returns('foundation', 'stop_singleton', ARRAY['text'], 'boolean');
 SELECT has_function('foundation', 'which_children', ARRAY[]::text[]);

@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * relay.c
+ *	  Channels across nodes: foundation.broadcast on every member, through a
+ *	  transactional outbox and a relay child.
+ *
+ * foundation.broadcast notifies this server's listeners (as
+ * local_broadcast) and, with a control database, writes one row per other
+ * member into foundation.outbox, in the publisher's transaction: nothing of
+ * a rolled-back transaction leaves, and a member that is down gets its
+ * messages when it returns (the rows wait, up to
+ * foundation.message_retention).  The relay, a supervised child running
+ * foundation.cluster_relay, sends each member its rows in id order, in
+ * batches, with foundation.relay_deliver over libpq, and deletes them once
+ * that call has committed.  relay_deliver notifies the receiving server's
+ * listeners of each message whose (origin, id) it has not seen, in one
+ * transaction with the record of it, so each message arrives once per node
+ * even when a batch is sent again after a relay crash.  A publisher's
+ * messages keep their commit order: one session's transactions commit in
+ * the order of the ids they took.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "agents.h"
+#include "channels.h"
+#include "foundation.h"
+#include "membership.h"
+#include "process_manager.h"
+#include "relay.h"
+#include "remote.h"
+#include "shmem.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(fdn_local_broadcast_sql);
+PG_FUNCTION_INFO_V1(fdn_direct_broadcast_sql);
+PG_FUNCTION_INFO_V1(fdn_relay_deliver);
+PG_FUNCTION_INFO_V1(fdn_cluster_relay);
+
+#define FDN_RELAY_BATCH 1000
+#define FDN_RELAY_NAME "foundation:relay"
+
+/* ---------- the publisher's side ---------- */
+
+static bool fdn_relay_callback_registered = false;
+static bool fdn_relay_wake_pending = false;
+
+static void
+fdn_relay_xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
+		fdn_relay_wake_pending && fdn_shared && fdn_shared->relay_pid != 0)
+		SetLatch(&ProcGlobal->allProcs[fdn_shared->relay_procno].procLatch);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		fdn_relay_wake_pending = false;
+}
+
+static void
+fdn_relay_wake_at_commit(void)
+{
+	if (!fdn_relay_callback_registered)
+	{
+		RegisterXactCallback(fdn_relay_xact_callback, NULL);
+		fdn_relay_callback_registered = true;
+	}
+	fdn_relay_wake_pending = true;
+}
+
+void
+fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compression)
+{
+	FdnPrivState priv;
+
+	fdn_priv_begin(&priv);
+	if (target == NULL)
+		fdn_spi_exec("INSERT INTO foundation.outbox (target, channel, message, compression)"
+					 " SELECT node, $1, $2, $3 FROM foundation.cluster_peers ORDER BY node",
+					 3, (Oid[]) {TEXTOID, JSONBOID, BOOLOID},
+					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
+					 JsonbPGetDatum(message), BoolGetDatum(compression)},
+					 NULL, SPI_OK_INSERT);
+	else
+	{
+		fdn_spi_exec("INSERT INTO foundation.outbox (target, channel, message, compression)"
+					 " SELECT node, $1, $2, $3 FROM foundation.cluster_peers WHERE node = $4",
+					 4, (Oid[]) {TEXTOID, JSONBOID, BOOLOID, TEXTOID},
+					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
+					 JsonbPGetDatum(message), BoolGetDatum(compression),
+					 CStringGetTextDatum(target)},
+					 NULL, SPI_OK_INSERT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("unknown member \"%s\"", target),
+					 errhint("SELECT node FROM foundation.cluster_peers lists the other members this one knows.")));
+	}
+	if (SPI_processed > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("  %d row(s) into foundation.outbox for the other members",
+								 (int) SPI_processed)));
+	fdn_priv_end(&priv);
+	fdn_relay_wake_at_commit();
+}
+
+static void
+fdn_null(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be NULL", what),
+			 errhint("See docs/channels.md for the arguments.")));
+}
+
+Datum
+fdn_local_broadcast_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null("channel");
+	if (PG_ARGISNULL(1))
+		fdn_null("message");
+	if (PG_ARGISNULL(2))
+		fdn_null("compression");
+	fdn_broadcast(fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				  PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2), FDN_ROUTE_NONE);
+	PG_RETURN_VOID();
+}
+
+Datum
+fdn_direct_broadcast_sql(PG_FUNCTION_ARGS)
+{
+	char	   *node;
+	int			channel;
+
+	if (PG_ARGISNULL(0))
+		fdn_null("node");
+	if (PG_ARGISNULL(1))
+		fdn_null("channel");
+	if (PG_ARGISNULL(2))
+		fdn_null("message");
+	if (PG_ARGISNULL(3))
+		fdn_null("compression");
+	node = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (strcmp(node, fdn_node()) == 0)
+		fdn_broadcast(channel, PG_GETARG_JSONB_P(2), PG_GETARG_BOOL(3), FDN_ROUTE_NONE);
+	else
+		fdn_outbox_write(node, channel, PG_GETARG_JSONB_P(2), PG_GETARG_BOOL(3));
+	PG_RETURN_VOID();
+}
+
+/* ---------- the receiving side ---------- */
+
+Datum
+fdn_relay_deliver(PG_FUNCTION_ARGS)
+{
+	char	   *origin;
+	Jsonb	   *msgs;
+	int			n;
+	int			i;
+	int			delivered = 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		fdn_null("origin and messages");
+	origin = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	msgs = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(msgs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("messages must be a JSON array"),
+				 errhint("[{\"id\": 1, \"channel\": \"events\", \"message\": {...}, \"compression\": false}]")));
+	n = JB_ROOT_COUNT(msgs);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(&msgs->root, i);
+		Jsonb	   *m;
+		JsonbValue	id;
+		JsonbValue	ch;
+		JsonbValue	body;
+		JsonbValue	comp;
+		FdnPrivState priv;
+		bool		fresh;
+
+		if (e == NULL || e->type != jbvBinary)
+			continue;
+		m = JsonbValueToJsonb(e);
+		if (!getKeyJsonValueFromContainer(&m->root, "id", 2, &id) || id.type != jbvNumeric ||
+			!getKeyJsonValueFromContainer(&m->root, "channel", 7, &ch) || ch.type != jbvString ||
+			!getKeyJsonValueFromContainer(&m->root, "message", 7, &body))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message %d of the batch lacks id, channel or message", i + 1),
+					 errhint("Each element is {\"id\": n, \"channel\": name, \"message\": json, \"compression\": bool}.")));
+		fdn_priv_begin(&priv);
+		fdn_spi_exec("INSERT INTO foundation.relay_inbox (origin, id) VALUES ($1, $2)"
+					 " ON CONFLICT DO NOTHING",
+					 2, (Oid[]) {TEXTOID, INT8OID},
+					 (Datum[]) {CStringGetTextDatum(origin),
+					 DirectFunctionCall1(numeric_int8, NumericGetDatum(id.val.numeric))},
+					 NULL, SPI_OK_INSERT);
+		fresh = SPI_processed == 1;
+		fdn_priv_end(&priv);
+		if (!fresh)
+			continue;			/* sent again after a relay crash */
+		fdn_broadcast(fdn_channel_index(pnstrdup(ch.val.string.val, ch.val.string.len)),
+					  JsonbValueToJsonb(&body),
+					  getKeyJsonValueFromContainer(&m->root, "compression", 11, &comp) &&
+					  comp.type == jbvBool && comp.val.boolean,
+					  FDN_ROUTE_NONE);
+		delivered++;
+	}
+	PG_RETURN_INT32(delivered);
+}
+
+/* ---------- the relay child ---------- */
+
+/* Send one member its next batch; false if it could not be reached. */
+static bool
+fdn_relay_batch(const char *target, const char *conninfo, int *sent)
+{
+	bool		isnull;
+	char	   *batch;
+	Datum		ids;
+	FdnRemoteCall call = {0};
+	const char *params[2];
+
+	*sent = 0;
+	fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
+				 "                                 'compression', compression) ORDER BY id)::text,"
+				 "       array_agg(id ORDER BY id)"
+				 " FROM (SELECT id, channel, message, compression FROM foundation.outbox"
+				 "        WHERE target = $1 ORDER BY id LIMIT $2) b",
+				 2, (Oid[]) {TEXTOID, INT4OID},
+				 (Datum[]) {CStringGetTextDatum(target), Int32GetDatum(FDN_RELAY_BATCH)},
+				 NULL, SPI_OK_SELECT);
+	{
+		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
+
+		if (isnull)
+			return true;		/* nothing for it */
+		batch = TextDatumGetCString(d);
+	}
+	ids = fdn_spi_getdatum(0, 2, &isnull);
+
+	params[0] = fdn_node();
+	params[1] = batch;
+	call.conninfo = conninfo;
+	call.sql = "SELECT foundation.relay_deliver($1, $2::jsonb)::text";
+	call.nparams = 2;
+	call.params = params;
+	fdn_remote_run(&call, 1, 10000, 0);
+	if (!call.ok)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("foundation relay: member %s not reached: %s", target, call.error)));
+		return false;
+	}
+	/* Delivered (and committed there): these rows, and only these, go. */
+	fdn_spi_exec("DELETE FROM foundation.outbox WHERE target = $1 AND id = ANY ($2)",
+				 2, (Oid[]) {TEXTOID, INT8ARRAYOID}, (Datum[]) {CStringGetTextDatum(target), ids},
+				 NULL, SPI_OK_DELETE);
+	*sent = (int) SPI_processed;
+	return true;
+}
+
+/*
+ * The relay: a procedure in C, run by a supervised child (so it may
+ * commit), CALL foundation.cluster_relay('{}').
+ */
+static void
+fdn_relay_on_exit(int code, Datum arg)
+{
+	if (fdn_shared && fdn_shared->relay_pid == MyProcPid)
+		fdn_shared->relay_pid = 0;
+}
+
+Datum
+fdn_cluster_relay(PG_FUNCTION_ARGS)
+{
+	MemoryContext passcxt;
+	TimestampTz warned_at = 0;
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	before_shmem_exit(fdn_relay_on_exit, (Datum) 0);
+	passcxt = AllocSetContextCreate(TopMemoryContext, "foundation relay pass",
+									ALLOCSET_DEFAULT_SIZES);
+	fdn_shared->relay_procno = MyProc->pgprocno;
+	fdn_shared->relay_pid = MyProcPid;
+	pgstat_report_activity(STATE_IDLE, "foundation relay: waiting");
+
+	for (;;)
+	{
+		MemoryContext oldcxt;
+		int			total = 0;
+		int			failed = 0;
+		int			ntargets;
+		int			i;
+		char	  **targets;
+		char	  **conninfos;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(passcxt);
+
+		/* Members with something to send, and where they are. */
+		fdn_spi_exec("SELECT o.target, p.conninfo FROM (SELECT DISTINCT target FROM foundation.outbox) o"
+					 " JOIN foundation.cluster_peers p ON p.node = o.target"
+					 " WHERE p.conninfo IS NOT NULL ORDER BY o.target",
+					 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		ntargets = (int) SPI_processed;
+		targets = palloc(sizeof(char *) * Max(ntargets, 1));
+		conninfos = palloc(sizeof(char *) * Max(ntargets, 1));
+		for (i = 0; i < ntargets; i++)
+		{
+			targets[i] = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+			conninfos[i] = TextDatumGetCString(fdn_spi_getdatum(i, 2, &isnull));
+		}
+		SPI_commit();
+
+		for (i = 0; i < ntargets; i++)
+		{
+			int			sent;
+
+			pgstat_report_activity(STATE_RUNNING, "foundation relay: sending");
+			if (fdn_relay_batch(targets[i], conninfos[i], &sent))
+				total += sent;
+			else
+				failed++;
+			SPI_commit();
+		}
+		if (failed > 0 &&
+			TimestampDifferenceExceeds(warned_at, GetCurrentTimestamp(), 60000))
+		{
+			ereport(LOG,
+					(errmsg("foundation relay: %d member(s) not reachable; their messages wait in foundation.outbox",
+							failed)));
+			warned_at = GetCurrentTimestamp();
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(passcxt);
+		pgstat_report_activity(STATE_IDLE, "foundation relay: waiting");
+
+		/* More to send: go on at once; else wait for a commit or a retry. */
+		if (total > 0 && failed == 0)
+			continue;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 failed > 0 ? 500 : 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	PG_RETURN_VOID();
+}
+
+void
+fdn_ensure_relay(void)
+{
+	Jsonb	   *args;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (fdn_shared->relay_pid != 0)
+		return;
+	args = fdn_jsonb_from_text("{}");
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	(void) fdn_singleton_start("foundation.cluster_relay", args, FDN_RELAY_NAME, "permanent");
+	SetUserIdAndSecContext(save_userid, save_sec);
+}

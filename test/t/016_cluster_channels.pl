@@ -1,0 +1,191 @@
+# Channels across nodes: foundation.broadcast reaches LISTEN clients on every
+# member exactly once, one publisher's messages in their commit order,
+# nothing from a rolled-back transaction; local_broadcast stays here,
+# direct_broadcast goes to one member; 10 000 messages sent while a member
+# cannot be reached all arrive there, in order, once it can.  Members relay
+# to each other as a dedicated non-superuser role.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+use FoundationTAP;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+# The libpq listener of test/listener.c.
+my $listener = "$tmp/listener";
+{
+	my ($incdir, $libdir);
+	IPC::Run::run([ 'pg_config', '--includedir' ], '>', \$incdir) or die;
+	IPC::Run::run([ 'pg_config', '--libdir' ], '>', \$libdir) or die;
+	chomp($incdir, $libdir);
+	IPC::Run::run(
+		[
+			'cc', '-Wall', '-Wextra', '-Werror', '-o', $listener,
+			"$FindBin::RealBin/../listener.c", "-I$incdir", "-L$libdir", '-lpq', '-lz'
+		]) or die 'test/listener.c does not compile';
+}
+my $nl = 0;
+sub start_listener
+{
+	my ($node, $count, $timeout, @channels) = @_;
+	my %l = (out => "$tmp/l" . ++$nl . '.out', err => '');
+	$l{h} = IPC::Run::start([ $listener, $node->connstr('postgres'), $count, $timeout, @channels ],
+		'>', $l{out}, '2>', \$l{err}, IPC::Run::timeout($timeout + 60));
+	my $deadline = time() + $FoundationTAP::WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		$l{h}->pump_nb;
+		return \%l if -s $l{out} && slurp_file($l{out}) =~ /\AREADY\n/;
+		usleep(20_000);
+	}
+	die "the listener did not get ready: $l{err}";
+}
+# (exit status, [decoded texts])
+sub finish_listener
+{
+	my ($l) = @_;
+	eval { $l->{h}->finish; 1 };
+	my $st = $l->{h}->full_result(0);
+	my $out = slurp_file($l->{out});
+	$out =~ s/\AREADY\n//;
+	return ($st >> 8, [ map { (split /\t/, $_, 4)[3] } split /\n/, $out ]);
+}
+
+my $ctl = foundation_node('ctl', extra_conf => "foundation.health_check_interval = 0\n");
+$ctl->safe_psql('postgres', q{
+	CREATE ROLE fdn_member LOGIN;
+	SELECT foundation.grant_member_role('fdn_member');});
+
+my %m;
+for my $name (qw(c1 c2 c3))
+{
+	my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port . ' dbname=postgres user=fdn_member';
+	$m{$name} = foundation_node($name,
+		extra_conf => "foundation.node_name = '$name'\n"
+		  . "foundation.health_check_interval = 0\n"
+		  . "foundation.control_conninfo = '$ci'\n"
+		  . "foundation.lease_renew_interval = '500ms'\n"
+		  . "foundation.lease_duration = '4s'\n");
+	# The other members relay to this one as fdn_peer, which may do that only.
+	$m{$name}->safe_psql('postgres', q{
+		CREATE ROLE fdn_peer LOGIN;
+		GRANT USAGE ON SCHEMA foundation TO fdn_peer;
+		GRANT EXECUTE ON FUNCTION foundation.relay_deliver(text, jsonb) TO fdn_peer;});
+	$m{$name}->append_conf('postgresql.conf',
+		"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
+		  . " dbname=postgres user=fdn_peer'\n");
+	$m{$name}->reload;
+}
+for my $k (sort keys %m)
+{
+	ok( wait_for($m{$k},
+			q{SELECT count(*) = 2 AND bool_and(conninfo LIKE '%user=fdn_peer%') FROM foundation.cluster_peers}),
+		"$k knows the two other members");
+	ok(wait_for($m{$k}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
+		"$k runs its relay");
+}
+
+###########################################################################
+note '1. broadcast from every member reaches every member once, in order';
+###########################################################################
+{
+	my %l = map { $_ => start_listener($m{$_}, 10, 6, 'foundation:events') } sort keys %m;
+	for my $k (sort keys %m)
+	{
+		for my $n (1 .. 3)
+		{
+			$m{$k}->safe_psql('postgres',
+				qq{SELECT foundation.broadcast('events', '{"from": "$k", "n": $n}')});
+		}
+		# Rolled back: arrives nowhere.
+		$m{$k}->safe_psql('postgres', qq{
+			BEGIN;
+			SELECT foundation.broadcast('events', '{"from": "$k", "rolled_back": true}');
+			ROLLBACK;});
+	}
+	for my $k (sort keys %m)
+	{
+		my ($rc, $msgs) = finish_listener($l{$k});
+		is($rc, 1, "the listener on $k got fewer than 10 (it waited for a 10th)");
+		is(scalar(@$msgs), 9, "$k received 9 messages: 3 from each member");
+		is(scalar(grep { /rolled_back/ } @$msgs), 0, "nothing rolled back reached $k");
+		for my $from (sort keys %m)
+		{
+			my @n = map { /"n": (\d+)/ ? $1 : () } grep { /"from": "$from"/ } @$msgs;
+			is("@n", '1 2 3', "on $k, the messages of $from arrived once each, in order");
+		}
+	}
+}
+
+###########################################################################
+note '2. local_broadcast and direct_broadcast';
+###########################################################################
+{
+	my %l = map { $_ => start_listener($m{$_}, 3, 4, 'foundation:data') } sort keys %m;
+	$m{c1}->safe_psql('postgres', q{SELECT foundation.local_broadcast('data', '{"local": 1}')});
+	$m{c1}->safe_psql('postgres', q{SELECT foundation.direct_broadcast('c2', 'data', '{"direct": 2}')});
+	$m{c1}->safe_psql('postgres', q{SELECT foundation.direct_broadcast('c1', 'data', '{"direct": 1}')});
+	my %got;
+	for my $k (sort keys %m)
+	{
+		my ($rc, $msgs) = finish_listener($l{$k});
+		$got{$k} = join(' ', @$msgs);
+	}
+	is($got{c1}, '{"local": 1} {"direct": 1}', 'c1 got its local and its direct message');
+	is($got{c2}, '{"direct": 2}', 'c2 got only the message sent directly to it');
+	is($got{c3}, '', 'c3 got nothing');
+	my %r = sql_error($m{c1}, q{SELECT foundation.direct_broadcast('nowhere', 'data', '{}')});
+	is($r{sqlstate}, '42704', 'direct_broadcast to an unknown member: 42704');
+}
+
+###########################################################################
+note '3. 10 000 messages while a member cannot be reached';
+###########################################################################
+{
+	# c3 refuses the relays (pg_hba), as if it were down, while c1 sends.
+	my $hba = $m{c3}->data_dir . '/pg_hba.conf';
+	my $orig = slurp_file($hba);
+	open my $fh, '>', $hba or die $!;
+	print $fh "local all fdn_peer reject\nhost all fdn_peer 127.0.0.1/32 reject\n$orig";
+	close $fh;
+	$m{c3}->reload;
+
+	$m{c1}->safe_psql('postgres', q{
+		SELECT count(foundation.broadcast('telemetry', jsonb_build_object('seq', i)))
+		  FROM generate_series(1, 5000) i});
+	$m{c1}->safe_psql('postgres', q{
+		SELECT count(foundation.broadcast('telemetry', jsonb_build_object('seq', i)))
+		  FROM generate_series(5001, 10000) i});
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox WHERE target = 'c2'}, '0'),
+		'c2 got its 10 000');
+	is($m{c1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.outbox WHERE target = 'c3'}),
+		'10000', "c3's 10 000 wait in c1's outbox");
+	like($m{c1}->safe_psql('postgres', q{SELECT foundation.health_check()::jsonb -> 'relay_backlog' ->> 'c3'}),
+		qr/^10000$/, "c1's health report shows the backlog for c3");
+
+	# c3 listens, then lets the relays in.
+	my $l = start_listener($m{c3}, 10001, 15, 'foundation:telemetry');
+	open $fh, '>', $hba or die $!;
+	print $fh $orig;
+	close $fh;
+	$m{c3}->reload;
+	my ($rc, $msgs) = finish_listener($l);
+	is(scalar(@$msgs), 10000, 'c3 received the 10 000 messages, no more');
+	my @seq = map { /"seq": (\d+)/ ? $1 : -1 } @$msgs;
+	is_deeply(\@seq, [ 1 .. 10000 ], 'once each, in their commit order');
+	is($m{c1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.outbox}), '0',
+		"c1's outbox is empty");
+}
+
+$_->stop for values %m;
+$ctl->stop;
+done_testing();
