@@ -38,6 +38,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "libpq-fe.h"
+
 #include "agents.h"
 #include "children.h"
 #include "foundation.h"
@@ -414,6 +416,55 @@ fdn_local_load(void)
 	return n;
 }
 
+/*
+ * The address this member advertises to the others, through the control
+ * database's foundation.members: foundation.node_conninfo without any
+ * password (passwords come from a passfile, never from a table).
+ */
+static const char *
+fdn_advertised_conninfo(void)
+{
+	static bool warned = false;
+	const char *ci = fdn_self_conninfo();
+	PQconninfoOption *opts = PQconninfoParse(ci, NULL);
+	PQconninfoOption *o;
+	StringInfoData buf;
+	bool		had_password = false;
+
+	if (opts == NULL)
+		return ci;				/* the others will report it unusable */
+	initStringInfo(&buf);
+	for (o = opts; o->keyword != NULL; o++)
+	{
+		const char *c;
+
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+		{
+			had_password = true;
+			continue;
+		}
+		appendStringInfo(&buf, "%s%s='", buf.len > 0 ? " " : "", o->keyword);
+		for (c = o->val; *c; c++)
+		{
+			if (*c == '\'' || *c == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *c);
+		}
+		appendStringInfoChar(&buf, '\'');
+	}
+	PQconninfoFree(opts);
+	if (had_password && !warned)
+	{
+		ereport(WARNING,
+				(errmsg("foundation.node_conninfo contains a password; it is not advertised to the other members"),
+				 errhint("Give the other members the password in a passfile (passfile=... in their connection options).")));
+		warned = true;
+	}
+	return buf.data;
+}
+
 /* One call of member_heartbeat; its result, or NULL with *error set. */
 static Jsonb *
 fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
@@ -427,7 +478,7 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	params[3] = psprintf("%d", fdn_local_load());
 	params[4] = running;
 	params[5] = leaving ? "true" : "false";
-	params[6] = fdn_self_conninfo();
+	params[6] = fdn_advertised_conninfo();
 	call.conninfo = fdn_control_conninfo;
 	call.sql = "SELECT foundation.member_heartbeat($1, $2::bigint, $3::integer,"
 		" $4::double precision, $5::jsonb, $6::boolean, $7)::text";

@@ -35,6 +35,11 @@ my $passfile = $ctl->basedir . '/members.pgpass';
 			SELECT foundation.grant_member_role('fdn_$m');});
 		print $fh '*:' . $ctl->port . ":postgres:fdn_$m:secret-$m\n";
 	}
+	# m4's entry has the wrong password: it must be refused, and say so.
+	$ctl->safe_psql('postgres', q{
+		CREATE ROLE fdn_m4 LOGIN PASSWORD 'right-m4';
+		SELECT foundation.grant_member_role('fdn_m4');});
+	print $fh '*:' . $ctl->port . ":postgres:fdn_m4:wrong-m4\n";
 	close $fh;
 	chmod 0600, $passfile;
 }
@@ -45,7 +50,8 @@ sub write_ctl_hba
 	my $hba = '';
 	$hba .= "local all fdn_$_ reject\nhost all fdn_$_ 127.0.0.1/32 reject\n"
 	  for sort keys %reject;
-	$hba .= "local all /^fdn_ scram-sha-256\nhost all /^fdn_ 127.0.0.1/32 scram-sha-256\n";
+	my $members = 'fdn_m1,fdn_m2,fdn_m3,fdn_m4';
+	$hba .= "local all $members scram-sha-256\nhost all $members 127.0.0.1/32 scram-sha-256\n";
 	$hba .= "local all all trust\nhost all all 127.0.0.1/32 trust\n";
 	open my $fh, '>', $ctl->data_dir . '/pg_hba.conf' or die $!;
 	print $fh $hba;
@@ -66,9 +72,10 @@ for my $name (qw(m1 m2 m3))
 		  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n"
 		  . "foundation.lease_duration = '${LEASE_MS}ms'\n");
 	# How the other members reach this one (it tells the control database).
+	# (m1 puts a password in it: it must not reach the control database.)
 	$m{$name}->append_conf('postgresql.conf',
 		"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
-		  . " dbname=postgres'\n");
+		  . ' dbname=postgres' . ($name eq 'm1' ? ' password=topsecret' : '') . "'\n");
 	$m{$name}->reload;
 	$m{$name}->safe_psql('postgres', q{
 		CREATE ROLE worker LOGIN;
@@ -82,6 +89,32 @@ ok( wait_for($ctl,
 is($ctl->safe_psql('postgres',
 		"SELECT string_agg(node || ':' || epoch, ' ' ORDER BY node) FROM foundation.members"),
 	'm1:1 m2:1 m3:1', 'each joined at epoch 1');
+is($ctl->safe_psql('postgres',
+		"SELECT conninfo LIKE '%dbname=%' AND conninfo NOT LIKE '%topsecret%' FROM foundation.members WHERE node = 'm1'"),
+	't', "m1's advertised address reaches the control database without its password");
+ok( wait_for($m{m1}, "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'foundation supervisor'")
+	  && slurp_file($m{m1}->logfile) =~ /node_conninfo contains a password; it is not advertised/,
+	'and m1 warns about it');
+
+# A member with the wrong password is refused, and reports it.
+my $m4 = foundation_node('m4',
+	extra_conf => "foundation.node_name = 'm4'\n"
+	  . "foundation.health_check_interval = 0\n"
+	  . "foundation.control_conninfo = 'host=" . $ctl->host . ' port=' . $ctl->port
+	  . " dbname=postgres user=fdn_m4 passfile=$passfile connect_timeout=2'\n"
+	  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n");
+my $m4_reported = 0;
+for (1 .. 100)
+{
+	$m4_reported = 1, last
+	  if slurp_file($m4->logfile) =~
+	  /could not renew this member's lease: .*password authentication failed for user "fdn_m4"/;
+	usleep(100_000);
+}
+ok($m4_reported, 'm4 (wrong password) logs that its lease could not be renewed, and why');
+is($ctl->safe_psql('postgres', "SELECT count(*) FROM foundation.members WHERE node = 'm4'"), '0',
+	'm4 is not a member');
+$m4->stop;
 
 # The sampler: how many copies of a name run, over the members still up.
 my %down;

@@ -148,16 +148,17 @@ note '2. local_broadcast and direct_broadcast';
 }
 
 ###########################################################################
-note '3. 10 000 messages while a member cannot be reached';
+note '3. 10 000 messages while a member restarts';
 ###########################################################################
 {
-	# c3 refuses the relays (pg_hba), as if it were down, while c1 sends.
+	# c3 goes down; the messages are sent meanwhile; it comes back refusing
+	# the relays (pg_hba) until its listener is ready, then lets them in.
+	$m{c3}->stop('fast');
 	my $hba = $m{c3}->data_dir . '/pg_hba.conf';
 	my $orig = slurp_file($hba);
 	open my $fh, '>', $hba or die $!;
 	print $fh "local all fdn_peer reject\nhost all fdn_peer 127.0.0.1/32 reject\n$orig";
 	close $fh;
-	$m{c3}->reload;
 
 	$m{c1}->safe_psql('postgres', q{
 		SELECT count(foundation.broadcast('telemetry', jsonb_build_object('seq', i)))
@@ -165,14 +166,17 @@ note '3. 10 000 messages while a member cannot be reached';
 	$m{c1}->safe_psql('postgres', q{
 		SELECT count(foundation.broadcast('telemetry', jsonb_build_object('seq', i)))
 		  FROM generate_series(5001, 10000) i});
+	$m{c3}->start;
 	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox WHERE target = 'c2'}, '0'),
 		'c2 got its 10 000');
 	is($m{c1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.outbox WHERE target = 'c3'}),
-		'10000', "c3's 10 000 wait in c1's outbox");
+		'10000', "c3's 10 000 wait in c1's outbox (c3 was down, now refuses the relays)");
 	like($m{c1}->safe_psql('postgres', q{SELECT foundation.health_check()::jsonb -> 'relay_backlog' ->> 'c3'}),
 		qr/^10000$/, "c1's health report shows the backlog for c3");
 
 	# c3 listens, then lets the relays in.
+	ok(wait_for($m{c3}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
+		'c3 is back, with its relay');
 	my $l = start_listener($m{c3}, 10001, 15, 'foundation:telemetry');
 	open $fh, '>', $hba or die $!;
 	print $fh $orig;
