@@ -455,7 +455,9 @@ fdn_advertised_conninfo(void)
 		appendStringInfoChar(&buf, '\'');
 	}
 	PQconninfoFree(opts);
-	if (had_password && !warned)
+	if (!had_password)
+		return ci;				/* as written */
+	if (!warned)
 	{
 		ereport(WARNING,
 				(errmsg("foundation.node_conninfo contains a password; it is not advertised to the other members"),
