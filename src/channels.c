@@ -25,6 +25,8 @@
 #include "relay.h"
 
 PG_FUNCTION_INFO_V1(fdn_broadcast_sql);
+PG_FUNCTION_INFO_V1(fdn_local_broadcast_sql);
+PG_FUNCTION_INFO_V1(fdn_direct_broadcast_sql);
 PG_FUNCTION_INFO_V1(fdn_route_message);
 PG_FUNCTION_INFO_V1(fdn_explain_routing);
 PG_FUNCTION_INFO_V1(fdn_subscribe);
@@ -104,23 +106,54 @@ fdn_broadcast(int channel, Jsonb *message, bool compression, FdnRoute route)
 	fdn_broadcast_text(channel, message, NULL, compression, route);
 }
 
+/*
+ * broadcast, local_broadcast and direct_broadcast: arguments from `first`
+ * on are (channel, message, compression); reach is NULL for every member,
+ * or the one member (this node: its own listeners only).
+ */
+static void
+fdn_broadcast_args(FunctionCallInfo fcinfo, int first, const char *reach)
+{
+	int			channel;
+	Jsonb	   *message;
+	bool		compression;
+
+	if (PG_ARGISNULL(first))
+		fdn_null("channel");
+	if (PG_ARGISNULL(first + 1))
+		fdn_null("message");
+	if (PG_ARGISNULL(first + 2))
+		fdn_null("compression");
+	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(first)));
+	message = PG_GETARG_JSONB_P(first + 1);
+	compression = PG_GETARG_BOOL(first + 2);
+	if (reach == NULL || strcmp(reach, fdn_node()) == 0)
+		fdn_broadcast(channel, message, compression, FDN_ROUTE_NONE);
+	/* The other members through the outbox (relay.c). */
+	if (reach == NULL ? fdn_cluster_enabled() : strcmp(reach, fdn_node()) != 0)
+		fdn_outbox_write(reach, channel, message, compression);
+}
+
 Datum
 fdn_broadcast_sql(PG_FUNCTION_ARGS)
 {
-	int			channel;
+	fdn_broadcast_args(fcinfo, 0, NULL);
+	PG_RETURN_VOID();
+}
 
+Datum
+fdn_local_broadcast_sql(PG_FUNCTION_ARGS)
+{
+	fdn_broadcast_args(fcinfo, 0, fdn_node());
+	PG_RETURN_VOID();
+}
+
+Datum
+fdn_direct_broadcast_sql(PG_FUNCTION_ARGS)
+{
 	if (PG_ARGISNULL(0))
-		fdn_null("channel");
-	if (PG_ARGISNULL(1))
-		fdn_null("message");
-	if (PG_ARGISNULL(2))
-		fdn_null("compression");
-	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	fdn_broadcast(channel, PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2),
-				  FDN_ROUTE_NONE);
-	/* Every other member too, through the outbox (relay.c). */
-	if (fdn_cluster_enabled())
-		fdn_outbox_write(NULL, channel, PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2));
+		fdn_null("node");
+	fdn_broadcast_args(fcinfo, 1, text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }
 

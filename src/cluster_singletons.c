@@ -60,20 +60,6 @@ fdn_control_call(const char *sql, int nparams, const char *const *params,
 	return call.result;
 }
 
-static char *
-fdn_json_field(Jsonb *obj, const char *key)
-{
-	JsonbValue	v;
-
-	if (!getKeyJsonValueFromContainer(&obj->root, key, strlen(key), &v))
-		return NULL;
-	if (v.type == jbvString)
-		return pnstrdup(v.val.string.val, v.val.string.len);
-	if (v.type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-	return NULL;
-}
-
 /*
  * Ask a member's supervisor to renew now: ours directly, another over
  * libpq at the address it advertises (conninfo, or else the control
@@ -157,9 +143,9 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	placed = fdn_jsonb_from_text(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::jsonb, $4,"
 												  " $5, $6, $7)::text",
 												  7, params, "place the singleton"));
-	node = fdn_json_field(placed, "node");
-	epoch = fdn_json_field(placed, "epoch");
-	pid = fdn_json_field(placed, "pid");
+	node = fdn_jsonb_field_text(placed, "node");
+	epoch = fdn_jsonb_field_text(placed, "epoch");
+	pid = fdn_jsonb_field_text(placed, "pid");
 	ereport(DEBUG1,
 			(errmsg_internal("  Assigned to member %s at epoch %s%s", node ? node : "(none)",
 							 epoch ? epoch : "?", pid ? ", running" : "")));
@@ -167,7 +153,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		return pg_strtoint32(pid);
 	if (node == NULL)
 		return 0;
-	fdn_wake_member(node, fdn_json_field(placed, "conninfo"));
+	fdn_wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
 
 	/* Wait, bounded, for the member to report it running. */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -218,8 +204,8 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 	if (r == NULL)
 		return false;
 	j = fdn_jsonb_from_text(r);
-	*node = fdn_json_field(j, "node");
-	p = fdn_json_field(j, "pid");
+	*node = fdn_jsonb_field_text(j, "node");
+	p = fdn_jsonb_field_text(j, "pid");
 	*pid = p ? pg_strtoint32(p) : 0;
 	return true;
 }

@@ -273,8 +273,8 @@ fdn_start_assigned_cb(void *arg)
 	fdn_priv_end(&priv);
 }
 
-static char *
-fdn_jsonb_string(Jsonb *obj, const char *key)
+char *
+fdn_jsonb_field_text(Jsonb *obj, const char *key)
 {
 	JsonbValue	v;
 
@@ -310,8 +310,8 @@ fdn_apply_assignments(Jsonb *assignments)
 		if (e == NULL || e->type != jbvBinary)
 			continue;
 		a = JsonbValueToJsonb(e);
-		name = fdn_jsonb_string(a, "name");
-		epoch = pg_strtoint64(fdn_jsonb_string(a, "epoch"));
+		name = fdn_jsonb_field_text(a, "name");
+		epoch = pg_strtoint64(fdn_jsonb_field_text(a, "epoch"));
 		for (j = 0; j < nlocal; j++)
 			if (strcmp(local[j].name, name) == 0 && local[j].epoch == epoch)
 				local[j].keep = have = true;
@@ -320,7 +320,7 @@ fdn_apply_assignments(Jsonb *assignments)
 			FdnStartAssigned sa;
 			JsonbValue	args;
 			ErrorData  *edata;
-			char	   *owner = fdn_jsonb_string(a, "owner_role");
+			char	   *owner = fdn_jsonb_field_text(a, "owner_role");
 
 			/* An older epoch of the same name goes first. */
 			for (j = 0; j < nlocal; j++)
@@ -330,8 +330,8 @@ fdn_apply_assignments(Jsonb *assignments)
 					local[j].keep = true;	/* already stopped */
 				}
 			sa.name = name;
-			sa.module = fdn_jsonb_string(a, "module");
-			sa.restart = fdn_jsonb_string(a, "restart");
+			sa.module = fdn_jsonb_field_text(a, "module");
+			sa.restart = fdn_jsonb_field_text(a, "restart");
 			sa.epoch = epoch;
 			sa.role = owner ? get_role_oid(owner, true) : InvalidOid;
 			if (!getKeyJsonValueFromContainer(&a->root, "args", 4, &args))
@@ -565,7 +565,7 @@ fdn_membership_pass(void)
 		return 0;
 	}
 	{
-		int64		epoch = pg_strtoint64(fdn_jsonb_string(res, "epoch"));
+		int64		epoch = pg_strtoint64(fdn_jsonb_field_text(res, "epoch"));
 
 		if (epoch != fdn_shared->member_epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,

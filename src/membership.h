@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 typedef enum FdnDistribution
 {
 	FDN_DIST_UNIFORM,
@@ -41,6 +43,9 @@ extern long fdn_membership_pass(void);
 
 /* At supervisor exit: hand this member's singletons over, if it can. */
 extern void fdn_membership_leave(void);
+
+/* A string or number field of a jsonb object as text; NULL if absent. */
+extern char *fdn_jsonb_field_text(Jsonb *obj, const char *key);
 
 /* Ask the supervisor to renew now (from a backend). */
 extern void fdn_member_request_sync(void);

@@ -48,8 +48,6 @@
 #include "shmem.h"
 #include "spi_util.h"
 
-PG_FUNCTION_INFO_V1(fdn_local_broadcast_sql);
-PG_FUNCTION_INFO_V1(fdn_direct_broadcast_sql);
 PG_FUNCTION_INFO_V1(fdn_relay_deliver);
 PG_FUNCTION_INFO_V1(fdn_cluster_relay);
 
@@ -119,52 +117,6 @@ fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compressi
 	fdn_relay_wake_at_commit();
 }
 
-static void
-fdn_null(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-			 errmsg("%s must not be NULL", what),
-			 errhint("See docs/channels.md for the arguments.")));
-}
-
-Datum
-fdn_local_broadcast_sql(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		fdn_null("channel");
-	if (PG_ARGISNULL(1))
-		fdn_null("message");
-	if (PG_ARGISNULL(2))
-		fdn_null("compression");
-	fdn_broadcast(fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0))),
-				  PG_GETARG_JSONB_P(1), PG_GETARG_BOOL(2), FDN_ROUTE_NONE);
-	PG_RETURN_VOID();
-}
-
-Datum
-fdn_direct_broadcast_sql(PG_FUNCTION_ARGS)
-{
-	char	   *node;
-	int			channel;
-
-	if (PG_ARGISNULL(0))
-		fdn_null("node");
-	if (PG_ARGISNULL(1))
-		fdn_null("channel");
-	if (PG_ARGISNULL(2))
-		fdn_null("message");
-	if (PG_ARGISNULL(3))
-		fdn_null("compression");
-	node = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	if (strcmp(node, fdn_node()) == 0)
-		fdn_broadcast(channel, PG_GETARG_JSONB_P(2), PG_GETARG_BOOL(3), FDN_ROUTE_NONE);
-	else
-		fdn_outbox_write(node, channel, PG_GETARG_JSONB_P(2), PG_GETARG_BOOL(3));
-	PG_RETURN_VOID();
-}
-
 /* ---------- the receiving side ---------- */
 
 Datum
@@ -177,7 +129,10 @@ fdn_relay_deliver(PG_FUNCTION_ARGS)
 	int			delivered = 0;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		fdn_null("origin and messages");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("origin and messages must not be NULL"),
+				 errhint("Another member's relay calls this; see docs/channels.md.")));
 	origin = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	msgs = PG_GETARG_JSONB_P(1);
 	if (!JB_ROOT_IS_ARRAY(msgs))
