@@ -305,6 +305,48 @@ is($m{$other}->safe_psql('postgres', "SELECT count(*) FROM foundation.whereis('c
 is($m{$other}->safe_psql('postgres', "SELECT foundation.stop_singleton('cs')"), 'f',
 	'stopping it again: false');
 
+
+###########################################################################
+note '6. foundation.distribution: local, least_loaded, uniform';
+###########################################################################
+for my $k (sort keys %m)
+{
+	ok(wait_for($ctl, "SELECT lease_expires > now() FROM foundation.members WHERE node = '$k'"),
+		"$k is live");
+}
+# local: on the calling member, whichever it is.
+for my $k (sort keys %m)
+{
+	$m{$k}->safe_psql('postgres', qq{
+		SET foundation.distribution = 'local';
+		SELECT foundation.start_singleton('public.ticker', '{}', 'loc_$k')});
+	is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'loc_$k'"),
+		$k, "distribution local from $k: placed on $k");
+}
+# least_loaded: each member has one now; give m1 and m2 one more each, so
+# that m3 has the fewest.
+for my $k (qw(m1 m2))
+{
+	$m{$k}->safe_psql('postgres', qq{
+		SET foundation.distribution = 'local';
+		SELECT foundation.start_singleton('public.ticker', '{}', 'extra_$k')});
+}
+$m{m1}->safe_psql('postgres', q{
+	SET foundation.distribution = 'least_loaded';
+	SELECT foundation.start_singleton('public.ticker', '{}', 'light')});
+is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'light'"),
+	'm3', 'distribution least_loaded: placed on m3, which has the fewest');
+# uniform: the placement is the hash ring's, the same from every member.
+my $ring = $ctl->safe_psql('postgres',
+	"SELECT foundation.cluster_pick_member('ring', 'uniform', NULL)");
+$m{m2}->safe_psql('postgres', q{SELECT foundation.start_singleton('public.ticker', '{}', 'ring')});
+is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'ring'"),
+	$ring, "distribution uniform: placed where the ring puts it ($ring), not on the caller by default");
+is($ctl->safe_psql('postgres', q{
+	SELECT count(DISTINCT foundation.cluster_pick_member('name' || i, 'uniform', NULL))
+	  FROM generate_series(1, 60) i}),
+	'3', 'the ring spreads 60 names over all three members');
+
 is($max_copies, 1, 'the sampler never saw two copies');
 
 $_->stop for values %m;
