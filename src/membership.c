@@ -390,6 +390,27 @@ fdn_update_peers(Jsonb *members)
 	last = MemoryContextStrdup(TopMemoryContext, text);
 }
 
+/*
+ * Without an epoch this member runs no cluster singleton (it has not
+ * joined yet, or it fenced): rows of cluster_local are then left over from
+ * before a server restart or a crash.  Their children must not be
+ * restarted as ordinary children would be: another member may run them by
+ * now.  Drop them (their specs, and so their names); the member starts what
+ * it is assigned once it has joined.
+ */
+void
+fdn_membership_forget_stale(void)
+{
+	if (fdn_shared->member_epoch != 0)
+		return;
+	fdn_spi_exec("WITH l AS (DELETE FROM foundation.cluster_local RETURNING child_id)"
+				 " DELETE FROM foundation.child_specs c USING l WHERE c.child_id = l.child_id",
+				 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	if (SPI_processed > 0)
+		elog(LOG, "foundation: forgot %d cluster singleton(s) of a past epoch; they start again only if assigned here",
+			 (int) SPI_processed);
+}
+
 /* ---------- the lease ---------- */
 
 static long

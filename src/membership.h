@@ -41,6 +41,12 @@ extern const char *fdn_distribution_name(void);
  */
 extern long fdn_membership_pass(void);
 
+/*
+ * In the supervisor's pass, before children are restarted (with SPI
+ * connected): drop the cluster singletons left from before a restart.
+ */
+extern void fdn_membership_forget_stale(void);
+
 /* At supervisor exit: hand this member's singletons over, if it can. */
 extern void fdn_membership_leave(void);
 

@@ -271,7 +271,11 @@ fdn_reconcile(void)
 	ext = fdn_current_extension();
 	installed = OidIsValid(ext);
 	if (installed)
+	{
+		/* Cluster singletons of a past epoch never restart here. */
+		fdn_membership_forget_stale();
 		rows = fdn_load_rows(&nrows);
+	}
 
 	for (i = 0; i < fdn_shared->nslots; i++)
 	{

@@ -238,6 +238,7 @@ for my $k (grep { !$down{$_} } sort keys %m)
 }
 
 # The dead member comes back: new epoch, nothing stale.
+my $log_from = -s $m{$dead}->logfile;
 $m{$dead}->start;
 delete $down{$dead};
 ok( wait_for($ctl, "SELECT epoch FROM foundation.members WHERE node = '$dead' AND lease_expires > now()",
@@ -246,6 +247,13 @@ ok( wait_for($ctl, "SELECT epoch FROM foundation.members WHERE node = '$dead' AN
 ok(poll_until(sub { 0 }, 2) || 1, 'sampled for 2 s after the rejoin');
 is(q1($m{$dead}, "SELECT count(*) FROM foundation.registry WHERE name = 'cs'"), '0',
 	"$dead does not start its old assignment again");
+{
+	my $log = substr(slurp_file($m{$dead}->logfile), $log_from);
+	like($log, qr/forgot 1 cluster singleton\(s\) of a past epoch/,
+		"$dead drops its old assignment at start");
+	unlike($log, qr/stopping cluster singleton "cs"/,
+		'without ever starting it again (it had nothing to stop)');
+}
 
 ###########################################################################
 note '3. a split: the running member loses the control database';
