@@ -60,10 +60,24 @@ rc_fail(FdnRemoteCall *call, RcWork *w, const char *why)
 	w->state = RC_DONE;
 }
 
+static void rc_send(FdnRemoteCall *call, RcWork *w);
+
 static void
 rc_start(FdnRemoteCall *call, RcWork *w)
 {
 	call->attempts++;
+	/* An open connection the caller kept: straight to the query. */
+	if (call->conn != NULL)
+	{
+		w->conn = call->conn;
+		call->conn = NULL;
+		if (PQstatus(w->conn) == CONNECTION_OK)
+		{
+			rc_send(call, w);
+			return;
+		}
+		PQfinish(w->conn);
+	}
 	w->conn = PQconnectStart(call->conninfo);
 	if (w->conn == NULL)
 	{
@@ -139,7 +153,10 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 				if (PQntuples(last) > 0 && !PQgetisnull(last, 0, 0))
 					call->result = pstrdup(PQgetvalue(last, 0, 0));
 				PQclear(last);
-				PQfinish(w->conn);
+				if (call->keep)
+					call->conn = w->conn;
+				else
+					PQfinish(w->conn);
 				w->conn = NULL;
 				w->state = RC_DONE;
 			}

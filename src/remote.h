@@ -18,6 +18,9 @@ typedef struct FdnRemoteCall
 	const char *sql;			/* one result column, one row */
 	int			nparams;
 	const char *const *params;
+	/* in and out: a connection to reuse, kept open after success if keep */
+	struct pg_conn *conn;
+	bool		keep;
 	/* out */
 	bool		ok;
 	char	   *result;			/* text of the first column, or NULL */
