@@ -34,6 +34,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -294,9 +295,8 @@ fdn_relay_batch(const char *target, const char *conninfo, int *sent)
 		return false;
 	}
 	/* Delivered (and committed there): these rows, and only these, go. */
-	fdn_spi_exec("DELETE FROM foundation.outbox WHERE target = $1 AND id = ANY ($2)",
-				 2, (Oid[]) {TEXTOID, INT8ARRAYOID}, (Datum[]) {CStringGetTextDatum(target), ids},
-				 NULL, SPI_OK_DELETE);
+	fdn_spi_exec("DELETE FROM foundation.outbox WHERE id = ANY ($1)",
+				 1, (Oid[]) {INT8ARRAYOID}, (Datum[]) {ids}, NULL, SPI_OK_DELETE);
 	*sent = (int) SPI_processed;
 	return true;
 }
@@ -321,6 +321,16 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	before_shmem_exit(fdn_relay_on_exit, (Datum) 0);
+
+	/*
+	 * The relay's statements read a member's rows by (target, id) and
+	 * delete them by id: index work whatever the statistics say.  With
+	 * stale statistics of a table that a backlog filled, the planner chose
+	 * to filter every waiting row for each batch's delete instead, which
+	 * made draining a backlog quadratic (benchmark 15b).
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION);
 	passcxt = AllocSetContextCreate(TopMemoryContext, "foundation relay pass",
 									ALLOCSET_DEFAULT_SIZES);
 	fdn_shared->relay_procno = MyProc->pgprocno;
