@@ -36,6 +36,9 @@
 
 #include <libpq-fe.h>
 
+#define BENCH_NAME "connect3"
+#include "bench_util.h"
+
 #define MAX_NODES 16
 #define DEADLINE_MS 10000.0
 #define SELECT_1 "SELECT 1"
@@ -56,28 +59,6 @@ typedef struct Node
 	State		state;
 	PostgresPollingStatusType poll;
 } Node;
-
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "connect3: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 static void
 finish(Node *n)

@@ -48,44 +48,15 @@
 #include <libpq-fe.h>
 #include <zlib.h>
 
+#define BENCH_NAME "notify_latency"
+#include "bench_util.h"
+
 #define TOPIC "foundation:events"
 #define PREFIX_COMPRESSED "{\"foundation_compressed\": \""
 #define PREFIX_REF "{\"foundation_ref\": "
 #define WAIT_MS 30000
 #define RAW_SQL "SELECT pg_notify('" TOPIC "', $1)"
 #define FDN_SQL "SELECT foundation.broadcast('events', $1::jsonb)"
-
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "notify_latency: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 /* ---------- the messages ---------- */
 
@@ -376,16 +347,6 @@ connect_db(void)
 }
 
 static void
-exec_ok(PGconn *c, const char *sql)
-{
-	PGresult   *r = PQexec(c, sql);
-
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		die("%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-static void
 drain(PGconn *listener)
 {
 	PGnotify   *n;
@@ -468,26 +429,11 @@ sample(PGconn *sender, PGconn *listener, Kind *k, int i)
 	PQfreemem(n);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 static double
 percentile(double *v, int n, double p)
 {
-	int			rank = (int) (p * n + 0.999999);
-
 	qsort(v, n, sizeof(double), cmp_double);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
+	return pct(v, n, p);
 }
 
 static void
@@ -503,17 +449,6 @@ check_canonical(PGconn *c, const char *text, const char *what)
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
 		die("the %s message is not in jsonb's output form", what);
 	PQclear(r);
-}
-
-static int
-int_arg(const char *s)
-{
-	char	   *end;
-	long		v = strtol(s, &end, 10);
-
-	if (*end != '\0' || v < 1 || v > 1000000)
-		die("bad count: %s", s);
-	return (int) v;
 }
 
 int
@@ -542,13 +477,13 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--write-messages") == 0)
 			outdir = argv[++i];
 		else if (strcmp(argv[i], "--samples-plain") == 0)
-			n_plain = int_arg(argv[++i]);
+			n_plain = count_arg(argv[++i]);
 		else if (strcmp(argv[i], "--samples-compressed") == 0)
-			n_comp = int_arg(argv[++i]);
+			n_comp = count_arg(argv[++i]);
 		else if (strcmp(argv[i], "--samples-stored") == 0)
-			n_stored = int_arg(argv[++i]);
+			n_stored = count_arg(argv[++i]);
 		else if (strcmp(argv[i], "--warmup") == 0)
-			warmup = int_arg(argv[++i]);
+			warmup = count_arg(argv[++i]);
 		else
 			die("unknown option %s", argv[i]);
 	}

@@ -61,43 +61,14 @@
 
 #include <libpq-fe.h>
 
+#define BENCH_NAME "relay_latency"
+#include "bench_util.h"
+
 #define TOPIC "foundation:events"
 #define WAIT_MS 30000
 #define LOCAL_SQL "SELECT foundation.local_broadcast('events', $1::jsonb)"
 #define BC_SQL "SELECT foundation.broadcast('events', $1::jsonb)"
 #define OUTBOX_SQL "SELECT count(*) FROM foundation.outbox"
-
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "relay_latency: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 static void
 sleep_ms(double ms)
@@ -118,16 +89,6 @@ connect_db(const char *conninfo, const char *what)
 	if (PQstatus(c) != CONNECTION_OK)
 		die("could not connect (%s, %s): %s", what, conninfo, PQerrorMessage(c));
 	return c;
-}
-
-static void
-exec_ok(PGconn *c, const char *sql)
-{
-	PGresult   *r = PQexec(c, sql);
-
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		die("%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
 }
 
 static long
@@ -247,28 +208,7 @@ series_add(Series *s, int i, double t0, double t1, double t)
 	s->stmt[i] = t1 - t0;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* nearest rank, as notify_latency.c; v must be sorted */
-static double
-pct(const double *v, int n, double p)
-{
-	int			rank = (int) (p * n + 0.999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
-
 static void
 series_print(Series *s)
 {
@@ -347,17 +287,6 @@ sample(PGconn *pub, Listener *ls, int broadcast, int i,
 	}
 }
 
-static int
-int_arg(const char *s)
-{
-	char	   *end;
-	long		v = strtol(s, &end, 10);
-
-	if (*end != '\0' || v < 1 || v > 1000000)
-		die("bad count: %s", s);
-	return (int) v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -385,9 +314,9 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--remote") == 0)
 			remote_ci = argv[++i];
 		else if (strcmp(argv[i], "--samples") == 0)
-			n = int_arg(argv[++i]);
+			n = count_arg(argv[++i]);
 		else if (strcmp(argv[i], "--warmup") == 0)
-			warmup = int_arg(argv[++i]);
+			warmup = count_arg(argv[++i]);
 		else
 			die("unknown option %s", argv[i]);
 	}

@@ -156,7 +156,7 @@ CREATE FUNCTION foundation.start_singleton(module text, args jsonb,
     RETURNS integer
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_singleton';
 COMMENT ON FUNCTION foundation.start_singleton(text, jsonb, text, text, text) IS
-  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: SELECT pg_advisory_xact_lock(...name...); SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster.md).';
+  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: SELECT pg_advisory_xact_lock(...name...); SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster-singletons.md).';
 
 CREATE FUNCTION foundation.lookup_singleton(name text) RETURNS integer
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_lookup_singleton';
@@ -587,10 +587,10 @@ COMMENT ON FUNCTION foundation.close_proposal(bigint) IS
   'Decide (the coordinate_consensus rule; a missing vote is a failed one) and store the result; idempotent.';
 
 ------------------------------------------------------------------------------
--- Cluster membership and cluster-wide singletons (docs/cluster.md).  These
+-- Cluster membership and cluster-wide singletons (docs/cluster-singletons.md).  These
 -- tables are used in the control database only (foundation.control_conninfo
 -- on every member points at it); members reach them over libpq as the role
--- that conninfo names, which needs the rights granted in docs/cluster.md.
+-- that conninfo names, which needs the rights foundation.grant_member_role gives.
 ------------------------------------------------------------------------------
 CREATE TABLE foundation.members (
     node          text PRIMARY KEY,

@@ -58,6 +58,17 @@ fdn_null(const char *what, const char *hint)
 			 errhint("%s", hint)));
 }
 
+/* An auction or proposal that does not exist: an error. */
+static void
+pg_attribute_noreturn()
+fdn_no_such(const char *what, int64 id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("%s " INT64_FORMAT " does not exist", what, id),
+			 errhint("foundation.open_%s returns the id.", what)));
+}
+
 static Interval *
 fdn_check_deadline(Interval *deadline)
 {
@@ -217,10 +228,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 		status = isnull ? NULL : TextDatumGetCString(d);
 	}
 	if (status == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("auction " INT64_FORMAT " does not exist", id),
-				 errhint("foundation.open_auction returns the id.")));
+		fdn_no_such("auction", id);
 	if (strcmp(status, "closed") == 0)
 	{
 		Datum		c = fdn_spi_getdatum(0, 2, &isnull);
@@ -285,10 +293,7 @@ fdn_close_auction_id(int64 id, bool check_owner)
 				 " WHERE auction_id = $1 FOR UPDATE",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("auction " INT64_FORMAT " does not exist", id),
-				 errhint("foundation.open_auction returns the id.")));
+		fdn_no_such("auction", id);
 	owner = DatumGetObjectId(fdn_spi_getdatum(0, 4, &isnull));
 	if (check_owner && !has_privs_of_role(priv.save_userid, owner))
 		ereport(ERROR,
@@ -388,10 +393,7 @@ fdn_auction_result_sql(PG_FUNCTION_ARGS)
 		d = fdn_spi_getdatum(0, 1, &isnull);
 	fdn_priv_end(&priv);
 	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("auction " INT64_FORMAT " does not exist", PG_GETARG_INT64(0)),
-				 errhint("foundation.open_auction returns the id.")));
+		fdn_no_such("auction", PG_GETARG_INT64(0));
 	if (isnull)
 		PG_RETURN_NULL();		/* still open */
 	PG_RETURN_DATUM(d);
@@ -418,10 +420,7 @@ fdn_auction_bids(PG_FUNCTION_ARGS)
 	fdn_spi_exec("SELECT status FROM foundation.auctions WHERE auction_id = $1",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("auction " INT64_FORMAT " does not exist", id),
-				 errhint("foundation.open_auction returns the id.")));
+		fdn_no_such("auction", id);
 	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -538,10 +537,7 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 				 2, (Oid[]) {INT8OID, TEXTOID},
 				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent)}, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("proposal " INT64_FORMAT " does not exist", id),
-				 errhint("foundation.open_proposal returns the id.")));
+		fdn_no_such("proposal", id);
 	if (strcmp(TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)), "closed") == 0)
 	{
 		Datum		c = fdn_spi_getdatum(0, 2, &isnull);
@@ -602,10 +598,7 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 				 " FROM foundation.proposals WHERE proposal_id = $1 FOR UPDATE",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("proposal " INT64_FORMAT " does not exist", id),
-				 errhint("foundation.open_proposal returns the id.")));
+		fdn_no_such("proposal", id);
 	owner = DatumGetObjectId(fdn_spi_getdatum(0, 5, &isnull));
 	if (check_owner && !has_privs_of_role(priv.save_userid, owner))
 		ereport(ERROR,

@@ -28,6 +28,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "libpq-fe.h"
+
 #include "agents.h"
 #include "children.h"
 #include "cluster_singletons.h"
@@ -39,10 +41,14 @@
 
 PG_FUNCTION_INFO_V1(fdn_whereis);
 
-/* One statement on the control database; its text result, or an error. */
+/*
+ * One statement on the control database; its text result, or an error.
+ * With keep, over *keep's connection (opened if NULL), left open for the
+ * next statement: the caller closes it.
+ */
 static char *
 fdn_control_call(const char *sql, int nparams, const char *const *params,
-				 const char *what)
+				 const char *what, PGconn **keep)
 {
 	FdnRemoteCall call = {0};
 
@@ -50,7 +56,15 @@ fdn_control_call(const char *sql, int nparams, const char *const *params,
 	call.sql = sql;
 	call.nparams = nparams;
 	call.params = params;
+	if (keep)
+	{
+		call.conn = *keep;
+		call.keep = true;
+		*keep = NULL;
+	}
 	fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
+	if (keep)
+		*keep = call.conn;
 	if (!call.ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -81,7 +95,7 @@ fdn_wake_member(const char *node, const char *conninfo)
 		const char *params[1] = {node};
 
 		conninfo = fdn_control_call("SELECT conninfo FROM foundation.members WHERE node = $1",
-									1, params, "find the member");
+									1, params, "find the member", NULL);
 	}
 	if (conninfo == NULL)
 	{
@@ -116,6 +130,9 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	char	   *epoch;
 	char	   *pid;
 	TimestampTz deadline;
+	/* In memory, not a register: the FINALLY below must see it. */
+	PGconn	  **conn = palloc0(sizeof(PGconn *));
+	volatile int32 started = 0;
 
 	if (name == NULL)
 		ereport(ERROR,
@@ -142,7 +159,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 							 name, params[5])));
 	placed = fdn_jsonb_from_text(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::jsonb, $4,"
 												  " $5, $6, $7)::text",
-												  7, params, "place the singleton"));
+												  7, params, "place the singleton", NULL));
 	node = fdn_jsonb_field_text(placed, "node");
 	epoch = fdn_jsonb_field_text(placed, "epoch");
 	pid = fdn_jsonb_field_text(placed, "pid");
@@ -155,25 +172,42 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		return 0;
 	fdn_wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
 
-	/* Wait, bounded, for the member to report it running. */
+	/*
+	 * Wait, bounded, for the member to report it running, asking over one
+	 * connection rather than a new one every 50 ms.
+	 */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   fdn_start_timeout_ms + fdn_lease_renew_interval_ms);
-	for (;;)
+	PG_TRY();
 	{
-		const char *p[2] = {name, epoch};
-		char	   *r = fdn_control_call("SELECT pid::text FROM foundation.cluster_singletons"
-										 " WHERE name = $1 AND epoch = $2::bigint",
-										 2, p, "look up the singleton");
+		for (;;)
+		{
+			const char *p[2] = {name, epoch};
+			char	   *r = fdn_control_call("SELECT pid::text FROM foundation.cluster_singletons"
+											 " WHERE name = $1 AND epoch = $2::bigint",
+											 2, p, "look up the singleton", conn);
 
-		if (r != NULL)
-			return pg_strtoint32(r);
-		if (GetCurrentTimestamp() >= deadline)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 50, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+			if (r != NULL)
+			{
+				started = pg_strtoint32(r);
+				break;
+			}
+			if (GetCurrentTimestamp() >= deadline)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 50, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
+	PG_FINALLY();
+	{
+		if (*conn)
+			PQfinish(*conn);
+	}
+	PG_END_TRY();
+	if (started != 0)
+		return started;
 	ereport(WARNING,
 			(errmsg("cluster singleton \"%s\" is assigned to member \"%s\" but has not started yet", name, node),
 			 errhint("SELECT * FROM foundation.whereis(%s) shows its pid once it runs.",
@@ -187,7 +221,7 @@ fdn_cluster_live_members(void)
 	return fdn_control_call("SELECT coalesce(json_agg(json_build_object('node', node, 'conninfo', conninfo)"
 							"                         ORDER BY node), '[]')::text"
 							" FROM foundation.members WHERE state = 'up' AND lease_expires > now()",
-							0, NULL, "list the live members");
+							0, NULL, "list the live members", NULL);
 }
 
 bool
@@ -200,7 +234,7 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 
 	r = fdn_control_call("SELECT json_build_object('node', node, 'pid', pid)::text"
 						 " FROM foundation.cluster_singletons WHERE name = $1",
-						 1, params, "look up the singleton");
+						 1, params, "look up the singleton", NULL);
 	if (r == NULL)
 		return false;
 	j = fdn_jsonb_from_text(r);
@@ -217,7 +251,7 @@ fdn_cluster_stop(const char *name)
 	char	   *node;
 
 	node = fdn_control_call("SELECT foundation.cluster_unplace($1)", 1, params,
-							"stop the singleton");
+							"stop the singleton", NULL);
 	if (node == NULL)
 		return false;
 	ereport(DEBUG1,

@@ -34,6 +34,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -161,30 +162,40 @@ fdn_local_singletons(int *n)
 static int32 fdn_cluster_pids[FDN_MAX_TRACKED];
 static int	fdn_ncluster_pids = 0;
 
-/* What runs, for the control database: [{name, epoch, pid}]. */
+/*
+ * What runs, for the control database: [{name, epoch, pid}]; its pids are
+ * also kept for leaving.
+ */
 static char *
 fdn_local_running_json(void)
 {
 	FdnPrivState priv;
 	bool		isnull;
-	char	   *res;
+	StringInfoData res;
 	int			i;
 
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT c.pid FROM foundation.cluster_local l JOIN foundation.child_specs c USING (child_id)"
-				 " WHERE c.pid IS NOT NULL",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	fdn_ncluster_pids = Min((int) SPI_processed, FDN_MAX_TRACKED);
-	for (i = 0; i < fdn_ncluster_pids; i++)
-		fdn_cluster_pids[i] = DatumGetInt32(fdn_spi_getdatum(i, 1, &isnull));
-	fdn_spi_exec("SELECT coalesce(json_agg(json_build_object('name', l.name, 'epoch', l.epoch,"
-				 "                                         'pid', c.pid)), '[]')::text"
+	fdn_spi_exec("SELECT l.name, l.epoch, c.pid"
 				 " FROM foundation.cluster_local l JOIN foundation.child_specs c USING (child_id)"
-				 " WHERE c.status = 'running' AND c.pid IS NOT NULL",
+				 " WHERE c.status = 'running' AND c.pid IS NOT NULL ORDER BY l.name",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	res = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	initStringInfo(&res);
+	appendStringInfoChar(&res, '[');
+	fdn_ncluster_pids = 0;
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		int32		pid = DatumGetInt32(fdn_spi_getdatum(i, 3, &isnull));
+
+		appendStringInfoString(&res, i > 0 ? ", {\"name\": " : "{\"name\": ");
+		escape_json(&res, TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull)));
+		appendStringInfo(&res, ", \"epoch\": " INT64_FORMAT ", \"pid\": %d}",
+						 DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull)), pid);
+		if (fdn_ncluster_pids < FDN_MAX_TRACKED)
+			fdn_cluster_pids[fdn_ncluster_pids++] = pid;
+	}
+	appendStringInfoChar(&res, ']');
 	fdn_priv_end(&priv);
-	return res;
+	return res.data;
 }
 
 static void
@@ -401,6 +412,16 @@ fdn_update_peers(Jsonb *members)
 void
 fdn_membership_forget_stale(void)
 {
+	static bool done = false;
+
+	/*
+	 * Only a supervisor's first pass can meet such rows: later, fencing
+	 * removes what it stops.  A supervisor restarted on its own keeps its
+	 * member's epoch, and the children it finds are current.
+	 */
+	if (done)
+		return;
+	done = true;
 	if (fdn_shared->member_epoch != 0)
 		return;
 	fdn_spi_exec("WITH l AS (DELETE FROM foundation.cluster_local RETURNING child_id)"

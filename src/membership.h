@@ -42,7 +42,7 @@ extern const char *fdn_distribution_name(void);
 extern long fdn_membership_pass(void);
 
 /*
- * In the supervisor's pass, before children are restarted (with SPI
+ * In the supervisor's first pass, before children are restarted (with SPI
  * connected): drop the cluster singletons left from before a restart.
  */
 extern void fdn_membership_forget_stale(void);

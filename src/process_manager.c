@@ -286,7 +286,7 @@ fdn_scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("scope 'cluster' needs a control database"),
-				 errhint("Set foundation.control_conninfo on every member (docs/cluster.md).")));
+				 errhint("Set foundation.control_conninfo on every member (docs/cluster-singletons.md).")));
 	return true;
 }
 
@@ -419,7 +419,8 @@ fdn_start_cb(void *arg)
 
 /*
  * start_replicated: start_singleton on this node and, over libpq, on every
- * node of foundation.nodes, in parallel, each as "<name>@<node>".  A
+ * other live member (with a control database) or node of foundation.nodes,
+ * in parallel, each as "<name>@<node>".  A
  * remote start runs as the caller's role there (set_config('role') on the
  * remote connection, so the connection's own role lends it nothing) and
  * commits there on its own, as an :rpc.call does.

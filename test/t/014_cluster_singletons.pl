@@ -244,7 +244,7 @@ delete $down{$dead};
 ok( wait_for($ctl, "SELECT epoch FROM foundation.members WHERE node = '$dead' AND lease_expires > now()",
 		'2'),
 	"$dead rejoins under epoch 2");
-ok(poll_until(sub { 0 }, 2) || 1, 'sampled for 2 s after the rejoin');
+poll_until(sub { 0 }, 2);    # the sampler watches for 2 s after the rejoin
 is(q1($m{$dead}, "SELECT count(*) FROM foundation.registry WHERE name = 'cs'"), '0',
 	"$dead does not start its old assignment again");
 {
@@ -276,7 +276,7 @@ write_ctl_hba();
 ok( wait_for($ctl,
 		"SELECT epoch > 1 AND lease_expires > now() FROM foundation.members WHERE node = '$cut'"),
 	"after healing, $cut rejoins");
-ok(poll_until(sub { 0 }, 2) || 1, 'sampled for 2 s after healing');
+poll_until(sub { 0 }, 2);    # and for 2 s after healing
 is(copies('cs'), 1, 'after healing, still one copy');
 is(($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'cs'")),
 	$node, 'where the takeover put it');
