@@ -6,7 +6,8 @@
  *
  * Closing takes the auction's (or proposal's) row lock, so any number of
  * concurrent closers get one and the same result: the first decides and
- * stores it, the others wait for it and return it.  Bids and votes are
+ * stores it, the others wait for it and return it.  Bids and the close of
+ * an auction are also ordered by a lock on the auction (fdn_lock_auction).  Bids and votes are
  * sealed: foundation.bids and foundation.votes are not readable by
  * non-superusers, and a result shows them only once closed.  The
  * supervisor closes what is due within a second of its deadline, or as
@@ -19,9 +20,11 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -143,6 +146,28 @@ fdn_open_auction(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/*
+ * Bids and the close of one auction are ordered by a heavyweight lock on
+ * the auction: submit_bid holds it in share mode, closing in exclusive
+ * mode, both until their transaction ends.  So a close waits for bids in
+ * flight and sees them, and a bid after the close sees it closed.  Many
+ * bidders share it without writing anything, where a share lock on the
+ * auction's row would rewrite the row (and create a MultiXact) for each.
+ * It is an advisory lock tag in pg_locks, in its own class (objsubid
+ * FDN_AUCTION_LOCK_CLASS), apart from the two of pg_advisory_lock (1, 2).
+ */
+#define FDN_AUCTION_LOCK_CLASS 0x4641	/* "FA" */
+
+static void
+fdn_lock_auction(int64 id, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) id >> 32),
+						 (uint32) id, FDN_AUCTION_LOCK_CLASS);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
 /* The agent's owner, or an error if the caller may not act for it. */
 static void
 fdn_check_acts_for(const char *agent, Oid caller, Oid owner)
@@ -169,6 +194,8 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	char	   *closed_at;
 	Oid			owner;
 	char	   *why;
+	Oid			bid_types[6] = {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID, OIDOID};
+	Datum		bid_values[6];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		fdn_null("auction id, agent and bid",
@@ -192,36 +219,50 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				 errhint("details.priority, if given, is a finite number of at least 0.")));
 
 	/*
-	 * One statement: lock the auction row (a share lock: closing, which
-	 * takes the row's update lock, waits for us; it lasts till commit),
-	 * find the agent's owner, and update the agent's own row, written at
-	 * the opening, only if the auction is open and the caller may act for
-	 * the agent.  What it returns tells which error, if any, applies;
-	 * nothing was written then.
+	 * The auction's share lock (see fdn_lock_auction), then one statement:
+	 * update the agent's own row, written at the opening and found by
+	 * primary key, only if the auction is open and the caller may act for
+	 * the agent.  The lock is taken before the statement's snapshot, so in
+	 * READ COMMITTED that snapshot sees any close committed before.  A
+	 * transaction-snapshot isolation level may have taken its snapshot
+	 * before such a close: there the statement also share-locks the
+	 * auction row, which fails with a serialization error if the row
+	 * changed since.
 	 */
+	bid_values[0] = Int64GetDatum(id);
+	bid_values[1] = CStringGetTextDatum(agent);
+	bid_values[2] = Float8GetDatum(bid);
+	bid_values[3] = Float8GetDatum(priority);
+	bid_values[4] = JsonbPGetDatum(details);
+	bid_values[5] = ObjectIdGetDatum(GetUserId());
+	fdn_lock_auction(id, ShareLock);
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("WITH a AS (SELECT status, closed_at FROM foundation.auctions"
-				 "            WHERE auction_id = $1 FOR SHARE),"
-				 "     g AS (SELECT owner FROM foundation.agents WHERE name = $2),"
-				 "     u AS (UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
-				 "                  submitted_at = clock_timestamp()"
-				 "            WHERE auction_id = $1 AND agent = $2"
-				 "              AND (SELECT status FROM a) = 'open'"
-				 "              AND pg_has_role($6, (SELECT owner FROM g), 'USAGE')"
-				 "           RETURNING 1)"
-				 " SELECT (SELECT status FROM a), (SELECT to_json(closed_at)#>>'{}' FROM a),"
-				 "        (SELECT owner FROM g), (SELECT count(*) FROM u)",
-				 6, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID, OIDOID},
-				 (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(agent), Float8GetDatum(bid),
-				 Float8GetDatum(priority), JsonbPGetDatum(details),
-				 ObjectIdGetDatum(priv.save_userid)},
-				 NULL, SPI_OK_SELECT);
-	if (DatumGetInt64(fdn_spi_getdatum(0, 4, &isnull)) == 1)
+	if (!IsolationUsesXactSnapshot())
+		fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
+					 " submitted_at = clock_timestamp()"
+					 " WHERE auction_id = $1 AND agent = $2"
+					 " AND (SELECT status FROM foundation.auctions WHERE auction_id = $1) = 'open'"
+					 " AND pg_has_role($6, (SELECT owner FROM foundation.agents WHERE name = $2), 'USAGE')",
+					 6, bid_types, bid_values, NULL, SPI_OK_UPDATE);
+	else
+		fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
+					 " submitted_at = clock_timestamp()"
+					 " WHERE auction_id = $1 AND agent = $2"
+					 " AND (SELECT status FROM foundation.auctions WHERE auction_id = $1 FOR SHARE) = 'open'"
+					 " AND pg_has_role($6, (SELECT owner FROM foundation.agents WHERE name = $2), 'USAGE')",
+					 6, bid_types, bid_values, NULL, SPI_OK_UPDATE);
+	if (SPI_processed == 1)
 	{
 		fdn_priv_end(&priv);
 		fdn_protocols_changed_at_commit();
 		PG_RETURN_VOID();
 	}
+
+	/* Nothing written: find out why. */
+	fdn_spi_exec("SELECT (SELECT status FROM foundation.auctions WHERE auction_id = $1),"
+				 " (SELECT to_json(closed_at)#>>'{}' FROM foundation.auctions WHERE auction_id = $1),"
+				 " (SELECT owner FROM foundation.agents WHERE name = $2)",
+				 2, bid_types, bid_values, NULL, SPI_OK_SELECT);
 	{
 		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
 
@@ -288,6 +329,8 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	int			i;
 	char	   *decided_at;
 
+	/* Waits for bids in flight; holds off later ones (fdn_lock_auction). */
+	fdn_lock_auction(id, ExclusiveLock);
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT status, result::text, spec, owner FROM foundation.auctions"
 				 " WHERE auction_id = $1 FOR UPDATE",
@@ -316,18 +359,18 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	 * bid of that tie, so fetch all of them.  Every bid stays in
 	 * foundation.bids, readable once closed through foundation.auction_bids.
 	 */
-	fdn_spi_exec("SELECT agent, bid, priority FROM foundation.bids"
-				 " WHERE auction_id = $1 AND bid IS NOT NULL"
-				 " ORDER BY bid DESC, priority DESC LIMIT 2",
-				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	fdn_spi_query_latest("SELECT agent, bid, priority FROM foundation.bids"
+						 " WHERE auction_id = $1 AND bid IS NOT NULL"
+						 " ORDER BY bid DESC, priority DESC LIMIT 2",
+						 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL);
 	if (SPI_processed == 2 &&
 		DatumGetFloat8(fdn_spi_getdatum(0, 2, &isnull)) == DatumGetFloat8(fdn_spi_getdatum(1, 2, &isnull)) &&
 		DatumGetFloat8(fdn_spi_getdatum(0, 3, &isnull)) == DatumGetFloat8(fdn_spi_getdatum(1, 3, &isnull)))
-		fdn_spi_exec("SELECT agent, bid, priority FROM foundation.bids"
-					 " WHERE auction_id = $1 AND bid = $2 AND priority = $3",
-					 3, (Oid[]) {INT8OID, FLOAT8OID, FLOAT8OID},
-					 (Datum[]) {Int64GetDatum(id), fdn_spi_getdatum(0, 2, &isnull),
-					 fdn_spi_getdatum(0, 3, &isnull)}, NULL, SPI_OK_SELECT);
+		fdn_spi_query_latest("SELECT agent, bid, priority FROM foundation.bids"
+							 " WHERE auction_id = $1 AND bid = $2 AND priority = $3",
+							 3, (Oid[]) {INT8OID, FLOAT8OID, FLOAT8OID},
+							 (Datum[]) {Int64GetDatum(id), fdn_spi_getdatum(0, 2, &isnull),
+							 fdn_spi_getdatum(0, 3, &isnull)}, NULL);
 	n = (int) SPI_processed;
 	bids = palloc0(sizeof(FdnBid) * Max(n, 1));
 	names = palloc(sizeof(Datum) * Max(n, 1));

@@ -8,13 +8,44 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 #include "spi_util.h"
+
+/*
+ * The search path of foundation's own SQL: pg_catalog alone.  Pushed as an
+ * override search path rather than set as the search_path setting: that is
+ * what the plan cache itself does to re-plan under a plan's original path,
+ * and it costs a list push, where a setting costs a parse of the value and
+ * a pass over every setting to restore it.  The kept plans are made under
+ * it, so they match it and are not re-analyzed.  A (sub)transaction abort
+ * pops it.
+ */
+static void
+fdn_push_catalog_path(void)
+{
+	OverrideSearchPath path = {0};
+	static List *schemas = NIL;
+
+	if (schemas == NIL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		schemas = list_make1_oid(PG_CATALOG_NAMESPACE);
+		MemoryContextSwitchTo(old);
+	}
+	path.schemas = schemas;
+	path.addCatalog = false;
+	path.addTemp = false;
+	PushOverrideSearchPath(&path);
+}
 
 void
 fdn_priv_begin(FdnPrivState *state)
@@ -34,16 +65,13 @@ fdn_priv_begin(FdnPrivState *state)
 						   state->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	state->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	fdn_push_catalog_path();
 }
 
 void
 fdn_priv_end(FdnPrivState *state)
 {
-	AtEOXact_GUC(true, state->save_nestlevel);
+	PopOverrideSearchPath();
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 	SPI_finish();
 }
@@ -100,6 +128,24 @@ fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	/* SPI leaves us in its own context; see fdn_priv_begin. */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)
+		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
+			 SPI_result_code_string(rc), sql);
+	return rc;
+}
+
+int
+fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
+					 Datum *values, const char *nulls)
+{
+	int			rc;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (!IsolationUsesXactSnapshot())
+		return fdn_spi_exec(sql, nargs, argtypes, values, nulls, SPI_OK_SELECT);
+	rc = SPI_execute_snapshot(fdn_plan_for(sql, nargs, argtypes), values, nulls,
+							  GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+	MemoryContextSwitchTo(caller);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
 			 SPI_result_code_string(rc), sql);
 	return rc;

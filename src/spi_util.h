@@ -5,8 +5,9 @@
  *
  * Callers are ordinary roles with no rights on foundation's tables; the C
  * functions check what the caller may do and then touch the tables as the
- * bootstrap superuser, with search_path pinned to pg_catalog so that no
- * caller-defined operator or function can be reached from that SQL.
+ * bootstrap superuser, with the search path pinned to pg_catalog (an
+ * override search path) so that no caller-defined operator or function can
+ * be reached from that SQL.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +22,6 @@ typedef struct FdnPrivState
 {
 	Oid			save_userid;
 	int			save_sec_context;
-	int			save_nestlevel;
 } FdnPrivState;
 
 /*
@@ -40,6 +40,16 @@ extern void fdn_priv_end(FdnPrivState *state);
  */
 extern int	fdn_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, const char *nulls, int expected);
+
+/*
+ * fdn_spi_exec of a query that must see every change committed so far,
+ * even where the transaction reads from one snapshot (REPEATABLE READ,
+ * SERIALIZABLE): there it reads from the latest snapshot instead, as
+ * PostgreSQL's foreign-key checks do.  For rows the caller has locked
+ * against further changes.
+ */
+extern int	fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
+								 Datum *values, const char *nulls);
 
 /*
  * Column col of row, or isnull; copied out of SPI memory as stored (a

@@ -311,6 +311,82 @@ note '4. a bid after the close';
 }
 
 ###########################################################################
+note '4b. bids in flight, and transaction-snapshot isolation';
+###########################################################################
+{
+	# A bid not yet committed holds the auction's lock in share mode; a
+	# close waits for it and counts it.
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1', 'b2'], '1 hour')});
+	my $bidder = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
+	$bidder->query_safe('BEGIN');
+	$bidder->query_safe("SELECT foundation.submit_bid($id, 'a1', 11)");
+	is( $node->safe_psql('postgres', qq{
+SELECT string_agg(mode || ':' || granted || ':' || classid || ':' || objsubid, ' ')
+  FROM pg_locks WHERE locktype = 'advisory' AND objid = $id AND objsubid = 17985}),
+		'ShareLock:true:0:17985',
+		"the uncommitted bid holds the auction's lock (advisory, objsubid 17985) in share mode");
+	my ($out, $err) = ('', '');
+	my $closer = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
+			'-U', 'alice', '-c', "SELECT foundation.close_auction($id)::text"
+		],
+		'>', \$out, '2>', \$err,
+		IPC::Run::timeout($FoundationTAP::WAIT_SECONDS));
+	ok( wait_for(
+			$node, qq{
+SELECT count(*) FROM pg_stat_activity
+ WHERE usename = 'alice' AND wait_event = 'advisory' AND query LIKE '%close_auction($id)%'}, '1'),
+		'the close waits for the bid in flight');
+	$bidder->query_safe('COMMIT');
+	$bidder->quit;
+	my $ok = eval { $closer->finish; 1 };
+	ok($ok && $closer->result == 0 && $err eq '', 'the close then finishes')
+	  or diag(($@ || '') . $err);
+	chomp $out;
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$out'::jsonb r) s}),
+		'a1,11', "and counts it: a1, the only bidder, wins and pays its 11");
+
+	# A REPEATABLE READ transaction whose snapshot predates a close cannot
+	# bid into the closed auction: 40001, nothing stored.
+	$id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '1 hour')});
+	my $rr = $node->background_psql('postgres',
+		extra_params => [ '-U', 'bob' ], on_error_stop => 0);
+	$rr->query_safe('\set VERBOSITY verbose');
+	$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rr->query_safe('SELECT count(*) FROM foundation.agents');
+	as('alice', "SELECT foundation.close_auction($id)");
+	$rr->query("SELECT foundation.submit_bid($id, 'b1', 3)");
+	like($rr->{stderr}, qr/ERROR:  40001:/,
+		'a bid from a snapshot older than the close: 40001 (serialization failure)')
+	  or diag($rr->{stderr});
+	$rr->query('ROLLBACK');
+	is($node->safe_psql('postgres', "SELECT count(bid) FROM foundation.bids WHERE auction_id = $id"),
+		'0', 'the bid was not stored');
+
+	# A REPEATABLE READ close counts a bid committed after its snapshot was
+	# taken (it reads the bids as of the latest snapshot, once it holds the
+	# auction's lock).
+	$id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '1 hour')});
+	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
+	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rc->query_safe('SELECT count(*) FROM foundation.agents');
+	as('bob', "SELECT foundation.submit_bid($id, 'b1', 9)");
+	my $res = $rc->query_safe("SELECT foundation.close_auction($id)::text");
+	$rc->query_safe('COMMIT');
+	$rc->quit;
+	chomp $res;
+	is( $node->safe_psql('postgres', qq{
+SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$res'::jsonb r) s}),
+		'b1,9', 'a REPEATABLE READ close counts a bid committed after its snapshot');
+	$rr->quit;
+}
+
+###########################################################################
 note '5. sealed bids';
 ###########################################################################
 {
