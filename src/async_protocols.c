@@ -763,11 +763,7 @@ fdn_close_due_protocols(void)
 	 * holds for counting a proposal's votes.
 	 */
 	fdn_priv_begin(&priv);
-	nest = NewGUCNestLevel();
-	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	nest = fdn_index_probes_begin();
 	fdn_spi_exec(check_complete ?
 				 "SELECT auction_id FROM foundation.auctions a WHERE status = 'open' AND"
 				 " (deadline <= clock_timestamp() OR NOT EXISTS"
@@ -787,7 +783,7 @@ fdn_close_due_protocols(void)
 				 "SELECT proposal_id FROM foundation.proposals WHERE status = 'open' AND"
 				 " deadline <= clock_timestamp()",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	AtEOXact_GUC(true, nest);
+	fdn_index_probes_end(nest);
 	np = (int) SPI_processed;
 	proposals = palloc(sizeof(int64) * Max(np, 1));
 	for (i = 0; i < np; i++)

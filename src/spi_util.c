@@ -151,6 +151,24 @@ fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
 	return rc;
 }
 
+int
+fdn_index_probes_begin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+fdn_index_probes_end(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
 Datum
 fdn_spi_getdatum(int row, int col, bool *isnull)
 {

@@ -52,6 +52,16 @@ extern int	fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values, const char *nulls);
 
 /*
+ * Until fdn_index_probes_end(the returned level): sequential and bitmap
+ * scans off, for statements that must probe an index per row of their
+ * outer side whatever the statistics say (a small or stale-looking table
+ * otherwise gets a scan per probe, or one scan of every row).  They count
+ * when a statement is planned, which with parameters can be any execution.
+ */
+extern int	fdn_index_probes_begin(void);
+extern void fdn_index_probes_end(int level);
+
+/*
  * Column col of row, or isnull; copied out of SPI memory as stored (a
  * compressed or toasted value stays so: detoast it after fdn_priv_end).
  */
