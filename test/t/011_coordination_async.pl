@@ -375,7 +375,8 @@ SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '
 	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
 	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
 	$rc->query_safe('SELECT count(*) FROM foundation.agents');
-	as('bob', "SELECT foundation.submit_bid($id, 'b1', 9)");
+	# (The bid itself in a REPEATABLE READ transaction of its own.)
+	as('bob', "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT foundation.submit_bid($id, 'b1', 9); COMMIT;");
 	my $res = $rc->query_safe("SELECT foundation.close_auction($id)::text");
 	$rc->query_safe('COMMIT');
 	$rc->quit;
