@@ -23,6 +23,8 @@ OBJS = \
 	src/coordination.o \
 	src/orchestration.o \
 	src/async_protocols.o \
+	src/async_auctions.o \
+	src/async_proposals.o \
 	src/membership.o \
 	src/cluster_singletons.o \
 	src/relay.o

@@ -3,12 +3,17 @@
  * async_protocols.h
  *	  Auctions and proposals open across transactions, closed by deadline.
  *
+ * async_auctions.c and async_proposals.c implement the SQL functions;
+ * async_protocols.c what they share and the supervisor's part.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef FDN_ASYNC_PROTOCOLS_H
 #define FDN_ASYNC_PROTOCOLS_H
 
 #include "postgres.h"
+
+#include "datatype/timestamp.h"
 
 /*
  * Close every open auction and proposal that is due (deadline passed, or
@@ -17,5 +22,19 @@
  * transaction, in privileged SPI.
  */
 extern long fdn_close_due_protocols(void);
+
+/*
+ * Close an auction or a proposal now, or return its stored result if it
+ * is closed already; check_owner: only its owner (or a member of that
+ * role) may.  Returns the result as JSON text.
+ */
+extern char *fdn_close_auction_id(int64 id, bool check_owner);
+extern char *fdn_close_proposal_id(int64 id, bool check_owner);
+
+/* Shared checks of the SQL functions; each raises the documented error. */
+extern void fdn_protocol_null(const char *what, const char *hint);
+extern void fdn_protocol_no_such(const char *what, int64 id) pg_attribute_noreturn();
+extern Interval *fdn_protocol_deadline(Interval *deadline);
+extern void fdn_protocol_acts_for(const char *agent, Oid caller, Oid owner);
 
 #endif							/* FDN_ASYNC_PROTOCOLS_H */

@@ -364,6 +364,18 @@ fdn_run_auction_sql(PG_FUNCTION_ARGS)
 
 /* ---------- consensus ---------- */
 
+const char *
+fdn_check_consensus_type(const char *type)
+{
+	if (strcmp(type, "majority") != 0 && strcmp(type, "supermajority") != 0 &&
+		strcmp(type, "unanimous") != 0 && strcmp(type, "quorum") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown consensus type \"%s\"", type),
+				 errhint("Use majority, supermajority, unanimous or quorum.")));
+	return type;
+}
+
 /*
  * THE CONSENSUS RULE.  n agents were asked; valid votes are yes, no and
  * abstain (a failed vote is not one).  Fewer valid votes than required:
@@ -458,12 +470,7 @@ fdn_run_consensus(ArrayType *agent_names, Jsonb *proposal, const char *type,
 	char	   *decided_at;
 	Jsonb	   *request;
 
-	if (strcmp(type, "majority") != 0 && strcmp(type, "supermajority") != 0 &&
-		strcmp(type, "unanimous") != 0 && strcmp(type, "quorum") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown consensus type \"%s\"", type),
-				 errhint("Use majority, supermajority, unanimous or quorum.")));
+	(void) fdn_check_consensus_type(type);
 	if (timeout_ms < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

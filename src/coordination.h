@@ -35,6 +35,9 @@ typedef struct FdnAuctionSpec
 extern int	fdn_auction_decide(FdnBid *bids, int n, bool second_price,
 							   double reserve, double *payment);
 
+/* type, if a known consensus type; otherwise an error (22023). */
+extern const char *fdn_check_consensus_type(const char *type);
+
 /* The consensus rule: "accepted", "rejected" or "no_quorum". */
 extern const char *fdn_consensus_decide(const char *type, int n, int yes,
 										int no, int abstain, int required);
