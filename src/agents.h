@@ -23,8 +23,6 @@ typedef struct FdnAgent
 	Oid			handler;		/* InvalidOid: no handler */
 	Oid			owner;
 	int64		seq;			/* registration order */
-	char	  **capabilities;
-	int			ncapabilities;
 } FdnAgent;
 
 /*
