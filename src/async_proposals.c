@@ -182,11 +182,17 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 	type = TextDatumGetCString(fdn_spi_getdatum(0, 3, &isnull));
 	required = DatumGetInt32(fdn_spi_getdatum(0, 4, &isnull));
 
-	fdn_spi_exec("SELECT u.name, v.vote, v.reason FROM foundation.proposals p,"
-				 " unnest(p.agents) WITH ORDINALITY u(name, ord)"
-				 " LEFT JOIN foundation.votes v ON v.proposal_id = $1 AND v.agent = u.name"
-				 " WHERE p.proposal_id = $1 ORDER BY u.ord",
-				 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, SPI_OK_SELECT);
+	/*
+	 * Voters hold the row's share lock until they commit, so with its
+	 * update lock no vote is in flight; read them as of the latest snapshot
+	 * (see fdn_spi_query_latest), or a REPEATABLE READ close would miss
+	 * the votes committed since its snapshot.
+	 */
+	fdn_spi_query_latest("SELECT u.name, v.vote, v.reason FROM foundation.proposals p,"
+						 " unnest(p.agents) WITH ORDINALITY u(name, ord)"
+						 " LEFT JOIN foundation.votes v ON v.proposal_id = $1 AND v.agent = u.name"
+						 " WHERE p.proposal_id = $1 ORDER BY u.ord",
+						 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL);
 	n = (int) SPI_processed;
 	fdn_tally_init(&tally);
 	for (i = 0; i < n; i++)

@@ -678,6 +678,42 @@ SELECT count(*) FROM public.seen
 }
 
 {
+	# A REPEATABLE READ close counts a vote committed after its snapshot
+	# was taken (it reads the votes as of the latest snapshot, once it
+	# holds the proposal's row lock), as for auctions.
+	my $p = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr"}', 'majority', '1 hour')});
+	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
+	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rc->query_safe('SELECT count(*) FROM foundation.agents');
+	as('bob', "SELECT foundation.cast_vote($p, 'b1', 'yes')");
+	my $res = $rc->query_safe("SELECT foundation.close_proposal($p)::text");
+	$rc->query_safe('COMMIT');
+	$rc->quit;
+	chomp $res;
+	is(votes_of($res), 'a1:failed:no vote b1:yes:-',
+		'a REPEATABLE READ close counts a vote committed after its snapshot');
+
+	# And a vote from a snapshot older than the close: 40001, not stored.
+	$p = as('alice', q{
+SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr2"}', 'majority', '1 hour')});
+	my $rr = $node->background_psql('postgres',
+		extra_params => [ '-U', 'bob' ], on_error_stop => 0);
+	$rr->query_safe('\set VERBOSITY verbose');
+	$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rr->query_safe('SELECT count(*) FROM foundation.agents');
+	as('alice', "SELECT foundation.close_proposal($p)");
+	$rr->query("SELECT foundation.cast_vote($p, 'b1', 'yes')");
+	like($rr->{stderr}, qr/ERROR:  40001:/,
+		'a vote from a snapshot older than the close: 40001 (serialization failure)')
+	  or diag($rr->{stderr});
+	$rr->query('ROLLBACK');
+	$rr->quit;
+	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.votes WHERE proposal_id = $p"),
+		'0', 'the vote was not stored');
+}
+
+{
 	my @bad = (
 		[ q{ARRAY['a1'], '{}', 'plurality', '1 hour'},     '22023', 'an unknown consensus type' ],
 		[ q{ARRAY['a1', 'b1'], '{}', 'majority', '1 hour', 0}, '22023', 'required_votes 0' ],
