@@ -155,6 +155,25 @@ SELECT count(*) FROM pg_stat_activity
 	return (\@out, \@err);
 }
 
+# bob, in a REPEATABLE READ transaction whose snapshot was taken before
+# alice runs $close, then runs $act; returns what $act printed on stderr
+# (verbose: with the SQLSTATE).
+sub act_from_snapshot_before
+{
+	my ($close, $act) = @_;
+	my $rr = $node->background_psql('postgres',
+		extra_params => [ '-U', 'bob' ], on_error_stop => 0);
+	$rr->query_safe('\set VERBOSITY verbose');
+	$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rr->query_safe('SELECT count(*) FROM foundation.agents');
+	as('alice', $close);
+	$rr->query($act);
+	my $stderr = $rr->{stderr};
+	$rr->query('ROLLBACK');
+	$rr->quit;
+	return $stderr;
+}
+
 ###########################################################################
 note '1. an auction closed by its deadline';
 ###########################################################################
@@ -353,17 +372,11 @@ SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$out'::jsonb r)
 	# bid into the closed auction: 40001, nothing stored.
 	$id = as('alice', q{
 SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '1 hour')});
-	my $rr = $node->background_psql('postgres',
-		extra_params => [ '-U', 'bob' ], on_error_stop => 0);
-	$rr->query_safe('\set VERBOSITY verbose');
-	$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	$rr->query_safe('SELECT count(*) FROM foundation.agents');
-	as('alice', "SELECT foundation.close_auction($id)");
-	$rr->query("SELECT foundation.submit_bid($id, 'b1', 3)");
-	like($rr->{stderr}, qr/ERROR:  40001:/,
+	my $err = act_from_snapshot_before("SELECT foundation.close_auction($id)",
+		"SELECT foundation.submit_bid($id, 'b1', 3)");
+	like($err, qr/ERROR:  40001:/,
 		'a bid from a snapshot older than the close: 40001 (serialization failure)')
-	  or diag($rr->{stderr});
-	$rr->query('ROLLBACK');
+	  or diag($err);
 	is($node->safe_psql('postgres', "SELECT count(bid) FROM foundation.bids WHERE auction_id = $id"),
 		'0', 'the bid was not stored');
 
@@ -384,7 +397,6 @@ SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '
 	is( $node->safe_psql('postgres', qq{
 SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$res'::jsonb r) s}),
 		'b1,9', 'a REPEATABLE READ close counts a bid committed after its snapshot');
-	$rr->quit;
 }
 
 ###########################################################################
@@ -697,18 +709,11 @@ SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr"}', 'majority',
 	# And a vote from a snapshot older than the close: 40001, not stored.
 	$p = as('alice', q{
 SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr2"}', 'majority', '1 hour')});
-	my $rr = $node->background_psql('postgres',
-		extra_params => [ '-U', 'bob' ], on_error_stop => 0);
-	$rr->query_safe('\set VERBOSITY verbose');
-	$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	$rr->query_safe('SELECT count(*) FROM foundation.agents');
-	as('alice', "SELECT foundation.close_proposal($p)");
-	$rr->query("SELECT foundation.cast_vote($p, 'b1', 'yes')");
-	like($rr->{stderr}, qr/ERROR:  40001:/,
+	my $err = act_from_snapshot_before("SELECT foundation.close_proposal($p)",
+		"SELECT foundation.cast_vote($p, 'b1', 'yes')");
+	like($err, qr/ERROR:  40001:/,
 		'a vote from a snapshot older than the close: 40001 (serialization failure)')
-	  or diag($rr->{stderr});
-	$rr->query('ROLLBACK');
-	$rr->quit;
+	  or diag($err);
 	is($node->safe_psql('postgres', "SELECT count(*) FROM foundation.votes WHERE proposal_id = $p"),
 		'0', 'the vote was not stored');
 }
