@@ -253,7 +253,6 @@ fdn_bid_rank_cmp(const void *a, const void *b)
 char *
 fdn_close_auction_id(int64 id, bool check_owner)
 {
-	Jsonb	   *rj;
 	FdnPrivState priv;
 	bool		isnull;
 	char	   *result;
@@ -264,7 +263,6 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	Datum	   *names;
 	int			n;
 	int			i;
-	char	   *decided_at;
 
 	/* Waits for bids in flight; holds off later ones (fdn_lock_auction). */
 	fdn_lock_auction(id, ExclusiveLock);
@@ -333,17 +331,11 @@ fdn_close_auction_id(int64 id, bool check_owner)
 			bids[i].agent->seq = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
 		qsort(bids, n, sizeof(FdnBid), fdn_bid_rank_cmp);
 	}
-	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	decided_at = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-	result = fdn_auction_result(id, &as, bids, n, true, decided_at);
-	rj = fdn_jsonb_from_text(result);
-	fdn_spi_exec("UPDATE foundation.auctions SET status = 'closed', closed_at = clock_timestamp(),"
-				 " result = $2 WHERE auction_id = $1",
-				 2, (Oid[]) {INT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(rj)},
-				 NULL, SPI_OK_UPDATE);
-	fdn_priv_end(&priv);
-	fdn_announce("auction_closed", rj);
+	result = fdn_auction_result(id, &as, bids, n, true, fdn_protocol_now());
+	fdn_protocol_store_close(&priv,
+							 "UPDATE foundation.auctions SET status = 'closed',"
+							 " closed_at = clock_timestamp(), result = $2 WHERE auction_id = $1",
+							 id, result, "auction_closed");
 	return result;
 }
 

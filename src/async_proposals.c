@@ -149,7 +149,6 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 char *
 fdn_close_proposal_id(int64 id, bool check_owner)
 {
-	Jsonb	   *rj;
 	FdnPrivState priv;
 	bool		isnull;
 	char	   *type;
@@ -206,17 +205,11 @@ fdn_close_proposal_id(int64 id, bool check_owner)
 
 		fdn_tally_add(&tally, name, vote, reason);
 	}
-	fdn_spi_exec("SELECT to_json(clock_timestamp())#>>'{}'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	result = fdn_consensus_result(id, type, n, required, &tally,
-								  TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull)));
-	rj = fdn_jsonb_from_text(result);
-	fdn_spi_exec("UPDATE foundation.proposals SET status = 'closed', closed_at = clock_timestamp(),"
-				 " result = $2 WHERE proposal_id = $1",
-				 2, (Oid[]) {INT8OID, JSONBOID},
-				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(rj)},
-				 NULL, SPI_OK_UPDATE);
-	fdn_priv_end(&priv);
-	fdn_announce("proposal_closed", rj);
+	result = fdn_consensus_result(id, type, n, required, &tally, fdn_protocol_now());
+	fdn_protocol_store_close(&priv,
+							 "UPDATE foundation.proposals SET status = 'closed',"
+							 " closed_at = clock_timestamp(), result = $2 WHERE proposal_id = $1",
+							 id, result, "proposal_closed");
 	return result;
 }
 

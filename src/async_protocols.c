@@ -22,9 +22,13 @@
 #include "catalog/pg_type.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "async_protocols.h"
+#include "channels.h"
+#include "coordination.h"
 #include "shmem.h"
 #include "spi_util.h"
 
@@ -71,6 +75,27 @@ fdn_protocol_acts_for(const char *agent, Oid caller, Oid owner)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to act for agent \"%s\"", agent),
 				 errhint("Only the agent's owner (or a member of that role) may bid or vote for it.")));
+}
+
+/* Now, as to_json() writes a timestamptz: a result's decided_at. */
+char *
+fdn_protocol_now(void)
+{
+	return JsonEncodeDateTime(NULL, TimestampTzGetDatum(GetCurrentTimestamp()),
+							  TIMESTAMPTZOID, NULL);
+}
+
+void
+fdn_protocol_store_close(FdnPrivState *priv, const char *update_sql, int64 id,
+						 const char *result, const char *type)
+{
+	Jsonb	   *rj = fdn_jsonb_from_text(result);
+
+	fdn_spi_exec(update_sql, 2, (Oid[]) {INT8OID, JSONBOID},
+				 (Datum[]) {Int64GetDatum(id), JsonbPGetDatum(rj)},
+				 NULL, SPI_OK_UPDATE);
+	fdn_priv_end(priv);
+	fdn_announce(type, rj);
 }
 
 /* ---------- the supervisor's part ---------- */

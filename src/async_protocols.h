@@ -15,6 +15,8 @@
 
 #include "datatype/timestamp.h"
 
+#include "spi_util.h"
+
 /*
  * Close every open auction and proposal that is due (deadline passed, or
  * every invited agent answered); returns the milliseconds until the next
@@ -36,5 +38,17 @@ extern void fdn_protocol_null(const char *what, const char *hint);
 extern void fdn_protocol_no_such(const char *what, int64 id) pg_attribute_noreturn();
 extern Interval *fdn_protocol_deadline(Interval *deadline);
 extern void fdn_protocol_acts_for(const char *agent, Oid caller, Oid owner);
+
+/* Now as JSON writes a timestamptz (unquoted): a result's decided_at. */
+extern char *fdn_protocol_now(void);
+
+/*
+ * The end of a close, inside fdn_priv_begin: store result (JSON text) with
+ * update_sql (a string literal marking the row closed, the id as $1 and
+ * the result as $2), end the privileged SPI, and announce the result on
+ * events as type.
+ */
+extern void fdn_protocol_store_close(FdnPrivState *priv, const char *update_sql,
+									 int64 id, const char *result, const char *type);
 
 #endif							/* FDN_ASYNC_PROTOCOLS_H */

@@ -116,15 +116,23 @@ fdn_plan_for(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-int
-fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			 const char *nulls, int expected)
+/*
+ * Run sql's kept plan: with a new snapshot per statement (snapshot NULL),
+ * or read-only with the given one; an error unless the result is expected.
+ */
+static int
+fdn_spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			const char *nulls, Snapshot snapshot, int expected)
 {
 	int			rc;
 	MemoryContext caller = CurrentMemoryContext;
+	SPIPlanPtr	plan = fdn_plan_for(sql, nargs, argtypes);
 
-	rc = SPI_execute_plan(fdn_plan_for(sql, nargs, argtypes), values, nulls,
-						  false, 0);
+	if (snapshot == NULL)
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	else
+		rc = SPI_execute_snapshot(plan, values, nulls, snapshot,
+								  InvalidSnapshot, true, false, 0);
 	/* SPI leaves us in its own context; see fdn_priv_begin. */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)
@@ -134,21 +142,19 @@ fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 }
 
 int
+fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, int expected)
+{
+	return fdn_spi_run(sql, nargs, argtypes, values, nulls, NULL, expected);
+}
+
+int
 fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
 					 Datum *values, const char *nulls)
 {
-	int			rc;
-	MemoryContext caller = CurrentMemoryContext;
-
-	if (!IsolationUsesXactSnapshot())
-		return fdn_spi_exec(sql, nargs, argtypes, values, nulls, SPI_OK_SELECT);
-	rc = SPI_execute_snapshot(fdn_plan_for(sql, nargs, argtypes), values, nulls,
-							  GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "foundation: unexpected SPI result %s for: %s",
-			 SPI_result_code_string(rc), sql);
-	return rc;
+	return fdn_spi_run(sql, nargs, argtypes, values, nulls,
+					   IsolationUsesXactSnapshot() ? GetLatestSnapshot() : NULL,
+					   SPI_OK_SELECT);
 }
 
 int

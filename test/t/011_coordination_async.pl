@@ -174,6 +174,22 @@ sub act_from_snapshot_before
 	return $stderr;
 }
 
+# alice, in a REPEATABLE READ transaction whose snapshot was taken before
+# bob runs $act, then runs $close; returns its result, and commits.
+sub close_from_snapshot_before
+{
+	my ($act, $close) = @_;
+	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
+	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$rc->query_safe('SELECT count(*) FROM foundation.agents');
+	as('bob', $act);
+	my $res = $rc->query_safe($close);
+	$rc->query_safe('COMMIT');
+	$rc->quit;
+	chomp $res;
+	return $res;
+}
+
 ###########################################################################
 note '1. an auction closed by its deadline';
 ###########################################################################
@@ -385,15 +401,10 @@ SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '
 	# auction's lock).
 	$id = as('alice', q{
 SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'b1'], '1 hour')});
-	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
-	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	$rc->query_safe('SELECT count(*) FROM foundation.agents');
 	# (The bid itself in a REPEATABLE READ transaction of its own.)
-	as('bob', "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT foundation.submit_bid($id, 'b1', 9); COMMIT;");
-	my $res = $rc->query_safe("SELECT foundation.close_auction($id)::text");
-	$rc->query_safe('COMMIT');
-	$rc->quit;
-	chomp $res;
+	my $res = close_from_snapshot_before(
+		"BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT foundation.submit_bid($id, 'b1', 9); COMMIT;",
+		"SELECT foundation.close_auction($id)::text");
 	is( $node->safe_psql('postgres', qq{
 SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$res'::jsonb r) s}),
 		'b1,9', 'a REPEATABLE READ close counts a bid committed after its snapshot');
@@ -695,14 +706,8 @@ SELECT count(*) FROM public.seen
 	# holds the proposal's row lock), as for auctions.
 	my $p = as('alice', q{
 SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr"}', 'majority', '1 hour')});
-	my $rc = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
-	$rc->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	$rc->query_safe('SELECT count(*) FROM foundation.agents');
-	as('bob', "SELECT foundation.cast_vote($p, 'b1', 'yes')");
-	my $res = $rc->query_safe("SELECT foundation.close_proposal($p)::text");
-	$rc->query_safe('COMMIT');
-	$rc->quit;
-	chomp $res;
+	my $res = close_from_snapshot_before("SELECT foundation.cast_vote($p, 'b1', 'yes')",
+		"SELECT foundation.close_proposal($p)::text");
 	is(votes_of($res), 'a1:failed:no vote b1:yes:-',
 		'a REPEATABLE READ close counts a vote committed after its snapshot');
 

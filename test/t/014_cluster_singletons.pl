@@ -66,11 +66,8 @@ for my $name (qw(m1 m2 m3))
 	my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port
 	  . " dbname=postgres user=fdn_$name passfile=$passfile connect_timeout=2";
 	$m{$name} = foundation_node($name,
-		extra_conf => "foundation.node_name = '$name'\n"
-		  . "foundation.health_check_interval = 0\n"
-		  . "foundation.control_conninfo = '$ci'\n"
-		  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n"
-		  . "foundation.lease_duration = '${LEASE_MS}ms'\n");
+		extra_conf => member_conf($name, $ci,
+			renew => "${RENEW_MS}ms", lease => "${LEASE_MS}ms"));
 	# How the other members reach this one (it tells the control database).
 	# (m1 puts a password in it: it must not reach the control database.)
 	$m{$name}->append_conf('postgresql.conf',
@@ -98,11 +95,10 @@ ok( wait_for($m{m1}, "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_ty
 
 # A member with the wrong password is refused, and reports it.
 my $m4 = foundation_node('m4',
-	extra_conf => "foundation.node_name = 'm4'\n"
-	  . "foundation.health_check_interval = 0\n"
-	  . "foundation.control_conninfo = 'host=" . $ctl->host . ' port=' . $ctl->port
-	  . " dbname=postgres user=fdn_m4 passfile=$passfile connect_timeout=2'\n"
-	  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n");
+	extra_conf => member_conf('m4',
+		'host=' . $ctl->host . ' port=' . $ctl->port
+		  . " dbname=postgres user=fdn_m4 passfile=$passfile connect_timeout=2",
+		renew => "${RENEW_MS}ms"));
 my $m4_reported = 0;
 for (1 .. 100)
 {

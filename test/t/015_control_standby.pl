@@ -38,11 +38,8 @@ my %m;
 for my $name (qw(s1 s2))
 {
 	$m{$name} = foundation_node($name,
-		extra_conf => "foundation.node_name = '$name'\n"
-		  . "foundation.health_check_interval = 0\n"
-		  . "foundation.control_conninfo = '$ci'\n"
-		  . "foundation.lease_renew_interval = '${RENEW_MS}ms'\n"
-		  . "foundation.lease_duration = '${LEASE_MS}ms'\n");
+		extra_conf => member_conf($name, $ci,
+			renew => "${RENEW_MS}ms", lease => "${LEASE_MS}ms"));
 }
 ok( wait_for($primary,
 		"SELECT count(*) FROM foundation.members WHERE lease_expires > now()", '2'),

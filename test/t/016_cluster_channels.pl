@@ -70,11 +70,7 @@ for my $name (qw(c1 c2 c3))
 {
 	my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port . ' dbname=postgres user=fdn_member';
 	$m{$name} = foundation_node($name,
-		extra_conf => "foundation.node_name = '$name'\n"
-		  . "foundation.health_check_interval = 0\n"
-		  . "foundation.control_conninfo = '$ci'\n"
-		  . "foundation.lease_renew_interval = '500ms'\n"
-		  . "foundation.lease_duration = '4s'\n");
+		extra_conf => member_conf($name, $ci, renew => '500ms', lease => '4s'));
 	# The other members relay to this one as fdn_peer, which may do that only.
 	$m{$name}->safe_psql('postgres', q{
 		CREATE ROLE fdn_peer LOGIN;

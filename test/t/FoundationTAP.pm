@@ -15,7 +15,7 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   foundation_node create_ticker wait_for sql_error q1
-  settled_sql supervisor_pid
+  settled_sql supervisor_pid member_conf
 );
 
 # The longest any bounded wait in these tests may take.  Only reached when
@@ -49,6 +49,20 @@ sub foundation_node
 		create_ticker($node);
 	}
 	return $node;
+}
+
+# The postgresql.conf lines of a cluster member named $name: no health
+# checks, the control database at $control (a conninfo), and the lease
+# timing (renew => and lease =>, each a setting's value, both optional).
+sub member_conf
+{
+	my ($name, $control, %opt) = @_;
+	my $conf = "foundation.node_name = '$name'\n"
+	  . "foundation.health_check_interval = 0\n"
+	  . "foundation.control_conninfo = '$control'\n";
+	$conf .= "foundation.lease_renew_interval = '$opt{renew}'\n" if defined $opt{renew};
+	$conf .= "foundation.lease_duration = '$opt{lease}'\n" if defined $opt{lease};
+	return $conf;
 }
 
 # The module every test child runs: loops forever, committing.
