@@ -4,6 +4,7 @@ OBJS = \
 	src/foundation.o \
 	src/shmem.o \
 	src/spi_util.o \
+	src/user_call.o \
 	src/child.o \
 	src/launch.o \
 	src/supervisor.o \

@@ -245,7 +245,7 @@ CREATE FUNCTION foundation._channel_stats(
     OUT channel text, OUT topic text, OUT messages bigint, OUT bytes bigint,
     OUT compressed bigint, OUT stored bigint, OUT routed_high_priority bigint,
     OUT routed_large bigint, OUT routed_telemetry bigint, OUT routed_default bigint,
-    OUT errors bigint, OUT last_message_at timestamptz)
+    OUT errors bigint, OUT last_message_at timestamptz, OUT dropped bigint)
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_channel_stats';
 CREATE VIEW foundation.channel_stats AS SELECT * FROM foundation._channel_stats();
@@ -445,21 +445,27 @@ COMMENT ON FUNCTION foundation.start_coordination_agent(text, jsonb, text, text[
   'Validate, register and start an agent; returns its pid (NULL for a handler-only agent). Equivalent to: SELECT foundation.register_agent(name, config); SELECT foundation.start_singleton(module, args, name) -- start_replicated for strategy replicated.';
 
 CREATE TABLE foundation.orchestration_variables (
-    id              text PRIMARY KEY,
+    id              text NOT NULL,
     type            text NOT NULL,
     agents          text[] NOT NULL,
     constraints     jsonb NOT NULL DEFAULT '{}',
     coordination_fn regprocedure,
     owner           oid NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    last_result     jsonb
+    last_result     jsonb,
+    PRIMARY KEY (owner, id)
 );
+COMMENT ON TABLE foundation.orchestration_variables IS
+  'Orchestration variables, each role''s own: ids are scoped by owner, and a role sees only its own rows.';
+ALTER TABLE foundation.orchestration_variables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_variables ON foundation.orchestration_variables FOR SELECT
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.orchestration_variables TO PUBLIC;
 
 CREATE FUNCTION foundation.register_orchestration_variable(variable jsonb) RETURNS text
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_orchestration_variable';
 COMMENT ON FUNCTION foundation.register_orchestration_variable(jsonb) IS
-  'MABEAM.Core.register_orchestration_variable: {id, type (auction, consensus, negotiation, custom), agents, constraints, coordination_fn}; returns the id.';
+  'MABEAM.Core.register_orchestration_variable: {id, type (auction, consensus, negotiation, custom), agents, constraints (an object), coordination_fn}; returns the id. Ids are the calling role''s own: registering an id again replaces that role''s variable.';
 
 CREATE FUNCTION foundation.run_custom_protocol(spec jsonb, agents text[], context jsonb DEFAULT '{}')
     RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_run_custom_protocol';
@@ -469,7 +475,7 @@ COMMENT ON FUNCTION foundation.run_custom_protocol(jsonb, text[], jsonb) IS
 CREATE FUNCTION foundation.coordinate(variable_id text, context jsonb DEFAULT '{}') RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate';
 COMMENT ON FUNCTION foundation.coordinate(text, jsonb) IS
-  'Run a variable''s coordination_fn, or the built-in protocol of its type (auction: run_auction; consensus: coordinate_consensus), and record the result on it.';
+  'Run the calling role''s variable''s coordination_fn (as that role, restricted), or the built-in protocol of its type (auction: run_auction; consensus: coordinate_consensus), and record the result on it.';
 
 CREATE TABLE foundation.auctions (
     auction_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -24,7 +24,6 @@
 #include "miscadmin.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
-#include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -36,13 +35,13 @@
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
-#include "utils/timeout.h"
 
 #include "agents.h"
 #include "children.h"
 #include "foundation.h"
 #include "process_manager.h"
 #include "spi_util.h"
+#include "user_call.h"
 
 PG_FUNCTION_INFO_V1(fdn_register_agent);
 PG_FUNCTION_INFO_V1(fdn_start_coordination_agent);
@@ -451,19 +450,6 @@ fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
 
 /* ---------- calling a handler ---------- */
 
-static TimeoutId fdn_agent_timeout = MAX_TIMEOUTS;
-static volatile sig_atomic_t fdn_agent_timed_out = false;
-
-/* Our own timeout: cancel the call the way statement_timeout would. */
-static void
-fdn_agent_timeout_handler(void)
-{
-	fdn_agent_timed_out = true;
-	QueryCancelPending = true;
-	InterruptPending = true;
-	SetLatch(MyLatch);
-}
-
 typedef struct FdnAgentCallArgs
 {
 	FdnAgent   *agent;
@@ -544,32 +530,24 @@ fdn_handler_plan(Oid handler, Oid owner)
 	return plan;
 }
 
-/* In a subtransaction: call the handler as the agent's owner, timed. */
+/* Inside fdn_user_call, as the agent's owner: call its handler. */
 static void
 fdn_agent_call_cb(void *arg)
 {
 	FdnAgentCallArgs *a = arg;
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec;
-	int			nest;
 	int			rc;
 	Datum		values[3];
 	bool		isnull;
 	Datum		result;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(a->agent->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	nest = NewGUCNestLevel();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "foundation: SPI_connect failed");
 	values[0] = CStringGetTextDatum(a->agent->name);
 	values[1] = CStringGetTextDatum(a->request);
 	values[2] = JsonbPGetDatum(a->payload);
-	enable_timeout_after(fdn_agent_timeout, a->timeout_ms);
 	rc = SPI_execute_plan(fdn_handler_plan(a->agent->handler, a->agent->owner),
 						  values, NULL, false, 1);
-	disable_timeout(fdn_agent_timeout, false);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "foundation: unexpected SPI result %s calling handler %u",
 			 SPI_result_code_string(rc), a->agent->handler);
@@ -584,8 +562,6 @@ fdn_agent_call_cb(void *arg)
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
-	AtEOXact_GUC(false, nest);
-	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 Jsonb *
@@ -593,22 +569,17 @@ fdn_agent_call(FdnAgent *agent, const char *request, Jsonb *payload,
 			   int timeout_ms, char **error)
 {
 	FdnAgentCallArgs args = {agent, request, payload, timeout_ms, NULL};
+	FdnUserCall call = {agent->owner, timeout_ms, fdn_agent_call_cb, &args, false};
 	ErrorData  *edata;
 
 	*error = NULL;
-	if (fdn_agent_timeout == MAX_TIMEOUTS)
-		fdn_agent_timeout = RegisterTimeout(USER_TIMEOUT, fdn_agent_timeout_handler);
-	fdn_agent_timed_out = false;
-	edata = fdn_try_subxact(fdn_agent_call_cb, &args);
-	disable_timeout(fdn_agent_timeout, false);
+	edata = fdn_user_call(&call);
 	if (edata != NULL)
 	{
-		*error = fdn_agent_timed_out ?
-			psprintf("timeout after %d ms", timeout_ms) : pstrdup(edata->message);
+		*error = pstrdup(edata->message);
 		FreeErrorData(edata);
 		args.answer = NULL;
 	}
-	fdn_agent_timed_out = false;
 	if (args.answer == NULL && *error == NULL)
 		*error = pstrdup("the handler returned NULL");
 	ereport(DEBUG1,

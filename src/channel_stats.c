@@ -58,6 +58,7 @@ fdn_add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
 	for (r = 0; r < FDN_NROUTES; r++)
 		to->routed[r] += from->routed[r];
 	to->errors += from->errors;
+	to->dropped += from->dropped;
 	if (from->last_message_at > to->last_message_at)
 		to->last_message_at = from->last_message_at;
 }
@@ -182,6 +183,16 @@ fdn_stats_error(int channel)
 	SpinLockRelease(&fdn_shared->stats.mutex);
 }
 
+void
+fdn_stats_dropped(int channel)
+{
+	if (fdn_shared == NULL)
+		return;
+	SpinLockAcquire(&fdn_shared->stats.mutex);
+	fdn_shared->stats.channel[channel].dropped++;
+	SpinLockRelease(&fdn_shared->stats.mutex);
+}
+
 Datum
 fdn_channel_stats(PG_FUNCTION_ARGS)
 {
@@ -197,8 +208,8 @@ fdn_channel_stats(PG_FUNCTION_ARGS)
 
 	for (c = 0; c < FDN_NCHANNELS; c++)
 	{
-		Datum		values[12];
-		bool		nulls[12] = {0};
+		Datum		values[13];
+		bool		nulls[13] = {0};
 		int			r;
 
 		values[0] = CStringGetTextDatum(fdn_channel_names[c]);
@@ -212,6 +223,7 @@ fdn_channel_stats(PG_FUNCTION_ARGS)
 		values[10] = Int64GetDatum(snap[c].errors);
 		values[11] = TimestampTzGetDatum(snap[c].last_message_at);
 		nulls[11] = snap[c].last_message_at == 0;
+		values[12] = Int64GetDatum(snap[c].dropped);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -35,6 +35,7 @@ typedef struct FdnChannelCounters
 	int64		routed[FDN_NROUTES];
 	int64		errors;
 	TimestampTz last_message_at;
+	int64		dropped;		/* lost by the dispatcher's full backlog */
 } FdnChannelCounters;
 
 typedef struct FdnChannelStats
@@ -49,5 +50,8 @@ extern void fdn_stats_count(int channel, int64 bytes, bool compressed,
 
 /* Count an error on a channel now (handler errors). */
 extern void fdn_stats_error(int channel);
+
+/* Count a message the handler dispatcher dropped, now. */
+extern void fdn_stats_dropped(int channel);
 
 #endif							/* FDN_CHANNEL_STATS_H */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
@@ -19,6 +20,7 @@
 
 #include "cluster_config.h"
 #include "foundation.h"
+#include "handlers.h"
 #include "membership.h"
 #include "health.h"
 #include "nodes.h"
@@ -112,6 +114,7 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+	fdn_define_handler_gucs();
 	fdn_define_cluster_gucs();
 	fdn_define_membership_gucs();
 	DefineCustomStringVariable("foundation.node_conninfo",
@@ -182,4 +185,14 @@ fdn_node(void)
 								   psprintf("%s:%d", host, PostPortNumber));
 	}
 	return node;
+}
+
+const char *
+fdn_clip(const char *s, int max)
+{
+	int			len = strlen(s);
+
+	if (len <= max)
+		return s;
+	return pnstrdup(s, pg_mbcliplen(s, len, max));
 }

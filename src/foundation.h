@@ -31,4 +31,11 @@ extern void fdn_require_preload(void);
 /* The node name: foundation.node_name, or <hostname>:<port>. */
 extern const char *fdn_node(void);
 
+/*
+ * s, or a copy of its first at most max bytes cut on a character boundary
+ * (of the database encoding), so that what is stored or logged stays valid
+ * text.
+ */
+extern const char *fdn_clip(const char *s, int max);
+
 #endif							/* FOUNDATION_H */

@@ -12,13 +12,17 @@
  * notifications itself), drains every notification into memory at once so
  * the server's notification queue never waits on a slow handler, and
  * calls each channel's handlers, every call in its own transaction, as the
- * role that subscribed it.  A handler's error is logged and counted and
- * stops neither the others nor later messages.
+ * role that subscribed it, restricted (user_call.h), with a timeout
+ * (foundation.handler_timeout).  A handler's error or timeout is logged and
+ * counted and stops neither the others nor later messages.  The backlog in
+ * memory is bounded (foundation.dispatcher_max_backlog): past it, messages
+ * are dropped, counted per channel in channel_stats.dropped, and logged.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <poll.h>
 
 #include "access/htup_details.h"
@@ -32,6 +36,7 @@
 #include "libpq-fe.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "postmaster/postmaster.h"
 #include "storage/latch.h"
 #include "storage/procarray.h"
@@ -46,10 +51,12 @@
 #include "channels.h"
 #include "codec.h"
 #include "foundation.h"
+#include "handlers.h"
 #include "process_manager.h"
 #include "remote.h"
 #include "shmem.h"
 #include "spi_util.h"
+#include "user_call.h"
 
 PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
@@ -58,6 +65,30 @@ PG_FUNCTION_INFO_V1(fdn_dispatcher_pid);
 
 #define FDN_DISPATCHER_NAME "foundation:dispatcher"
 #define FDN_HANDLERS_TOPIC "foundation:handlers"
+
+int			fdn_handler_timeout_ms = 10000;
+int			fdn_dispatcher_max_backlog = 100000;
+
+void
+fdn_define_handler_gucs(void)
+{
+	DefineCustomIntVariable("foundation.handler_timeout",
+							"Longest time one channel handler call may take; 0 means no limit.",
+							"A call past it is cancelled, logged and counted as an error on its channel.",
+							&fdn_handler_timeout_ms,
+							10000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.dispatcher_max_backlog",
+							"Most messages the handler dispatcher holds in memory, waiting for its handlers.",
+							"Past it, new messages are dropped for the handlers, logged and counted in foundation.channel_stats.dropped.",
+							&fdn_dispatcher_max_backlog,
+							100000, 1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+}
 
 /* ---------- subscribe / unsubscribe ---------- */
 
@@ -200,51 +231,67 @@ static int	fdn_nhandlers = 0;
 
 /*
  * Read foundation.channel_handlers into fdn_handlers (in cxt), with a new
- * snapshot (not read-only SPI, which would reuse the portal's old one).
+ * snapshot (not read-only SPI, which would reuse the portal's old one), as
+ * foundation's own SQL: schema-qualified under the pinned search path, so
+ * no role's function or operator can stand in for ours (the dispatcher
+ * runs as the bootstrap superuser).  The calls' SQL is built here from the
+ * catalog's names, quoted.
  */
 static void
 fdn_load_handlers(MemoryContext cxt)
 {
+	FdnPrivState priv;
 	uint64		i;
 	bool		isnull;
+	MemoryContext old;
 
 	MemoryContextReset(cxt);
-	SPI_execute("SELECT h.channel, h.handler, h.owner, p.prokind = 'p',"
-				" quote_ident(n.nspname) || '.' || quote_ident(p.proname)"
-				" FROM foundation.channel_handlers h"
-				" JOIN pg_catalog.pg_proc p ON p.oid = h.handler"
-				" JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-				" ORDER BY h.created_at, h.handler",
-				false, 0);
+	old = MemoryContextSwitchTo(cxt);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT h.channel, h.handler, h.owner, p.prokind OPERATOR(pg_catalog.=) 'p',"
+				 " n.nspname, p.proname"
+				 " FROM foundation.channel_handlers h"
+				 " JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) h.handler"
+				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace"
+				 " ORDER BY h.created_at, h.handler",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	fdn_nhandlers = (int) SPI_processed;
-	fdn_handlers = MemoryContextAllocZero(cxt, sizeof(FdnHandler) * (SPI_processed + 1));
+	fdn_handlers = palloc0(sizeof(FdnHandler) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
 		bool		is_proc = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 
 		fdn_handlers[i].channel = fdn_channel_index(TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull)));
 		fdn_handlers[i].handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		fdn_handlers[i].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		fdn_handlers[i].sql = MemoryContextStrdup(cxt,
-												  psprintf("%s %s($1, $2)",
-														   is_proc ? "CALL" : "SELECT",
-														   name));
+		fdn_handlers[i].sql =
+			psprintf("%s %s($1, $2)", is_proc ? "CALL" : "SELECT",
+					 quote_qualified_identifier(SPI_getvalue(tup, desc, 5),
+												SPI_getvalue(tup, desc, 6)));
 	}
-	SPI_freetuptable(SPI_tuptable);
+	fdn_priv_end(&priv);
+	MemoryContextSwitchTo(old);
 }
+
+/* Dropped messages since the last warning, per channel. */
+static int64 fdn_dropped[FDN_NCHANNELS];
 
 /*
  * Move every notification the server has sent into the backlog: read the
  * socket until nothing more is waiting, so that the server's queue never
- * waits on our handlers.
+ * waits on our handlers.  Past foundation.dispatcher_max_backlog messages
+ * waiting, a message is dropped and counted instead: a slow handler may
+ * lose messages, but it cannot exhaust the server's memory.  A change of
+ * the handlers is never dropped.
  */
 static void
-fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
+fdn_drain(PGconn *conn, List **backlog, int head, MemoryContext cxt)
 {
 	struct pollfd pfd;
+	int			c;
+	bool		dropped = false;
 
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
@@ -260,18 +307,76 @@ fdn_drain(PGconn *conn, List **backlog, MemoryContext cxt)
 					 errhint("The supervisor restarts the dispatcher.")));
 		while ((n = PQnotifies(conn)) != NULL)
 		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-			FdnNote    *note = palloc(sizeof(FdnNote));
-
-			note->channel = strcmp(n->relname, FDN_HANDLERS_TOPIC) == 0 ? -1 :
+			int			channel = strcmp(n->relname, FDN_HANDLERS_TOPIC) == 0 ? -1 :
 				fdn_topic_index(n->relname);
-			note->payload = pstrdup(n->extra);
-			*backlog = lappend(*backlog, note);
-			MemoryContextSwitchTo(old);
+
+			if (channel >= 0 &&
+				list_length(*backlog) - head >= fdn_dispatcher_max_backlog)
+			{
+				fdn_dropped[channel]++;
+				fdn_stats_dropped(channel);
+				dropped = true;
+			}
+			else if (channel >= -1)
+			{
+				MemoryContext old = MemoryContextSwitchTo(cxt);
+				FdnNote    *note = palloc(sizeof(FdnNote));
+
+				note->channel = channel;
+				note->payload = pstrdup(n->extra);
+				*backlog = lappend(*backlog, note);
+				MemoryContextSwitchTo(old);
+			}
 			PQfreemem(n);
 		}
 		pfd.revents = 0;
 	} while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN));
+
+	/* One warning per drain, not one per message. */
+	if (dropped)
+		for (c = 0; c < FDN_NCHANNELS; c++)
+			if (fdn_dropped[c] > 0)
+			{
+				ereport(WARNING,
+						(errmsg("foundation dispatcher dropped " INT64_FORMAT " messages on %s: %d are waiting for the handlers",
+								fdn_dropped[c], fdn_channel_names[c],
+								list_length(*backlog) - head),
+						 errdetail("The handlers do not keep up with the messages; \"foundation.dispatcher_max_backlog\" is %d.",
+								   fdn_dispatcher_max_backlog),
+						 errhint("Make the handlers faster, or raise \"foundation.dispatcher_max_backlog\"; foundation.channel_stats.dropped counts what was lost.")));
+				fdn_dropped[c] = 0;
+			}
+}
+
+/*
+ * Handled messages stay in the backlog's memory until the backlog empties.
+ * A dispatcher that is never idle would never free them, so past this
+ * many it moves the waiting ones to a new context and frees the old one.
+ */
+#define FDN_BACKLOG_COMPACT 10000
+
+static List *
+fdn_compact_backlog(List *backlog, int head, MemoryContext volatile *cxt)
+{
+	MemoryContext fresh = AllocSetContextCreate(TopMemoryContext, "foundation backlog",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(fresh);
+	List	   *rest = NIL;
+	int			i;
+
+	for (i = head; i < list_length(backlog); i++)
+	{
+		FdnNote    *from = list_nth(backlog, i);
+		FdnNote    *note = palloc(sizeof(FdnNote));
+
+		note->channel = from->channel;
+		note->payload = pstrdup(from->payload);
+		rest = lappend(rest, note);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(*cxt);
+	*cxt = fresh;
+	return rest;
 }
 
 typedef struct FdnCallArgs
@@ -281,39 +386,34 @@ typedef struct FdnCallArgs
 	const char *payload;
 } FdnCallArgs;
 
-/* In a subtransaction: run one handler as its owner. */
+/* Inside fdn_user_call: run one handler. */
 static void
 fdn_call_handler_cb(void *arg)
 {
 	FdnCallArgs *a = arg;
 	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec;
-	int			nest;
 	int			rc;
 
 	values[0] = CStringGetTextDatum(fdn_channel_names[a->h->channel]);
 	values[1] = a->message;
-	/* As its subscriber, who cannot SET ROLE out of it; its SETs undone. */
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(a->h->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	nest = NewGUCNestLevel();
 	rc = SPI_execute_with_args(a->h->sql, 2, (Oid[]) {TEXTOID, JSONBOID}, values,
 							   NULL, false, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute failed for %s: %s", a->h->sql,
 			 SPI_result_code_string(rc));
 	SPI_freetuptable(SPI_tuptable);
-	AtEOXact_GUC(false, nest);
-	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
-/* Call one handler; its error is logged and counted, not raised. */
+/*
+ * Call one handler as its owner, restricted, timed; its error is logged
+ * and counted, not raised.
+ */
 static void
 fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 {
 	FdnCallArgs args = {h, message, payload};
-	ErrorData  *edata = fdn_try_subxact(fdn_call_handler_cb, &args);
+	FdnUserCall call = {h->owner, fdn_handler_timeout_ms, fdn_call_handler_cb, &args, false};
+	ErrorData  *edata = fdn_user_call(&call);
 
 	if (edata == NULL)
 		return;
@@ -322,7 +422,10 @@ fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 			(errmsg("foundation handler %s failed on %s message " INT64_FORMAT ": %s",
 					format_procedure(h->handler), fdn_channel_names[h->channel],
 					seq, edata->message),
-			 errdetail("Payload: %.200s", payload),
+			 errdetail("Payload: %s", fdn_clip(payload, 200)),
+			 call.timed_out ?
+			 errhint("\"foundation.handler_timeout\" is %d ms; the other handlers and later messages are not affected.",
+					 fdn_handler_timeout_ms) :
 			 errhint("The other handlers and later messages are not affected.")));
 	FreeErrorData(edata);
 }
@@ -355,7 +458,7 @@ fdn_decode_for_dispatch(int channel, const char *payload, int64 seq,
 		ereport(WARNING,
 				(errmsg("foundation dispatcher could not decode %s message " INT64_FORMAT ": %s",
 						fdn_channel_names[channel], seq, edata->message),
-				 errdetail("Payload: %.200s", payload)));
+				 errdetail("Payload: %s", fdn_clip(payload, 200))));
 		return false;
 	}
 	*message = args.message;
@@ -370,7 +473,7 @@ Datum
 fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 {
 	MemoryContext handlers_cxt;
-	MemoryContext backlog_cxt;
+	MemoryContext volatile backlog_cxt;
 	MemoryContext msg_cxt;
 	PGconn	   *conn;
 	PGresult   *res;
@@ -380,6 +483,8 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	char	   *conninfo = fdn_local_conninfo("foundation dispatcher listener");
 
+	/* Its settings apply on reload. */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	oldcxt = CurrentMemoryContext;
@@ -426,7 +531,18 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 			int			done = 0;
 
 			CHECK_FOR_INTERRUPTS();
-			fdn_drain(conn, &backlog, backlog_cxt);
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
+			fdn_drain(conn, &backlog, head, backlog_cxt);
+			if (head >= FDN_BACKLOG_COMPACT && head >= list_length(backlog) / 2)
+			{
+				/* Busy for long: free what was handled, keep the rest. */
+				backlog = fdn_compact_backlog(backlog, head, &backlog_cxt);
+				head = 0;
+			}
 			if (head >= list_length(backlog))
 			{
 				/* All handled: forget the backlog and its memory. */
@@ -449,7 +565,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 				Datum		message;
 
 				if (done > 0)
-					fdn_drain(conn, &backlog, backlog_cxt);
+					fdn_drain(conn, &backlog, head, backlog_cxt);
 				/* A queue read from the head: no memmove per message. */
 				note = list_nth(backlog, head++);
 				done++;

@@ -9,6 +9,12 @@
  * jsonb, "visible and modifiable".  coordinate() runs it (or the built-in
  * protocol of its type) and records the result on it.
  *
+ * Variable ids are scoped by owner: each role has its own "pick", its own
+ * "resource_allocation", and can neither see nor reach another role's.  A
+ * coordination function is code a role wrote, so it runs through
+ * fdn_user_call: coordinate() runs it as the variable's owner (who chose
+ * it), run_custom_protocol() as its caller (who chose it), restricted.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -33,6 +39,7 @@
 #include "coordination.h"
 #include "foundation.h"
 #include "spi_util.h"
+#include "user_call.h"
 
 PG_FUNCTION_INFO_V1(fdn_register_orchestration_variable);
 PG_FUNCTION_INFO_V1(fdn_run_custom_protocol);
@@ -41,9 +48,12 @@ PG_FUNCTION_INFO_V1(fdn_coordinate_resource_allocation);
 
 #define PMM "Foundation.MABEAM.ProcessManager: "
 
-/* A coordination function is (agents text[], spec jsonb, context jsonb) RETURNS jsonb. */
+/*
+ * A coordination function is (agents text[], spec jsonb, context jsonb)
+ * RETURNS jsonb, and role, who runs it, may execute it.
+ */
 static void
-fdn_check_coordination_fn(Oid fn)
+fdn_check_coordination_fn(Oid fn, Oid role)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Form_pg_proc proc;
@@ -66,11 +76,12 @@ fdn_check_coordination_fn(Oid fn)
 				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
 				 errmsg("coordination function %s has the wrong signature", format_procedure(fn)),
 				 errhint("A coordination function is (agents text[], spec jsonb, context jsonb) RETURNS jsonb.")));
-	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to run %s", format_procedure(fn)),
-				 errhint("GRANT EXECUTE on the coordination function.")));
+				 errdetail("It runs as role %s.", quote_identifier(GetUserNameFromId(role, false))),
+				 errhint("GRANT EXECUTE on the coordination function to that role.")));
 }
 
 static Oid
@@ -89,11 +100,11 @@ fdn_fn_from_spec(Jsonb *spec)
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
 											  CStringGetDatum(pnstrdup(v.val.string.val,
 																	   v.val.string.len))));
-	fdn_check_coordination_fn(fn);
+	fdn_check_coordination_fn(fn, GetUserId());
 	return fn;
 }
 
-/* Record a protocol's result on its variable, if it has one. */
+/* Record a protocol's result on the caller's variable, if it has one. */
 static void
 fdn_record_result(const char *variable_id, Jsonb *result)
 {
@@ -102,9 +113,11 @@ fdn_record_result(const char *variable_id, Jsonb *result)
 	if (variable_id == NULL)
 		return;
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("UPDATE foundation.orchestration_variables SET last_result = $2 WHERE id = $1",
-				 2, (Oid[]) {TEXTOID, JSONBOID},
-				 (Datum[]) {CStringGetTextDatum(variable_id), JsonbPGetDatum(result)},
+	fdn_spi_exec("UPDATE foundation.orchestration_variables SET last_result = $2"
+				 " WHERE owner OPERATOR(pg_catalog.=) $3 AND id OPERATOR(pg_catalog.=) $1",
+				 3, (Oid[]) {TEXTOID, JSONBOID, OIDOID},
+				 (Datum[]) {CStringGetTextDatum(variable_id), JsonbPGetDatum(result),
+				 ObjectIdGetDatum(priv.save_userid)},
 				 NULL, SPI_OK_UPDATE);
 	fdn_priv_end(&priv);
 }
@@ -121,27 +134,69 @@ fdn_spec_string(Jsonb *spec, const char *key)
 	return NULL;
 }
 
+typedef struct FdnCustomCall
+{
+	Oid			fn;
+	ArrayType  *agents;
+	Jsonb	   *spec;
+	Jsonb	   *context;
+	Jsonb	   *result;
+} FdnCustomCall;
+
+/* Inside fdn_user_call: the coordination function itself. */
+static void
+fdn_custom_cb(void *arg)
+{
+	FdnCustomCall *c = arg;
+	LOCAL_FCINFO(fcinfo, 3);
+	FmgrInfo	flinfo;
+	Datum		result;
+
+	/* As fmgr's OidFunctionCall3, but a NULL result is ours to report. */
+	fmgr_info(c->fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 3, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = PointerGetDatum(c->agents);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = JsonbPGetDatum(c->spec);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = JsonbPGetDatum(c->context);
+	fcinfo->args[2].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	/* Copied out of the subtransaction's memory. */
+	c->result = fcinfo->isnull ? NULL : DatumGetJsonbPCopy(result);
+}
+
+/*
+ * Run coordination function fn as role, through fdn_user_call; its error
+ * is raised as it is.
+ */
 static Jsonb *
-fdn_custom(Oid fn, ArrayType *agents, Jsonb *spec, Jsonb *context)
+fdn_custom(Oid fn, Oid role, ArrayType *agents, Jsonb *spec, Jsonb *context)
 {
 	int			n;
-	Datum		result;
 	StringInfoData ev;
-	Jsonb	   *res;
+	FdnCustomCall c = {fn, agents, spec, context, NULL};
+	FdnUserCall call = {role, 0, fdn_custom_cb, &c, false};
+	ErrorData  *edata;
 
 	(void) fdn_agents_for(agents, NULL, &n);
 	ereport(DEBUG1,
 			(errmsg_internal("Foundation.MABEAM.Coordination: Running custom protocol %s with %d agents",
 							 format_procedure(fn), n)));
-	result = OidFunctionCall3(fn, PointerGetDatum(agents), JsonbPGetDatum(spec),
-							  JsonbPGetDatum(context));
-	res = DatumGetJsonbP(result);
+	edata = fdn_user_call(&call);
+	if (edata != NULL)
+		ReThrowError(edata);
+	if (c.result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("coordination function %s returned NULL", format_procedure(fn)),
+				 errhint("A coordination function returns the protocol's result as jsonb.")));
 	initStringInfo(&ev);
 	appendStringInfoString(&ev, "{\"type\": \"protocol_completed\", \"coordination_fn\": ");
 	escape_json(&ev, format_procedure(fn));
-	appendStringInfo(&ev, ", \"result\": %s}", JsonbToCString(NULL, &res->root, VARSIZE(res)));
+	appendStringInfo(&ev, ", \"result\": %s}", JsonbToCString(NULL, &c.result->root, VARSIZE(c.result)));
 	fdn_broadcast(1, fdn_jsonb_from_text(ev.data), false, FDN_ROUTE_NONE);
-	return res;
+	return c.result;
 }
 
 Datum
@@ -156,7 +211,7 @@ fdn_run_custom_protocol(PG_FUNCTION_ARGS)
 				 errmsg("spec and agents must not be NULL"),
 				 errhint("Call foundation.run_custom_protocol('{\"coordination_fn\": \"f(text[],jsonb,jsonb)\"}', ARRAY['a1']).")));
 	spec = PG_GETARG_JSONB_P(0);
-	res = fdn_custom(fdn_fn_from_spec(spec), PG_GETARG_ARRAYTYPE_P(1), spec,
+	res = fdn_custom(fdn_fn_from_spec(spec), GetUserId(), PG_GETARG_ARRAYTYPE_P(1), spec,
 					 PG_ARGISNULL(2) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(2));
 	fdn_record_result(fdn_spec_string(spec, "variable_id"), res);
 	PG_RETURN_JSONB_P(res);
@@ -198,7 +253,14 @@ fdn_register_orchestration_variable(PG_FUNCTION_ARGS)
 				 errhint("Types: auction, consensus, negotiation, custom.")));
 	constraints = fdn_jsonb_from_text("{}");
 	if (getKeyJsonValueFromContainer(&var->root, "constraints", 11, &v))
+	{
 		constraints = JsonbValueToJsonb(&v);
+		if (!JB_ROOT_IS_OBJECT(constraints))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the \"constraints\" of an orchestration variable must be an object"),
+					 errhint("Pass \"constraints\": {\"total_resources\": {...}} or {}.")));
+	}
 	if (fdn_spec_string(var, "coordination_fn"))
 		fn = fdn_fn_from_spec(var);
 	if (getKeyJsonValueFromContainer(&var->root, "agents", 6, &v))
@@ -221,20 +283,15 @@ fdn_register_orchestration_variable(PG_FUNCTION_ARGS)
 	if (!OidIsValid(fn))
 		nulls[4] = 'n';
 	fdn_priv_begin(&priv);
+	/* Ids are the owner's own: another role's "pick" is another variable. */
 	fdn_spi_exec("INSERT INTO foundation.orchestration_variables (id, type, agents, constraints, coordination_fn, owner)"
 				 " VALUES ($1, $2, $3, $4, $5, $6)"
-				 " ON CONFLICT (id) DO UPDATE SET type = excluded.type, agents = excluded.agents,"
-				 "   constraints = excluded.constraints, coordination_fn = excluded.coordination_fn"
-				 " WHERE orchestration_variables.owner = excluded.owner",
+				 " ON CONFLICT (owner, id) DO UPDATE SET type = excluded.type, agents = excluded.agents,"
+				 "   constraints = excluded.constraints, coordination_fn = excluded.coordination_fn",
 				 6, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID, REGPROCEDUREOID, OIDOID},
 				 (Datum[]) {CStringGetTextDatum(id), CStringGetTextDatum(type), agents,
 				 JsonbPGetDatum(constraints), ObjectIdGetDatum(fn), ObjectIdGetDatum(priv.save_userid)},
 				 nulls, SPI_OK_INSERT);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("orchestration variable \"%s\" belongs to another role", id),
-				 errhint("Choose another id.")));
 	fdn_priv_end(&priv);
 	ereport(DEBUG1, (errmsg_internal("Foundation.MABEAM.Core: registered orchestration variable %s (%s)", id, type)));
 	PG_RETURN_TEXT_P(cstring_to_text(id));
@@ -262,25 +319,38 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 	id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	context = PG_ARGISNULL(1) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(1);
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT type, agents, constraints, coordination_fn FROM foundation.orchestration_variables WHERE id = $1",
-				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(id)}, NULL, SPI_OK_SELECT);
+	fdn_spi_exec("SELECT type, agents, constraints, coordination_fn FROM foundation.orchestration_variables"
+				 " WHERE owner OPERATOR(pg_catalog.=) $2 AND id OPERATOR(pg_catalog.=) $1",
+				 2, (Oid[]) {TEXTOID, OIDOID},
+				 (Datum[]) {CStringGetTextDatum(id), ObjectIdGetDatum(priv.save_userid)},
+				 NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("orchestration variable \"%s\" does not exist", id),
+				 errmsg("orchestration variable %s does not exist", quote_literal_cstr(id)),
+				 errdetail("Each role has its own orchestration variables; this one is looked up among the current role's."),
 				 errhint("Register it with foundation.register_orchestration_variable.")));
 	type = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
 	agents = fdn_spi_getdatum(0, 2, &isnull);
 	constraints = DatumGetJsonbP(fdn_spi_getdatum(0, 3, &isnull));
 	fn = fdn_spi_getdatum(0, 4, &fn_null);
 	fdn_priv_end(&priv);
+	/* Checked when registered; a row of another origin must not crash us. */
+	if (!JB_ROOT_IS_OBJECT(constraints))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("orchestration variable %s has constraints that are not an object",
+						quote_literal_cstr(id)),
+				 errhint("Register it again with foundation.register_orchestration_variable.")));
 
 	if (!fn_null)
 	{
 		Oid			fnoid = DatumGetObjectId(fn);
 
-		fdn_check_coordination_fn(fnoid);
-		res = fdn_custom(fnoid, DatumGetArrayTypeP(agents), constraints, context);
+		/* The owner chose the function; it runs as the owner (the caller). */
+		fdn_check_coordination_fn(fnoid, priv.save_userid);
+		res = fdn_custom(fnoid, priv.save_userid, DatumGetArrayTypeP(agents),
+						 constraints, context);
 	}
 	else if (strcmp(type, "auction") == 0)
 	{
@@ -289,7 +359,15 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 
 		/* The auction spec is the constraints' "auction", else built from them. */
 		if (getKeyJsonValueFromContainer(&constraints->root, "auction", 7, &v))
+		{
 			spec = JsonbValueToJsonb(&v);
+			if (!JB_ROOT_IS_OBJECT(spec))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the \"auction\" of orchestration variable %s is not an object",
+								quote_literal_cstr(id)),
+						 errhint("Give it an auction spec: {\"type\": \"sealed_bid\", \"resources\": {...}}.")));
+		}
 		else
 		{
 			StringInfoData s;
