@@ -268,6 +268,7 @@ is(as('alice', q{SELECT foundation.coordinate('pick')->>'by'}),
 		extra_params => [ '-U', 'alice' ]);
 	like($r{message}, qr/cannot create temporary table within security-restricted operation/,
 		'a coordination function runs restricted: no temporary table');
+	is($r{sqlstate}, '42501', 'the refusal is 42501, raised as it is');
 }
 {
 	my %r = sql_error($node, q{SELECT foundation.coordinate('pick')},
