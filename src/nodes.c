@@ -217,17 +217,18 @@ fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
 		return NULL;
 	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
 										 v.val.string.len, NULL);
-	if (entry == NULL || entry->type != jbvBinary)
+	/* Every level may be of any shape (foundation.topology is free JSON). */
+	if (!fdn_json_is_object(entry))
 		return NULL;
 	jb = JsonbValueToJsonb(entry);
 	if (strategy &&
-		getKeyJsonValueFromContainer(&jb->root, "strategy", 8, &strat) &&
+		fdn_json_obj_get(&jb->root, "strategy", &strat) &&
 		strat.type == jbvString)
 		*strategy = pnstrdup(strat.val.string.val, strat.val.string.len);
 	if (key == NULL ||
-		!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
-		cfg.type != jbvBinary ||
-		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &val))
+		!fdn_json_obj_get(&jb->root, "config", &cfg) ||
+		!fdn_json_is_object(&cfg) ||
+		!fdn_json_obj_get(cfg.val.binary.data, key, &val))
 		return NULL;
 	if (val.type == jbvString)
 		return pnstrdup(val.val.string.val, val.val.string.len);
@@ -258,13 +259,13 @@ fdn_topo_list(Jsonb *topo, const char *key)
 		return NIL;
 	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
 										 v.val.string.len, NULL);
-	if (entry == NULL || entry->type != jbvBinary)
+	if (!fdn_json_is_object(entry))
 		return NIL;
 	jb = JsonbValueToJsonb(entry);
-	if (!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
-		cfg.type != jbvBinary ||
-		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &arr) ||
-		arr.type != jbvBinary)
+	if (!fdn_json_obj_get(&jb->root, "config", &cfg) ||
+		!fdn_json_is_object(&cfg) ||
+		!fdn_json_obj_get(cfg.val.binary.data, key, &arr) ||
+		!fdn_json_is_array(&arr))
 		return NIL;
 	it = JsonbIteratorInit(arr.val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
