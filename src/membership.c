@@ -314,7 +314,10 @@ fdn_refuse(const char *name, int64 epoch, const char *why, const char *hint)
 		if (strcmp(lfirst(lc), key) == 0)
 			return;
 	if (list_length(fdn_refused) >= 1000)
-		fdn_refused = NIL;		/* forget (leaks little), warn again */
+	{
+		list_free_deep(fdn_refused);	/* forget them: warn again */
+		fdn_refused = NIL;
+	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	fdn_refused = lappend(fdn_refused, pstrdup(key));
 	MemoryContextSwitchTo(old);
