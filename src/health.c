@@ -402,8 +402,10 @@ fdn_health_run(bool store)
 	{
 		infra_st = Max(infra_st, ST_DEGRADED);
 		add_rec(&recs, "pubsub_unavailable",
-				psprintf("a NOTIFY to our own LISTEN failed: %s", lat_error ? lat_error : "unknown"),
+				"a NOTIFY to our own LISTEN failed",
 				"Check pg_hba.conf lets the bootstrap superuser connect over the local socket, or set \"foundation.dispatcher_conninfo\".");
+		/* as for nodes: the connection error for superusers only */
+		add_rec_error(&recs, lat_error ? lat_error : "unknown");
 	}
 	if (queue > 0.5)
 	{
