@@ -196,7 +196,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("a cluster singleton cannot run as superuser \"%s\"",
 						GetUserNameFromId(GetUserId(), false)),
-				 errhint("Start it as an ordinary role (SET ROLE ...), or set \"foundation.cluster_allow_superuser_singletons\" on every member.")));
+				 errhint("Start it as an ordinary role (SET ROLE ...), use scope => 'local', or set \"foundation.cluster_allow_superuser_singletons\" on every member.")));
 	if (strcmp(restart, "permanent") != 0 && strcmp(restart, "transient") != 0 &&
 		strcmp(restart, "temporary") != 0)
 		ereport(ERROR,

@@ -308,6 +308,28 @@ is($m{m1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.registry WHER
 nothing_gained('placements written by the control database');
 $ctl->safe_psql('postgres', q{DELETE FROM foundation.cluster_singletons WHERE name LIKE 'f\_%'});
 
+# The signature a member checks is the one a member makes: a placement
+# signed with the members' secret for a superuser runs once the setting
+# allows superusers, and not before.
+$offset = -s $m{m1}->logfile;
+as($ctl, 'fdn_member', qq{
+	INSERT INTO foundation.cluster_singletons
+	  (name, module, args, restart, owner_role, distribution, node, member_epoch, signature)
+	VALUES ('s_allowed', 'public.ticker', '{}', 'permanent', '$su', 'uniform', 'm1', $epoch1,
+	        '@{[ sign($SECRET, 's_allowed', 'public.ticker', '{}', 'permanent', $su) ]}')});
+ok(log_waits_for($m{m1}, qr/refuses to start cluster singleton "s_allowed".*is a superuser/, $offset),
+	'a superuser placement with a valid signature: refused while the setting is off');
+$m{m1}->append_conf('postgresql.conf', "foundation.cluster_allow_superuser_singletons = on\n");
+$m{m1}->reload;
+ok( wait_for($m{m1},
+		"SELECT role FROM foundation.children WHERE id = 's_allowed' AND status = 'running'", $su),
+	'and started, as that superuser, once foundation.cluster_allow_superuser_singletons is on');
+$m{m1}->append_conf('postgresql.conf', "foundation.cluster_allow_superuser_singletons = off\n");
+$m{m1}->reload;
+$ctl->safe_psql('postgres', q{DELETE FROM foundation.cluster_singletons WHERE name = 's_allowed'});
+ok(wait_for($m{m1}, "SELECT count(*) FROM foundation.registry WHERE name = 's_allowed'", '0'),
+	'removed from the control database, it stops');
+
 # A member without the secret neither places nor runs cluster singletons.
 $m{m2}->append_conf('postgresql.conf', "foundation.cluster_secret = ''\n");
 $m{m2}->reload;
