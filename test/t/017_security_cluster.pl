@@ -380,6 +380,23 @@ for my $bad ('[1, 2]', '"x"', '7', 'null', '{"load_avg": {"a": 1}, "memory_total
 	is($st, ($bad =~ /^\{/ ? 'healthy' : 'unreachable'),
 		"node_metrics() answering $bad: the check goes on, the node is $st");
 }
+# ... and answers that are not JSON at all (the function returns text now)
+$ctl->safe_psql('postgres', q{
+	ALTER EXTENSION foundation DROP FUNCTION foundation.node_metrics();
+	DROP FUNCTION foundation.node_metrics();
+	CREATE TABLE public.metrics_answer (t text);
+	CREATE FUNCTION foundation.node_metrics() RETURNS text LANGUAGE sql
+	  AS $$ SELECT t FROM public.metrics_answer $$;});
+for my $bad ('not json', '{"a": "\\u0000"}', '{"a": ', '')
+{
+	$ctl->safe_psql('postgres', "DELETE FROM public.metrics_answer; INSERT INTO public.metrics_answer VALUES ('$bad')");
+	my $res = $m{m1}->safe_psql('postgres', q{
+		SELECT n->>'status' || ' / ' || (n->>'error')
+		  FROM jsonb_array_elements(foundation.health_check()#>'{cluster,node_health}') n
+		 WHERE n->>'node' = 'shape'});
+	like($res, qr{^unreachable / unusable answer to node_metrics\(\): not JSON},
+		"node_metrics() answering the text '$bad': $res");
+}
 $m{m1}->safe_psql('postgres', q{DELETE FROM foundation.nodes});
 $m{m1}->append_conf('postgresql.conf',
 	"foundation.cluster = 'gossip'\nfoundation.cluster_nodes = 'host="
