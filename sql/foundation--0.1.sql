@@ -305,6 +305,13 @@ CREATE TABLE foundation.nodes (
 COMMENT ON TABLE foundation.nodes IS
   'The other nodes (PostgreSQL servers running foundation). Rows added by hand have source manual and are never removed by discovery.';
 GRANT SELECT ON foundation.nodes TO PUBLIC;
+-- Everyone reads foundation.nodes: a conninfo with a password is refused
+-- (passwords belong in a passfile); foundation strips them from what it writes.
+CREATE FUNCTION foundation._nodes_no_password() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_nodes_no_password';
+CREATE TRIGGER nodes_no_password
+    BEFORE INSERT OR UPDATE OF conninfo ON foundation.nodes
+    FOR EACH ROW EXECUTE FUNCTION foundation._nodes_no_password();
 
 CREATE FUNCTION foundation.node_name() RETURNS text
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_node_name_sql';
@@ -329,6 +336,9 @@ COMMENT ON FUNCTION foundation.auto_detect_strategy() IS
 
 CREATE FUNCTION foundation.translate_cluster_config(strategy text) RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_translate_cluster_config';
+-- Both show foundation.cluster_nodes and foundation.topology, which only
+-- superusers may read (connection strings may carry credentials).
+REVOKE ALL ON FUNCTION foundation.resolve_cluster_config(), foundation.translate_cluster_config(text) FROM PUBLIC;
 COMMENT ON FUNCTION foundation.translate_cluster_config(text) IS
   'The topology for static, dns, kubernetes, consul or gossip, from the settings.';
 
@@ -349,7 +359,8 @@ REVOKE ALL ON FUNCTION foundation.discover_nodes() FROM PUBLIC;
 CREATE FUNCTION foundation.gossip_exchange(secret text, node text, conninfo text) RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_gossip_exchange';
 COMMENT ON FUNCTION foundation.gossip_exchange(text, text, text) IS
-  'Called by other nodes'' gossip discovery: with the right secret, notes the caller and returns this node and the nodes it knows; with another secret, refuses.';
+  'Called by other nodes'' gossip discovery: with the right secret, notes the caller and returns this node and the nodes it knows; with another secret, refuses. Off unless foundation.gossip_secret is set (and not the default foundation-cluster). Not executable by PUBLIC: grant EXECUTE to the role peers log in as.';
+REVOKE ALL ON FUNCTION foundation.gossip_exchange(text, text, text) FROM PUBLIC;
 
 CREATE TABLE foundation.health_history (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -361,7 +372,10 @@ CREATE TABLE foundation.health_history (
 CREATE INDEX ON foundation.health_history (checked_at);
 COMMENT ON TABLE foundation.health_history IS
   'Health reports, newest foundation.health_history_size kept.';
-GRANT SELECT ON foundation.health_history TO PUBLIC;
+-- The report holds connection errors of the checks (which, readable by
+-- everyone, would make foundation a port scanner's oracle): PUBLIC reads
+-- the status columns only; foundation.health (below) shows the summary.
+GRANT SELECT (id, checked_at, overall_status, check_duration_ms) ON foundation.health_history TO PUBLIC;
 
 CREATE FUNCTION foundation.health_check() RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_health_check';
@@ -623,7 +637,12 @@ CREATE TABLE foundation.cluster_singletons (
     epoch         bigint NOT NULL DEFAULT 1,-- fencing epoch: bumped at every reassignment
     pid           integer,                  -- reported by the member once started
     started_at    timestamptz,
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    -- HMAC-SHA256 (foundation.cluster_secret, which members hold and this
+    -- database does not) of name, module, args, restart and owner_role,
+    -- made by the member whose backend placed it: a member starts nothing
+    -- without it (docs/cluster-singletons.md)
+    signature     text
 );
 COMMENT ON TABLE foundation.cluster_singletons IS
   'Cluster-wide singletons (control database): one row per name, assigned to one live member at a fencing epoch.';
@@ -723,7 +742,7 @@ BEGIN
   PERFORM foundation.cluster_reassign();
   SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'module', module, 'args', args,
                                                'restart', restart, 'owner_role', owner_role,
-                                               'epoch', epoch) ORDER BY name), '[]')
+                                               'epoch', epoch, 'signature', signature) ORDER BY name), '[]')
     INTO r
     FROM foundation.cluster_singletons
    WHERE node = p_node AND member_epoch = e AND NOT p_leaving;
@@ -735,7 +754,8 @@ END $$;
 
 -- Place a cluster singleton (or find it placed): {node, epoch, pid, existing}.
 CREATE FUNCTION foundation.cluster_place(p_name text, p_module text, p_args jsonb, p_restart text,
-                                         p_owner name, p_distribution text, p_caller text)
+                                         p_owner name, p_distribution text, p_caller text,
+                                         p_signature text)
     RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c foundation.cluster_singletons;
@@ -754,27 +774,34 @@ BEGIN
             HINT = 'Every member''s lease has expired: check that their supervisors reach the control database, or use scope => ''local''.';
   END IF;
   INSERT INTO foundation.cluster_singletons (name, module, args, restart, owner_role, distribution,
-                                             node, member_epoch)
+                                             node, member_epoch, signature)
   VALUES (p_name, p_module, p_args, p_restart, p_owner, p_distribution, target,
-          (SELECT epoch FROM foundation.members WHERE node = target))
+          (SELECT epoch FROM foundation.members WHERE node = target), p_signature)
   RETURNING * INTO c;
   RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', false,
                             'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
 END $$;
 
 -- Stop a cluster singleton for good: the member running it stops it at its
--- next renewal.  Returns the member it was assigned to (NULL: none).
-CREATE FUNCTION foundation.cluster_unplace(p_name text) RETURNS text
+-- next renewal.  With p_owner, only a singleton of that owner is removed
+-- (the calling member checks who asks; this database only stores).
+-- Returns NULL if there is no such singleton, else {node, owner_role,
+-- removed}.
+CREATE FUNCTION foundation.cluster_unplace(p_name text, p_owner name DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  n text;
+  c foundation.cluster_singletons;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
-  DELETE FROM foundation.cluster_singletons WHERE name = p_name RETURNING node INTO n;
+  SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  RETURN coalesce(n, '');
+  IF p_owner IS NOT NULL AND c.owner_role <> p_owner THEN
+    RETURN jsonb_build_object('node', c.node, 'owner_role', c.owner_role, 'removed', false);
+  END IF;
+  DELETE FROM foundation.cluster_singletons WHERE name = p_name;
+  RETURN jsonb_build_object('node', c.node, 'owner_role', c.owner_role, 'removed', true);
 END $$;
 
 -- The rights the members' role needs in the control database.
@@ -786,18 +813,18 @@ BEGIN
   EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
                  ' foundation.cluster_reassign(),'
                  ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
-                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text),'
-                 ' foundation.cluster_unplace(text) TO %I', role);
+                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text),'
+                 ' foundation.cluster_unplace(text, name) TO %I', role);
 END $$;
 COMMENT ON FUNCTION foundation.grant_member_role(name) IS
   'In the control database: grant a (non-superuser) role what members need to hold leases and place cluster singletons; name it in foundation.control_conninfo.';
 
 REVOKE ALL ON FUNCTION foundation.grant_member_role(name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION foundation.cluster_unplace(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION foundation.cluster_unplace(text, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text),
                        foundation.cluster_reassign(),
                        foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),
-                       foundation.cluster_place(text, text, jsonb, text, name, text, text)
+                       foundation.cluster_place(text, text, jsonb, text, name, text, text, text)
   FROM PUBLIC;
 
 -- On every member: the cluster singletons this member's supervisor runs,

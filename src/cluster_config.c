@@ -159,13 +159,14 @@ fdn_define_cluster_gucs(void)
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.gossip_secret",
 							   "Shared secret that gossiping nodes must present.",
-							   "Default: the FOUNDATION_GOSSIP_SECRET environment variable, else foundation-cluster.",
-							   &fdn_gossip_secret, fdn_env("FOUNDATION_GOSSIP_SECRET", "foundation-cluster"),
+							   "Default: the FOUNDATION_GOSSIP_SECRET environment variable, else empty. Gossip is off while it is empty or the seed's default, foundation-cluster.",
+							   &fdn_gossip_secret, fdn_env("FOUNDATION_GOSSIP_SECRET", ""),
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	/* Connection strings may carry credentials: superusers only read them. */
 	DefineCustomStringVariable("foundation.cluster_nodes",
 							   "Connection strings of other nodes, separated by semicolons (static nodes, gossip seeds).",
 							   NULL,
-							   &fdn_cluster_nodes, "", PGC_SIGHUP, 0,
+							   &fdn_cluster_nodes, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   fdn_check_cluster_nodes, NULL, NULL);
 	DefineCustomIntVariable("foundation.cluster_port",
 							"Port of the nodes found by DNS discovery.",
@@ -175,8 +176,21 @@ fdn_define_cluster_gucs(void)
 	DefineCustomStringVariable("foundation.topology",
 							   "An explicit topology (JSON): foundation then steps aside (wizard mode).",
 							   NULL,
-							   &fdn_topology, "", PGC_SIGHUP, 0,
+							   &fdn_topology, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   fdn_check_topology, NULL, NULL);
+}
+
+/*
+ * Gossip needs a secret of its own: an empty one, or the seed's published
+ * default, would let anyone who can connect add nodes.
+ */
+#define FDN_SEED_GOSSIP_SECRET "foundation-cluster"
+
+bool
+fdn_gossip_enabled(void)
+{
+	return fdn_gossip_secret != NULL && fdn_gossip_secret[0] != '\0' &&
+		strcmp(fdn_gossip_secret, FDN_SEED_GOSSIP_SECRET) != 0;
 }
 
 List *

@@ -29,6 +29,9 @@ extern char *fdn_topology;
 /* Define the cluster settings; called from _PG_init. */
 extern void fdn_define_cluster_gucs(void);
 
+/* Whether foundation.gossip_secret is set to something of one's own. */
+extern bool fdn_gossip_enabled(void);
+
 /* The conninfo strings of foundation.cluster_nodes. */
 extern List *fdn_cluster_node_list(void);
 

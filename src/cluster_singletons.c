@@ -41,6 +41,50 @@
 
 PG_FUNCTION_INFO_V1(fdn_whereis);
 
+/* ---------- signed placements ---------- */
+
+static void
+fdn_sig_field(StringInfo buf, const char *v)
+{
+	/* length-prefixed: no two different field lists give the same bytes */
+	appendStringInfo(buf, "%zu:", strlen(v));
+	appendStringInfoString(buf, v);
+	appendStringInfoChar(buf, ';');
+}
+
+char *
+fdn_placement_signature(const char *name, const char *module, Jsonb *args,
+						const char *restart, const char *owner)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "foundation cluster placement v1;");
+	fdn_sig_field(&buf, name);
+	fdn_sig_field(&buf, module);
+	/* jsonb's own text form: the same on every member for the same value */
+	fdn_sig_field(&buf, JsonbToCString(NULL, &args->root, VARSIZE(args)));
+	fdn_sig_field(&buf, restart);
+	fdn_sig_field(&buf, owner);
+	return fdn_hmac_sha256_hex(fdn_cluster_secret, (const uint8 *) buf.data, buf.len);
+}
+
+/* An answer of the control database, as a jsonb object, or an error. */
+static Jsonb *
+fdn_control_object(const char *text, const char *what)
+{
+	char	   *why = NULL;
+	Jsonb	   *j = fdn_remote_jsonb(text, FDN_JSON_OBJECT, &why);
+
+	if (j == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("could not %s: the control database gave an unusable answer: %s",
+						what, why),
+				 errhint("Check that the control database has the same foundation version as this member.")));
+	return j;
+}
+
 /*
  * One statement on the control database; its text result, or an error.
  * With keep, over *keep's connection (opened if NULL), left open for the
@@ -94,7 +138,7 @@ fdn_wake_member(const char *node, const char *conninfo)
 	{
 		const char *params[1] = {node};
 
-		conninfo = fdn_control_call("SELECT conninfo FROM foundation.members WHERE node = $1",
+		conninfo = fdn_control_call("SELECT conninfo FROM foundation.members WHERE node OPERATOR(pg_catalog.=) $1",
 									1, params, "find the member", NULL);
 	}
 	if (conninfo == NULL)
@@ -103,7 +147,7 @@ fdn_wake_member(const char *node, const char *conninfo)
 		bool		isnull;
 
 		fdn_priv_begin(&priv);
-		fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name = $1",
+		fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name OPERATOR(pg_catalog.=) $1",
 					 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(node)}, NULL,
 					 SPI_OK_SELECT);
 		if (SPI_processed > 0)
@@ -112,8 +156,9 @@ fdn_wake_member(const char *node, const char *conninfo)
 	}
 	if (conninfo == NULL)
 		return;
-	call.conninfo = conninfo;
-	call.sql = "SELECT foundation.member_wake()::text";
+	/* where the control database says it is, not how it says to log in */
+	call.conninfo = fdn_conninfo_filter(conninfo, FDN_CI_MEMBER, NULL);
+	call.sql = "SELECT foundation.member_wake()::pg_catalog.text";
 	fdn_remote_run(&call, 1, 2000, 0);
 	if (!call.ok)
 		ereport(DEBUG1,
@@ -124,7 +169,7 @@ int32
 fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 				  const char *restart)
 {
-	const char *params[7];
+	const char *params[8];
 	Jsonb	   *placed;
 	char	   *node;
 	char	   *epoch;
@@ -140,6 +185,18 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 				 errmsg("a cluster singleton needs a name"),
 				 errhint("Pass a name, or scope => 'local' for an unnamed process on this node.")));
 	fdn_check_name("a singleton name", name);
+	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"foundation.cluster_secret\" is not set"),
+				 errdetail("Members start a cluster singleton only if its placement is signed with the secret they share."),
+				 errhint("Set the same \"foundation.cluster_secret\" on every member (not in the control database), or use scope => 'local'.")));
+	if (superuser_arg(GetUserId()) && !fdn_cluster_allow_superuser)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a cluster singleton cannot run as superuser \"%s\"",
+						GetUserNameFromId(GetUserId(), false)),
+				 errhint("Start it as an ordinary role (SET ROLE ...), use scope => 'local', or set \"foundation.cluster_allow_superuser_singletons\" on every member.")));
 	if (strcmp(restart, "permanent") != 0 && strcmp(restart, "transient") != 0 &&
 		strcmp(restart, "temporary") != 0)
 		ereport(ERROR,
@@ -154,12 +211,14 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	params[4] = GetUserNameFromId(GetUserId(), false);
 	params[5] = fdn_distribution_name();
 	params[6] = fdn_node();
+	params[7] = fdn_placement_signature(name, module, args, restart, params[4]);
 	ereport(DEBUG1,
 			(errmsg_internal("  Placing cluster singleton %s with foundation.cluster_place (distribution %s)",
 							 name, params[5])));
-	placed = fdn_jsonb_from_text(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::jsonb, $4,"
-												  " $5, $6, $7)::text",
-												  7, params, "place the singleton", NULL));
+	placed = fdn_control_object(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
+												 " $5, $6, $7, $8)::pg_catalog.text",
+												 8, params, "place the singleton", NULL),
+								"place the singleton");
 	node = fdn_jsonb_field_text(placed, "node");
 	epoch = fdn_jsonb_field_text(placed, "epoch");
 	pid = fdn_jsonb_field_text(placed, "pid");
@@ -171,6 +230,11 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	if (node == NULL)
 		return 0;
 	fdn_wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
+	if (epoch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("could not place the singleton: the control database answered without an epoch"),
+				 errhint("Check that the control database has the same foundation version as this member.")));
 
 	/*
 	 * Wait, bounded, for the member to report it running, asking over one
@@ -183,8 +247,8 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		for (;;)
 		{
 			const char *p[2] = {name, epoch};
-			char	   *r = fdn_control_call("SELECT pid::text FROM foundation.cluster_singletons"
-											 " WHERE name = $1 AND epoch = $2::bigint",
+			char	   *r = fdn_control_call("SELECT pid::pg_catalog.text FROM foundation.cluster_singletons"
+											 " WHERE name OPERATOR(pg_catalog.=) $1 AND epoch OPERATOR(pg_catalog.=) $2::pg_catalog.int8",
 											 2, p, "look up the singleton", conn);
 
 			if (r != NULL)
@@ -218,10 +282,14 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 char *
 fdn_cluster_live_members(void)
 {
-	return fdn_control_call("SELECT coalesce(json_agg(json_build_object('node', node, 'conninfo', conninfo)"
-							"                         ORDER BY node), '[]')::text"
-							" FROM foundation.members WHERE state = 'up' AND lease_expires > now()",
-							0, NULL, "list the live members", NULL);
+	char	   *r = fdn_control_call("SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('node', node, 'conninfo', conninfo)"
+									 "                         ORDER BY node), '[]')::pg_catalog.text"
+									 " FROM foundation.members WHERE state OPERATOR(pg_catalog.=) 'up'"
+									 " AND lease_expires OPERATOR(pg_catalog.>) pg_catalog.now()",
+									 0, NULL, "list the live members", NULL);
+
+	/* checked, and each conninfo kept to what the control database may say */
+	return fdn_members_json(fdn_remote_jsonb(r, FDN_JSON_ARRAY, NULL));
 }
 
 bool
@@ -232,12 +300,12 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 	Jsonb	   *j;
 	char	   *p;
 
-	r = fdn_control_call("SELECT json_build_object('node', node, 'pid', pid)::text"
-						 " FROM foundation.cluster_singletons WHERE name = $1",
+	r = fdn_control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid)::pg_catalog.text"
+						 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
 						 1, params, "look up the singleton", NULL);
 	if (r == NULL)
 		return false;
-	j = fdn_jsonb_from_text(r);
+	j = fdn_control_object(r, "look up the singleton");
 	*node = fdn_jsonb_field_text(j, "node");
 	p = fdn_jsonb_field_text(j, "pid");
 	*pid = p ? pg_strtoint32(p) : 0;
@@ -247,13 +315,37 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 bool
 fdn_cluster_stop(const char *name)
 {
-	const char *params[1] = {name};
+	const char *params[2];
+	char	   *r;
+	Jsonb	   *j;
 	char	   *node;
+	char	   *removed;
 
-	node = fdn_control_call("SELECT foundation.cluster_unplace($1)", 1, params,
-							"stop the singleton", NULL);
-	if (node == NULL)
+	/*
+	 * Only its owner (or a superuser) stops it: this backend knows who asks,
+	 * the control database does not, so the owner goes with the request.
+	 */
+	params[0] = name;
+	params[1] = superuser() ? NULL : GetUserNameFromId(GetUserId(), false);
+	r = fdn_control_call("SELECT foundation.cluster_unplace($1, $2)::pg_catalog.text", 2, params,
+						 "stop the singleton", NULL);
+	if (r == NULL)
 		return false;
+	j = fdn_control_object(r, "stop the singleton");
+	removed = fdn_jsonb_field_text(j, "removed");
+	if (removed == NULL || strcmp(removed, "true") != 0)
+	{
+		char	   *owner = fdn_jsonb_field_text(j, "owner_role");
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of cluster singleton \"%s\"", name),
+				 errdetail("It was started by role \"%s\".", owner ? owner : "?"),
+				 errhint("Only its owner or a superuser can stop it.")));
+	}
+	node = fdn_jsonb_field_text(j, "node");
+	if (node == NULL)
+		node = "";
 	ereport(DEBUG1,
 			(errmsg_internal("  Removed from foundation.cluster_singletons; member %s stops it",
 							 node[0] ? node : "(none)")));

@@ -27,7 +27,19 @@ extern char *fdn_cluster_live_members(void);
 /* Where a cluster singleton runs; false if there is none of that name. */
 extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid);
 
-/* Stop a cluster singleton for good; false if there is none of that name. */
+/*
+ * The signature of a placement: HMAC-SHA256 with foundation.cluster_secret
+ * of name, module, args, restart and owner role name, in hex.  Made by the
+ * member whose backend places it, checked by the member that runs it.
+ */
+extern char *fdn_placement_signature(const char *name, const char *module,
+									 Jsonb *args, const char *restart,
+									 const char *owner);
+
+/*
+ * Stop a cluster singleton for good; false if there is none of that name.
+ * An error if the caller is neither its owner nor a superuser.
+ */
 extern bool fdn_cluster_stop(const char *name);
 
 #endif							/* FDN_CLUSTER_SINGLETONS_H */

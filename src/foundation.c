@@ -120,11 +120,11 @@ _PG_init(void)
 	DefineCustomStringVariable("foundation.node_conninfo",
 							   "How other nodes connect to this one (gossip tells them).",
 							   "Empty: host=localhost, this port, foundation.database.",
-							   &fdn_node_conninfo, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   &fdn_node_conninfo, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.cluster_conninfo_options",
 							   "Connection options added to the nodes found by DNS (e.g. user=... sslmode=...).",
 							   NULL,
-							   &fdn_cluster_conninfo_options, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   &fdn_cluster_conninfo_options, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomIntVariable("foundation.expected_nodes",
 							"How many nodes the cluster should have (this one included).",
 							"Default: the FOUNDATION_EXPECTED_NODES environment variable, else 1.",

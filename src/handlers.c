@@ -495,7 +495,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	msg_cxt = AllocSetContextCreate(TopMemoryContext, "foundation message",
 									ALLOCSET_DEFAULT_SIZES);
 
-	conn = PQconnectdb(conninfo);
+	conn = fdn_connectdb(conninfo);
 	if (PQstatus(conn) != CONNECTION_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),

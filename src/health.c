@@ -76,14 +76,25 @@ add_rec(StringInfo recs, const char *rule, const char *reason, const char *actio
 	appendStringInfoChar(recs, '}');
 }
 
-/* A number from a jsonb text object, or def. */
+/* The error behind the recommendation just added (superusers only). */
+static void
+add_rec_error(StringInfo recs, const char *error)
+{
+	/* reopen the object add_rec closed */
+	Assert(recs->len > 0 && recs->data[recs->len - 1] == '}');
+	recs->data[--recs->len] = '\0';
+	appendStringInfoString(recs, ", \"error\": ");
+	escape_json(recs, error);
+	appendStringInfoChar(recs, '}');
+}
+
+/* A number from a jsonb object (of any shape: it may come from a peer), or def. */
 static double
 json_num(Jsonb *jb, const char *key, double def)
 {
 	JsonbValue	v;
 
-	if (jb == NULL || !getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) ||
-		v.type != jbvNumeric)
+	if (jb == NULL || !fdn_json_obj_get(&jb->root, key, &v) || v.type != jbvNumeric)
 		return def;
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 											  NumericGetDatum(v.val.numeric)));
@@ -102,8 +113,8 @@ json_load1(Jsonb *jb)
 	JsonbValue	v;
 	JsonbValue *e;
 
-	if (jb == NULL || !getKeyJsonValueFromContainer(&jb->root, "load_avg", 8, &v) ||
-		v.type != jbvBinary)
+	if (jb == NULL || !fdn_json_obj_get(&jb->root, "load_avg", &v) ||
+		!fdn_json_is_array(&v))
 		return -1;
 	e = getIthJsonbValueFromContainer(v.val.binary.data, 0);
 	if (e == NULL || e->type != jbvNumeric)
@@ -144,9 +155,10 @@ measure_latency(PGconn *conn, char **error)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || !fdn_conn_pin(conn, error))
 	{
-		*error = conn ? pstrdup(PQerrorMessage(conn)) : pstrdup("out of memory");
+		if (*error == NULL)
+			*error = conn ? pstrdup(PQerrorMessage(conn)) : pstrdup("out of memory");
 		if (conn)
 			PQfinish(conn);
 		return -1;
@@ -245,7 +257,7 @@ fdn_health_run(bool store)
 		{
 			names[i] = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
 			calls[i].conninfo = TextDatumGetCString(fdn_spi_getdatum(i, 2, &isnull));
-			calls[i].sql = "SELECT foundation.node_metrics()::text";
+			calls[i].sql = "SELECT foundation.node_metrics()::pg_catalog.text";
 			failed[i] = DatumGetInt32(fdn_spi_getdatum(i, 3, &isnull));
 		}
 		fdn_priv_end(&priv);
@@ -254,7 +266,7 @@ fdn_health_run(bool store)
 		 * The pub/sub probe's connection to ourselves gets under way first,
 		 * so that it is made while the other nodes answer.
 		 */
-		probe = fdn_probe_conn = PQconnectStart(fdn_local_conninfo("foundation health probe"));
+		probe = fdn_probe_conn = fdn_connect_start(fdn_local_conninfo("foundation health probe"));
 		fdn_remote_run(calls, ncalls, fdn_health_check_timeout_ms, 2);
 
 		initStringInfo(&nodes);
@@ -268,11 +280,17 @@ fdn_health_run(bool store)
 		fdn_priv_begin(&priv);
 		for (i = 0; i < ncalls; i++)
 		{
+			/* A peer's answer: only an object of metrics counts. */
+			char	   *why = NULL;
+			Jsonb	   *m = calls[i].ok ?
+				fdn_remote_jsonb(calls[i].result, FDN_JSON_OBJECT, &why) : NULL;
+
+			if (calls[i].ok && m == NULL)
+				calls[i].error = psprintf("unusable answer to node_metrics(): %s", why);
 			appendStringInfoString(&nodes, ", {\"node\": ");
 			escape_json(&nodes, names[i]);
-			if (calls[i].ok && calls[i].result)
+			if (m != NULL)
 			{
-				Jsonb	   *m = parse_jsonb(calls[i].result);
 				double		total = json_num(m, "memory_total", 0);
 
 				healthy_nodes++;
@@ -295,13 +313,19 @@ fdn_health_run(bool store)
 							 " failed_checks = failed_checks + 1 WHERE name = $1",
 							 1, (Oid[]) {TEXTOID},
 							 (Datum[]) {CStringGetTextDatum(names[i])}, NULL, SPI_OK_UPDATE);
+				/*
+				 * The reason, which foundation.health shows to everyone,
+				 * names the node; the connection error (where a port
+				 * scan's answers would be) is only in the report, which
+				 * only superusers read.
+				 */
 				add_rec(&recs, "node_unreachable",
-						psprintf("node %s has not answered for %d consecutive checks: %s",
-								 names[i], failed[i] + 1,
-								 calls[i].error ? calls[i].error : "no answer"),
+						psprintf("node %s has not answered for %d consecutive checks",
+								 names[i], failed[i] + 1),
 						psprintf("Check that the server at \"%s\" runs and accepts connections; "
-								 "DELETE FROM foundation.nodes WHERE name = '%s' if it left for good.",
-								 calls[i].conninfo, names[i]));
+								 "DELETE FROM foundation.nodes WHERE name = %s if it left for good.",
+								 calls[i].conninfo, quote_literal_cstr(names[i])));
+				add_rec_error(&recs, calls[i].error ? calls[i].error : "no answer");
 			}
 		}
 		appendStringInfoChar(&nodes, ']');
@@ -378,8 +402,10 @@ fdn_health_run(bool store)
 	{
 		infra_st = Max(infra_st, ST_DEGRADED);
 		add_rec(&recs, "pubsub_unavailable",
-				psprintf("a NOTIFY to our own LISTEN failed: %s", lat_error ? lat_error : "unknown"),
+				"a NOTIFY to our own LISTEN failed",
 				"Check pg_hba.conf lets the bootstrap superuser connect over the local socket, or set \"foundation.dispatcher_conninfo\".");
+		/* as for nodes: the connection error for superusers only */
+		add_rec_error(&recs, lat_error ? lat_error : "unknown");
 	}
 	if (queue > 0.5)
 	{

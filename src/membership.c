@@ -43,6 +43,7 @@
 
 #include "agents.h"
 #include "children.h"
+#include "cluster_singletons.h"
 #include "foundation.h"
 #include "membership.h"
 #include "nodes.h"
@@ -59,6 +60,8 @@ char	   *fdn_control_conninfo = NULL;
 int			fdn_lease_renew_interval_ms = 5000;
 int			fdn_lease_duration_ms = 15000;
 int			fdn_distribution = FDN_DIST_UNIFORM;
+char	   *fdn_cluster_secret = NULL;
+bool		fdn_cluster_allow_superuser = false;
 
 /* Stop this long before the lease could expire. */
 #define FDN_FENCE_MARGIN_MS 1000
@@ -95,6 +98,16 @@ fdn_define_membership_gucs(void)
 							 NULL,
 							 &fdn_distribution, FDN_DIST_UNIFORM, fdn_distribution_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("foundation.cluster_secret",
+							   "Secret the members share to sign cluster singletons' placements.",
+							   "The control database never holds it: a member starts a cluster singleton only if its placement is signed with it. Empty: cluster singletons cannot be started.",
+							   &fdn_cluster_secret, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("foundation.cluster_allow_superuser_singletons",
+							 "Whether this member starts cluster singletons owned by a superuser.",
+							 "Off: a placement whose owner is a superuser here is refused.",
+							 &fdn_cluster_allow_superuser, false, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 }
 
 bool
@@ -284,17 +297,101 @@ fdn_start_assigned_cb(void *arg)
 	fdn_priv_end(&priv);
 }
 
+/*
+ * Refused placements, each warned about once ("name/epoch/why"): the
+ * control database repeats them at every renewal.
+ */
+static List *fdn_refused = NIL;
+
+static void
+fdn_refuse(const char *name, int64 epoch, const char *why, const char *hint)
+{
+	char	   *key = psprintf("%s/" INT64_FORMAT "/%s", name, epoch, why);
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, fdn_refused)
+		if (strcmp(lfirst(lc), key) == 0)
+			return;
+	if (list_length(fdn_refused) >= 1000)
+	{
+		list_free_deep(fdn_refused);	/* forget them: warn again */
+		fdn_refused = NIL;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	fdn_refused = lappend(fdn_refused, pstrdup(key));
+	MemoryContextSwitchTo(old);
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("foundation refuses to start cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
+					name, epoch, why),
+			 errhint("%s", hint)));
+}
+
+/*
+ * Whether this member may start a placement: the control database only
+ * stores them, so it must carry the signature that a member's backend made
+ * with foundation.cluster_secret for the role that asked, and that role
+ * must not be a superuser unless foundation.cluster_allow_superuser_singletons.
+ */
+static bool
+fdn_placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature)
+{
+	char	   *expected;
+
+	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
+	{
+		fdn_refuse(sa->name, sa->epoch, "\"foundation.cluster_secret\" is not set on this member",
+				   "Set the same \"foundation.cluster_secret\" on every member.");
+		return false;
+	}
+	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner);
+	if (signature == NULL || !fdn_secret_equal(signature, expected))
+	{
+		fdn_refuse(sa->name, sa->epoch,
+				   signature == NULL ? "its placement is not signed" : "its placement's signature does not match",
+				   "Only a member's backend, for the role that called start_singleton, can place a cluster singleton; "
+				   "check that every member has the same \"foundation.cluster_secret\", and who can write foundation.cluster_singletons in the control database.");
+		return false;
+	}
+	if (superuser_arg(sa->role) && !fdn_cluster_allow_superuser)
+	{
+		fdn_refuse(sa->name, sa->epoch, psprintf("its owner \"%s\" is a superuser on this member", owner),
+				   "Start it as an ordinary role, or set \"foundation.cluster_allow_superuser_singletons\" on every member.");
+		return false;
+	}
+	return true;
+}
+
+/* A whole int64 from text, without raising an error. */
+bool
+fdn_parse_int64(const char *text, int64 *out)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return false;
+	*out = (int64) v;
+	return true;
+}
+
 char *
 fdn_jsonb_field_text(Jsonb *obj, const char *key)
 {
 	JsonbValue	v;
 
-	if (!getKeyJsonValueFromContainer(&obj->root, key, strlen(key), &v))
+	/* It may come from another server: of any shape. */
+	if (obj == NULL || !fdn_json_obj_get(&obj->root, key, &v))
 		return NULL;
 	if (v.type == jbvString)
 		return pnstrdup(v.val.string.val, v.val.string.len);
 	if (v.type == jbvNumeric)
 		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	if (v.type == jbvBool)
+		return pstrdup(v.val.boolean ? "true" : "false");
 	return NULL;
 }
 
@@ -314,15 +411,19 @@ fdn_apply_assignments(Jsonb *assignments)
 		JsonbValue *e = getIthJsonbValueFromContainer(&assignments->root, i);
 		Jsonb	   *a;
 		char	   *name;
+		char	   *epoch_text;
 		int64		epoch;
 		int			j;
 		bool		have = false;
 
-		if (e == NULL || e->type != jbvBinary)
+		if (!fdn_json_is_object(e))
 			continue;
 		a = JsonbValueToJsonb(e);
 		name = fdn_jsonb_field_text(a, "name");
-		epoch = pg_strtoint64(fdn_jsonb_field_text(a, "epoch"));
+		epoch_text = fdn_jsonb_field_text(a, "epoch");
+		if (name == NULL || epoch_text == NULL ||
+			!fdn_parse_int64(epoch_text, &epoch))
+			continue;			/* not an assignment: nothing to start */
 		for (j = 0; j < nlocal; j++)
 			if (strcmp(local[j].name, name) == 0 && local[j].epoch == epoch)
 				local[j].keep = have = true;
@@ -345,7 +446,8 @@ fdn_apply_assignments(Jsonb *assignments)
 			sa.restart = fdn_jsonb_field_text(a, "restart");
 			sa.epoch = epoch;
 			sa.role = owner ? get_role_oid(owner, true) : InvalidOid;
-			if (!getKeyJsonValueFromContainer(&a->root, "args", 4, &args))
+			if (sa.module == NULL || sa.restart == NULL ||
+				!fdn_json_obj_get(&a->root, "args", &args))
 				continue;
 			sa.args = JsonbValueToJsonb(&args);
 			if (!OidIsValid(sa.role))
@@ -356,6 +458,8 @@ fdn_apply_assignments(Jsonb *assignments)
 						 errhint("Create the role on every member (roles are per server).")));
 				continue;
 			}
+			if (!fdn_placement_trusted(&sa, owner, fdn_jsonb_field_text(a, "signature")))
+				continue;
 			edata = fdn_try_subxact(fdn_start_assigned_cb, &sa);
 			if (edata)
 				ereport(WARNING,
@@ -376,18 +480,58 @@ fdn_apply_assignments(Jsonb *assignments)
 	return started;
 }
 
+char *
+fdn_members_json(Jsonb *members)
+{
+	StringInfoData buf;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	if (members != NULL && JB_ROOT_IS_ARRAY(members) && !JB_ROOT_IS_SCALAR(members))
+	{
+		it = JsonbIteratorInit(&members->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			JsonbValue	nd;
+			JsonbValue	ci;
+
+			if (tok != WJB_ELEM || !fdn_json_is_object(&v) ||
+				!fdn_json_obj_get(v.val.binary.data, "node", &nd) || nd.type != jbvString)
+				continue;
+			appendStringInfoString(&buf, first ? "{\"node\": " : ", {\"node\": ");
+			escape_json(&buf, pnstrdup(nd.val.string.val, nd.val.string.len));
+			appendStringInfoString(&buf, ", \"conninfo\": ");
+			if (fdn_json_obj_get(v.val.binary.data, "conninfo", &ci) && ci.type == jbvString)
+				escape_json(&buf,
+							fdn_conninfo_filter(pnstrdup(ci.val.string.val, ci.val.string.len),
+												FDN_CI_MEMBER, NULL));
+			else
+				appendStringInfoString(&buf, "null");
+			appendStringInfoChar(&buf, '}');
+			first = false;
+		}
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
 /* The other members, for the outbox (relay.c): written when they change. */
 static void
 fdn_update_peers(Jsonb *members)
 {
 	static char *last = NULL;
-	char	   *text = JsonbToCString(NULL, &members->root, VARSIZE(members));
+	char	   *text = fdn_members_json(members);
 	FdnPrivState priv;
 
 	if (last != NULL && strcmp(last, text) == 0)
 		return;
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("WITH m AS (SELECT x.node, x.conninfo FROM jsonb_to_recordset($1::jsonb) AS x(node text, conninfo text)),"
+	fdn_spi_exec("WITH m AS (SELECT DISTINCT ON (x.node) x.node, x.conninfo"
+				 "            FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS x(node text, conninfo text)),"
 				 " d AS (DELETE FROM foundation.cluster_peers p WHERE NOT EXISTS (SELECT FROM m WHERE m.node = p.node))"
 				 " INSERT INTO foundation.cluster_peers AS p (node, conninfo)"
 				 " SELECT node, conninfo FROM m"
@@ -458,57 +602,6 @@ fdn_local_load(void)
 	return n;
 }
 
-/*
- * The address this member advertises to the others, through the control
- * database's foundation.members: foundation.node_conninfo without any
- * password (passwords come from a passfile, never from a table).
- */
-static const char *
-fdn_advertised_conninfo(void)
-{
-	static bool warned = false;
-	const char *ci = fdn_self_conninfo();
-	PQconninfoOption *opts = PQconninfoParse(ci, NULL);
-	PQconninfoOption *o;
-	StringInfoData buf;
-	bool		had_password = false;
-
-	if (opts == NULL)
-		return ci;				/* the others will report it unusable */
-	initStringInfo(&buf);
-	for (o = opts; o->keyword != NULL; o++)
-	{
-		const char *c;
-
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (strcmp(o->keyword, "password") == 0)
-		{
-			had_password = true;
-			continue;
-		}
-		appendStringInfo(&buf, "%s%s='", buf.len > 0 ? " " : "", o->keyword);
-		for (c = o->val; *c; c++)
-		{
-			if (*c == '\'' || *c == '\\')
-				appendStringInfoChar(&buf, '\\');
-			appendStringInfoChar(&buf, *c);
-		}
-		appendStringInfoChar(&buf, '\'');
-	}
-	PQconninfoFree(opts);
-	if (!had_password)
-		return ci;				/* as written */
-	if (!warned)
-	{
-		ereport(WARNING,
-				(errmsg("foundation.node_conninfo contains a password; it is not advertised to the other members"),
-				 errhint("Give the other members the password in a passfile (passfile=... in their connection options).")));
-		warned = true;
-	}
-	return buf.data;
-}
-
 /* One call of member_heartbeat; its result, or NULL with *error set. */
 static Jsonb *
 fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
@@ -524,8 +617,8 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	params[5] = leaving ? "true" : "false";
 	params[6] = fdn_advertised_conninfo();
 	call.conninfo = fdn_control_conninfo;
-	call.sql = "SELECT foundation.member_heartbeat($1, $2::bigint, $3::integer,"
-		" $4::double precision, $5::jsonb, $6::boolean, $7)::text";
+	call.sql = "SELECT foundation.member_heartbeat($1, $2::pg_catalog.int8, $3::pg_catalog.int4,"
+		" $4::pg_catalog.float8, $5::pg_catalog.jsonb, $6::pg_catalog.bool, $7)::pg_catalog.text";
 	call.nparams = 7;
 	call.params = params;
 	fdn_remote_run(&call, 1, timeout_ms, 0);
@@ -534,7 +627,15 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 		*error = call.error ? call.error : "no result";
 		return NULL;
 	}
-	return fdn_jsonb_from_text(call.result);
+	/* The control database stores; what it answers is checked. */
+	{
+		char	   *why = NULL;
+		Jsonb	   *res = fdn_remote_jsonb(call.result, FDN_JSON_OBJECT, &why);
+
+		if (res == NULL)
+			*error = psprintf("unusable answer from member_heartbeat: %s", why);
+		return res;
+	}
 }
 
 long
@@ -598,7 +699,7 @@ fdn_membership_pass(void)
 		elog(LOG, "foundation: the control database answers again");
 	failing = false;
 
-	if (getKeyJsonValueFromContainer(&res->root, "lost", 4, &v))
+	if (fdn_json_obj_get(&res->root, "lost", &v))
 	{
 		elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") is gone: fencing and rejoining",
 			 fdn_shared->member_epoch);
@@ -607,19 +708,27 @@ fdn_membership_pass(void)
 		return 0;
 	}
 	{
-		int64		epoch = pg_strtoint64(fdn_jsonb_field_text(res, "epoch"));
+		char	   *epoch_text = fdn_jsonb_field_text(res, "epoch");
+		int64		epoch;
 
+		if (epoch_text == NULL || !fdn_parse_int64(epoch_text, &epoch) || epoch <= 0)
+		{
+			ereport(WARNING,
+					(errmsg("foundation: the control database answered member_heartbeat without a valid epoch"),
+					 errhint("Check that the control database has the same foundation version as this member.")));
+			return fdn_ms_until(next_due);
+		}
 		if (epoch != fdn_shared->member_epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
 				 fdn_node(), epoch);
 		fdn_shared->member_epoch = epoch;
 		fdn_shared->member_renewed = sent;
 	}
-	if (getKeyJsonValueFromContainer(&res->root, "members", 7, &v) && v.type == jbvBinary)
+	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
 		fdn_update_peers(JsonbValueToJsonb(&v));
 	fdn_ensure_relay();
-	if (getKeyJsonValueFromContainer(&res->root, "assignments", 11, &v) &&
-		v.type == jbvBinary && fdn_apply_assignments(JsonbValueToJsonb(&v)))
+	if (fdn_json_obj_get(&res->root, "assignments", &v) &&
+		fdn_json_is_array(&v) && fdn_apply_assignments(JsonbValueToJsonb(&v)))
 	{
 		/* Report the new pids as soon as the children run (after commit). */
 		fdn_shared->member_sync = true;

@@ -53,6 +53,20 @@ extern void fdn_membership_leave(void);
 /* A string or number field of a jsonb object as text; NULL if absent. */
 extern char *fdn_jsonb_field_text(Jsonb *obj, const char *key);
 
+/*
+ * [{node, conninfo}] as the control database gave it (of any shape), as
+ * JSON text: only objects with a string node, each conninfo filtered
+ * (FDN_CI_MEMBER: the control database chooses no password, passfile,
+ * service or options of ours).
+ */
+extern char *fdn_members_json(Jsonb *members);
+
+/* A whole int64 from text (false, no error, if it is not one). */
+extern bool fdn_parse_int64(const char *text, int64 *out);
+
+extern char *fdn_cluster_secret;
+extern bool fdn_cluster_allow_superuser;
+
 /* Ask the supervisor to renew now (from a backend). */
 extern void fdn_member_request_sync(void);
 

@@ -21,7 +21,9 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -42,9 +44,12 @@ PG_FUNCTION_INFO_V1(fdn_node_name_sql);
 PG_FUNCTION_INFO_V1(fdn_node_metrics);
 PG_FUNCTION_INFO_V1(fdn_discover_nodes);
 PG_FUNCTION_INFO_V1(fdn_gossip_exchange);
+PG_FUNCTION_INFO_V1(fdn_nodes_no_password);
 
 char	   *fdn_node_conninfo = NULL;
 char	   *fdn_cluster_conninfo_options = NULL;
+
+static char *fdn_peer_conninfo(const char *given);
 
 Datum
 fdn_node_name_sql(PG_FUNCTION_ARGS)
@@ -212,17 +217,18 @@ fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
 		return NULL;
 	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
 										 v.val.string.len, NULL);
-	if (entry == NULL || entry->type != jbvBinary)
+	/* Every level may be of any shape (foundation.topology is free JSON). */
+	if (!fdn_json_is_object(entry))
 		return NULL;
 	jb = JsonbValueToJsonb(entry);
 	if (strategy &&
-		getKeyJsonValueFromContainer(&jb->root, "strategy", 8, &strat) &&
+		fdn_json_obj_get(&jb->root, "strategy", &strat) &&
 		strat.type == jbvString)
 		*strategy = pnstrdup(strat.val.string.val, strat.val.string.len);
 	if (key == NULL ||
-		!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
-		cfg.type != jbvBinary ||
-		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &val))
+		!fdn_json_obj_get(&jb->root, "config", &cfg) ||
+		!fdn_json_is_object(&cfg) ||
+		!fdn_json_obj_get(cfg.val.binary.data, key, &val))
 		return NULL;
 	if (val.type == jbvString)
 		return pnstrdup(val.val.string.val, val.val.string.len);
@@ -253,13 +259,13 @@ fdn_topo_list(Jsonb *topo, const char *key)
 		return NIL;
 	entry = getKeyJsonValueFromContainer(&topo->root, v.val.string.val,
 										 v.val.string.len, NULL);
-	if (entry == NULL || entry->type != jbvBinary)
+	if (!fdn_json_is_object(entry))
 		return NIL;
 	jb = JsonbValueToJsonb(entry);
-	if (!getKeyJsonValueFromContainer(&jb->root, "config", 6, &cfg) ||
-		cfg.type != jbvBinary ||
-		!getKeyJsonValueFromContainer(cfg.val.binary.data, key, strlen(key), &arr) ||
-		arr.type != jbvBinary)
+	if (!fdn_json_obj_get(&jb->root, "config", &cfg) ||
+		!fdn_json_is_object(&cfg) ||
+		!fdn_json_obj_get(cfg.val.binary.data, key, &arr) ||
+		!fdn_json_is_array(&arr))
 		return NIL;
 	it = JsonbIteratorInit(arr.val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -278,7 +284,7 @@ fdn_known_conninfos(void)
 	bool		isnull;
 
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT conninfo FROM foundation.nodes", 0, NULL, NULL, NULL,
+	fdn_spi_exec("SELECT conninfo FROM foundation.nodes ORDER BY name", 0, NULL, NULL, NULL,
 				 SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 		out = lappend(out, TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull)));
@@ -306,7 +312,7 @@ fdn_upsert_node(const char *name, const char *conninfo, const char *source,
 	char		nulls[5] = "     ";
 
 	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(conninfo);
+	values[1] = CStringGetTextDatum(fdn_conninfo_filter(conninfo, FDN_CI_NO_PASSWORD, NULL));
 	values[2] = CStringGetTextDatum(source);
 	values[3] = CStringGetTextDatum(up ? "up" : "unreachable");
 	values[4] = Int64GetDatum(ping_us);
@@ -344,6 +350,14 @@ fdn_discover(void)
 	if (strategy == NULL)
 		strategy = pstrdup("manual");
 	gossip = strcmp(strategy, "gossip") == 0;
+	if (gossip && !fdn_gossip_enabled())
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("foundation discovery: gossip is off: \"foundation.gossip_secret\" is not set"),
+				 errhint("Set \"foundation.gossip_secret\" to the same secret of your own on every node (not the default, foundation-cluster).")));
+		return 0;
+	}
 
 	/*
 	 * Everything comes from the resolved topology, so a wizard's own
@@ -380,14 +394,14 @@ fdn_discover(void)
 	calls = palloc0(sizeof(FdnRemoteCall) * n);
 	params[0] = fdn_gossip_secret;
 	params[1] = fdn_node();
-	params[2] = fdn_self_conninfo();
+	params[2] = fdn_advertised_conninfo();
 	i = 0;
 	foreach(lc, cands)
 	{
 		calls[i].conninfo = lfirst(lc);
 		if (gossip)
 		{
-			calls[i].sql = "SELECT foundation.gossip_exchange($1, $2, $3)::text";
+			calls[i].sql = "SELECT foundation.gossip_exchange($1, $2, $3)::pg_catalog.text";
 			calls[i].nparams = 3;
 			calls[i].params = params;
 		}
@@ -425,14 +439,25 @@ fdn_discover(void)
 		}
 		else
 		{
-			/* [{name, conninfo}, ...]: the peer first, then whom it knows. */
-			Jsonb	   *known = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																   CStringGetDatum(calls[i].result)));
-			JsonbIterator *it = JsonbIteratorInit(&known->root);
+			/*
+			 * [{name, conninfo}, ...]: the peer first, then whom it knows.
+			 * A peer's answer is checked for its shape before any use.
+			 */
+			char	   *why = NULL;
+			Jsonb	   *known = fdn_remote_jsonb(calls[i].result, FDN_JSON_ARRAY, &why);
+			JsonbIterator *it;
 			JsonbValue	v;
 			JsonbIteratorToken tok;
 			bool		first = true;
 
+			if (known == NULL)
+			{
+				ereport(WARNING,
+						(errmsg("foundation discovery: %s gave an unusable gossip answer: %s",
+								calls[i].conninfo, why)));
+				continue;
+			}
+			it = JsonbIteratorInit(&known->root);
 			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 			{
 				JsonbValue	nm;
@@ -440,14 +465,16 @@ fdn_discover(void)
 				char	   *name;
 				char	   *conninfo;
 
-				if (tok != WJB_ELEM || v.type != jbvBinary)
+				if (tok != WJB_ELEM || !fdn_json_is_object(&v))
 					continue;
-				if (!getKeyJsonValueFromContainer(v.val.binary.data, "name", 4, &nm) ||
-					!getKeyJsonValueFromContainer(v.val.binary.data, "conninfo", 8, &ci) ||
-					nm.type != jbvString || ci.type != jbvString)
+				if (!fdn_json_obj_get(v.val.binary.data, "name", &nm) ||
+					!fdn_json_obj_get(v.val.binary.data, "conninfo", &ci) ||
+					nm.type != jbvString || ci.type != jbvString ||
+					nm.val.string.len < 1 || nm.val.string.len > 200)
 					continue;
 				name = pnstrdup(nm.val.string.val, nm.val.string.len);
-				conninfo = pnstrdup(ci.val.string.val, ci.val.string.len);
+				/* A peer says where a node is, not how we log in there. */
+				conninfo = fdn_peer_conninfo(pnstrdup(ci.val.string.val, ci.val.string.len));
 				if (strcmp(name, fdn_node()) != 0)
 				{
 					/* The peer we talked to is up; the others it reports, we note. */
@@ -480,6 +507,12 @@ fdn_discover_nodes(PG_FUNCTION_ARGS)
 /*
  * The other side of gossip: check the secret, note the caller, and return
  * this node followed by every node it knows.
+ *
+ * Off unless this node has a secret of its own; the secret is compared in
+ * constant time.  The caller's conninfo is kept as an address only (no
+ * user, password, service, options: how we log in is our configuration),
+ * and what we return holds no password.  EXECUTE is not granted to PUBLIC:
+ * the role peers log in as needs it (docs/cluster.md).
  */
 Datum
 fdn_gossip_exchange(PG_FUNCTION_ARGS)
@@ -496,10 +529,15 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("secret, node name and conninfo must not be NULL"),
 				 errhint("foundation.gossip_exchange is called by discovery on other nodes.")));
+	if (!fdn_gossip_enabled())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gossip is off on node \"%s\"", fdn_node()),
+				 errhint("Set \"foundation.gossip_secret\" to the same secret of your own on every node (not the default, foundation-cluster).")));
 	secret = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (strcmp(secret, fdn_gossip_secret) != 0)
+	if (!fdn_secret_equal(secret, fdn_gossip_secret))
 	{
 		ereport(WARNING,
 				(errmsg("foundation gossip: refused node \"%s\": wrong gossip secret", name)));
@@ -508,21 +546,66 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
 				 errmsg("gossip secret mismatch: node \"%s\" is not trusted", fdn_node()),
 				 errhint("Set the same \"foundation.gossip_secret\" on every node.")));
 	}
+	if (name[0] == '\0' || strlen(name) > 200)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid node name \"%s\"", name),
+				 errhint("A node name has 1 to 200 characters.")));
 
 	fdn_priv_begin(&priv);
 	if (strcmp(name, fdn_node()) != 0)
-		fdn_upsert_node(name, conninfo, "gossip", true, -1);
-	fdn_spi_exec("SELECT jsonb_build_array(jsonb_build_object('name', $1::text, 'conninfo', $2::text))"
-				 " || coalesce((SELECT jsonb_agg(jsonb_build_object('name', name, 'conninfo', conninfo) ORDER BY name)"
-				 "              FROM foundation.nodes WHERE name <> $3), '[]')",
+		fdn_upsert_node(name, fdn_peer_conninfo(conninfo), "gossip", true, -1);
+	fdn_spi_exec("SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $1::pg_catalog.text, 'conninfo', $2::pg_catalog.text))"
+				 " OPERATOR(pg_catalog.||) coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', name, 'conninfo', conninfo) ORDER BY name)"
+				 "              FROM foundation.nodes WHERE name OPERATOR(pg_catalog.<>) $3), '[]')",
 				 3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID},
 				 (Datum[]) {CStringGetTextDatum(fdn_node()),
-					 CStringGetTextDatum(fdn_self_conninfo()),
+					 CStringGetTextDatum(fdn_advertised_conninfo()),
 				 CStringGetTextDatum(name)},
 				 NULL, SPI_OK_SELECT);
 	result = fdn_spi_getdatum(0, 1, &isnull);
 	fdn_priv_end(&priv);
 	PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM(result)));
+}
+
+/*
+ * A conninfo a peer gave: its address only, with this node's own
+ * foundation.cluster_conninfo_options (who we log in as, TLS) after it.
+ */
+static char *
+fdn_peer_conninfo(const char *given)
+{
+	bool		dropped;
+	char	   *ci = fdn_conninfo_filter(given, FDN_CI_ADDRESS, &dropped);
+
+	if (dropped)
+		ereport(LOG,
+				(errmsg("foundation gossip: kept only the address of a peer's connection string (user, password, service, options and files are this node's to choose)")));
+	if (fdn_cluster_conninfo_options && fdn_cluster_conninfo_options[0])
+		ci = psprintf("%s %s", ci, fdn_cluster_conninfo_options);
+	return ci;
+}
+
+/*
+ * The address this node gives others (gossip, and the control database's
+ * foundation.members): foundation.node_conninfo without any password
+ * (passwords come from a passfile, never from a table or a peer).
+ */
+const char *
+fdn_advertised_conninfo(void)
+{
+	static bool warned = false;
+	bool		had_password;
+	char	   *ci = fdn_conninfo_filter(fdn_self_conninfo(), FDN_CI_NO_PASSWORD, &had_password);
+
+	if (had_password && !warned)
+	{
+		ereport(WARNING,
+				(errmsg("foundation.node_conninfo contains a password; it is not advertised to the other members"),
+				 errhint("Give the other members the password in a passfile (passfile=... in their connection options).")));
+		warned = true;
+	}
+	return ci;
 }
 
 const char *
@@ -531,4 +614,35 @@ fdn_self_conninfo(void)
 	if (fdn_node_conninfo && fdn_node_conninfo[0])
 		return fdn_node_conninfo;
 	return psprintf("host=localhost port=%d dbname=%s", PostPortNumber, fdn_database);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE OF conninfo ON foundation.nodes: everyone reads
+ * the table, so it never holds a password.
+ */
+Datum
+fdn_nodes_no_password(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	bool		isnull;
+	Datum		d;
+	int			attno;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		elog(ERROR, "fdn_nodes_no_password: not called as a BEFORE ROW trigger");
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	attno = SPI_fnumber(trigdata->tg_relation->rd_att, "conninfo");
+	if (attno <= 0)
+		elog(ERROR, "foundation.nodes has no conninfo column");
+	d = heap_getattr(tuple, attno, trigdata->tg_relation->rd_att, &isnull);
+	if (!isnull && fdn_conninfo_has_password(TextDatumGetCString(d)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a conninfo in foundation.nodes must not contain a password"),
+				 errdetail("Every role can read foundation.nodes."),
+				 errhint("Put the password in a passfile (passfile=... in the conninfo, or ~/.pgpass of the server's operating system user).")));
+	return PointerGetDatum(tuple);
 }

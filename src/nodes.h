@@ -14,6 +14,9 @@ extern char *fdn_node_conninfo;
 
 /* How other nodes reach this one: foundation.node_conninfo, or a default. */
 extern const char *fdn_self_conninfo(void);
+
+/* fdn_self_conninfo without a password: what others are told. */
+extern const char *fdn_advertised_conninfo(void);
 extern char *fdn_cluster_conninfo_options;
 
 /* Run discovery for the resolved topology; returns how many nodes found. */

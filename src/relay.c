@@ -138,7 +138,7 @@ fdn_relay_deliver(PG_FUNCTION_ARGS)
 				 errhint("Another member's relay calls this; see docs/channels.md.")));
 	origin = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	msgs = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_ARRAY(msgs))
+	if (!JB_ROOT_IS_ARRAY(msgs) || JB_ROOT_IS_SCALAR(msgs))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("messages must be a JSON array"),
@@ -155,12 +155,16 @@ fdn_relay_deliver(PG_FUNCTION_ARGS)
 		FdnPrivState priv;
 		bool		fresh;
 
-		if (e == NULL || e->type != jbvBinary)
-			continue;
+		/* Another server's batch: every element must be an object. */
+		if (!fdn_json_is_object(e))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message %d of the batch is not a JSON object", i + 1),
+					 errhint("Each element is {\"id\": n, \"channel\": name, \"message\": json, \"compression\": bool}.")));
 		m = JsonbValueToJsonb(e);
-		if (!getKeyJsonValueFromContainer(&m->root, "id", 2, &id) || id.type != jbvNumeric ||
-			!getKeyJsonValueFromContainer(&m->root, "channel", 7, &ch) || ch.type != jbvString ||
-			!getKeyJsonValueFromContainer(&m->root, "message", 7, &body))
+		if (!fdn_json_obj_get(&m->root, "id", &id) || id.type != jbvNumeric ||
+			!fdn_json_obj_get(&m->root, "channel", &ch) || ch.type != jbvString ||
+			!fdn_json_obj_get(&m->root, "message", &body))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("message %d of the batch lacks id, channel or message", i + 1),
@@ -178,7 +182,7 @@ fdn_relay_deliver(PG_FUNCTION_ARGS)
 			continue;			/* sent again after a relay crash */
 		fdn_broadcast(fdn_channel_index(pnstrdup(ch.val.string.val, ch.val.string.len)),
 					  JsonbValueToJsonb(&body),
-					  getKeyJsonValueFromContainer(&m->root, "compression", 11, &comp) &&
+					  fdn_json_obj_get(&m->root, "compression", &comp) &&
 					  comp.type == jbvBool && comp.val.boolean,
 					  FDN_ROUTE_NONE);
 		delivered++;
@@ -268,7 +272,7 @@ fdn_relay_batch(const char *target, const char *conninfo, int *sent)
 	params[0] = fdn_node();
 	params[1] = batch;
 	call.conninfo = conninfo;
-	call.sql = "SELECT foundation.relay_deliver($1, $2::jsonb)::text";
+	call.sql = "SELECT foundation.relay_deliver($1, $2::pg_catalog.jsonb)::pg_catalog.text";
 	call.nparams = 2;
 	call.params = params;
 	cached = fdn_relay_conn_for(target, conninfo);

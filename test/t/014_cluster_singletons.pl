@@ -173,7 +173,7 @@ for my $k (sort keys %m)
 		$pid, "lookup_singleton on $k returns the pid");
 }
 is($m{m2}->safe_psql('postgres',
-		q{SELECT foundation.start_singleton('public.ticker', '{}', 'cs')}),
+		q{SET ROLE worker; SELECT foundation.start_singleton('public.ticker', '{}', 'cs')}),
 	$pid, 'starting it again from m2 returns the running pid');
 is(copies('cs'), 1, 'one copy runs');
 
@@ -322,6 +322,7 @@ for my $k (sort keys %m)
 for my $k (sort keys %m)
 {
 	$m{$k}->safe_psql('postgres', qq{
+		SET ROLE worker;
 		SET foundation.distribution = 'local';
 		SELECT foundation.start_singleton('public.ticker', '{}', 'loc_$k')});
 	is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'loc_$k'"),
@@ -332,18 +333,20 @@ for my $k (sort keys %m)
 for my $k (qw(m1 m2))
 {
 	$m{$k}->safe_psql('postgres', qq{
+		SET ROLE worker;
 		SET foundation.distribution = 'local';
 		SELECT foundation.start_singleton('public.ticker', '{}', 'extra_$k')});
 }
 $m{m1}->safe_psql('postgres', q{
-	SET foundation.distribution = 'least_loaded';
+	SET ROLE worker;
+		SET foundation.distribution = 'least_loaded';
 	SELECT foundation.start_singleton('public.ticker', '{}', 'light')});
 is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'light'"),
 	'm3', 'distribution least_loaded: placed on m3, which has the fewest');
 # uniform: the placement is the hash ring's, the same from every member.
 my $ring = $ctl->safe_psql('postgres',
 	"SELECT foundation.cluster_pick_member('ring', 'uniform', NULL)");
-$m{m2}->safe_psql('postgres', q{SELECT foundation.start_singleton('public.ticker', '{}', 'ring')});
+$m{m2}->safe_psql('postgres', q{SET ROLE worker; SELECT foundation.start_singleton('public.ticker', '{}', 'ring')});
 is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'ring'"),
 	$ring, "distribution uniform: placed where the ring puts it ($ring), not on the caller by default");
 is($ctl->safe_psql('postgres', q{

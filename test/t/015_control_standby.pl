@@ -40,13 +40,18 @@ for my $name (qw(s1 s2))
 	$m{$name} = foundation_node($name,
 		extra_conf => member_conf($name, $ci,
 			renew => "${RENEW_MS}ms", lease => "${LEASE_MS}ms"));
+	# Cluster singletons run as an ordinary role (never a superuser).
+	$m{$name}->safe_psql('postgres', q{
+		CREATE ROLE worker LOGIN;
+		GRANT USAGE ON SCHEMA public TO worker;
+		GRANT EXECUTE ON PROCEDURE public.ticker(jsonb) TO worker;});
 }
 ok( wait_for($primary,
 		"SELECT count(*) FROM foundation.members WHERE lease_expires > now()", '2'),
 	'both members hold a lease on the primary');
 
 my $pid = $m{s1}->safe_psql('postgres',
-	q{SELECT foundation.start_singleton('public.ticker', '{}', 'ha')});
+	q{SET ROLE worker; SELECT foundation.start_singleton('public.ticker', '{}', 'ha')});
 like($pid, qr/^\d+$/, 'a cluster singleton starts');
 my $where = $m{s1}->safe_psql('postgres', q{SELECT node || ':' || pid FROM foundation.whereis('ha')});
 like($where, qr/^s[12]:$pid$/, "whereis: $where");

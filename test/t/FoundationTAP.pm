@@ -52,14 +52,18 @@ sub foundation_node
 }
 
 # The postgresql.conf lines of a cluster member named $name: no health
-# checks, the control database at $control (a conninfo), and the lease
-# timing (renew => and lease =>, each a setting's value, both optional).
+# checks, the control database at $control (a conninfo), the members'
+# shared secret that signs placements (cluster_secret =>, default
+# 'tap-cluster-secret'; '' for none), and the lease timing (renew => and
+# lease =>, each a setting's value, both optional).
 sub member_conf
 {
 	my ($name, $control, %opt) = @_;
+	my $secret = $opt{cluster_secret} // 'tap-cluster-secret';
 	my $conf = "foundation.node_name = '$name'\n"
 	  . "foundation.health_check_interval = 0\n"
 	  . "foundation.control_conninfo = '$control'\n";
+	$conf .= "foundation.cluster_secret = '$secret'\n" if $secret ne '';
 	$conf .= "foundation.lease_renew_interval = '$opt{renew}'\n" if defined $opt{renew};
 	$conf .= "foundation.lease_duration = '$opt{lease}'\n" if defined $opt{lease};
 	return $conf;
