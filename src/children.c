@@ -168,8 +168,8 @@ fdn_check_database(PG_FUNCTION_ARGS)
 						wanted),
 				 errdetail("The supervisor runs in the database named by \"foundation.database\", and this is database \"%s\".",
 						   current),
-				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = '%s' in postgresql.conf and restart the server.",
-						 wanted, current)));
+				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = %s in postgresql.conf and restart the server.",
+						 wanted, quote_literal_cstr(current))));
 	PG_RETURN_VOID();
 }
 
@@ -585,7 +585,12 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 		int64		child_id = slot->child_id;
 
-		if (child_id == 0 || slot->ext_oid != ext)
+		/*
+		 * Only the caller's own children (a superuser's: all): a slot's
+		 * last_exit is another role's error message.
+		 */
+		if (child_id == 0 || slot->ext_oid != ext ||
+			!has_privs_of_role(GetUserId(), slot->roleoid))
 			continue;
 		values[0] = Int64GetDatum(child_id);
 		values[1] = Int32GetDatum(slot->pid);

@@ -331,8 +331,8 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("name \"%s\" is already registered to pid %d",
 							name, holder),
-					 errhint("foundation.lookup('%s') shows it; foundation.unregister('%s') frees it.",
-							 name, name)));
+					 errhint("SELECT * FROM foundation.lookup(%s) shows it; SELECT foundation.unregister(%s) frees it.",
+							 quote_literal_cstr(name), quote_literal_cstr(name))));
 	}
 	fdn_priv_end(&priv);
 }
