@@ -111,7 +111,8 @@ SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
    AND objsubid IN (1, 2)}),
 		'2', 'alice holds advisory locks on the keys a user could guess');
 
-	my $starter = $node->background_psql('postgres', extra_params => [ '-U', 'bob' ]);
+	my $starter = $node->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-U', 'bob' ]);
 	my $bob_pid = $starter->query_safe('SELECT pg_backend_pid()');
 	# lock_timeout only bounds a failure: the start must not wait at all.
 	my $pid = $starter->query(q{
