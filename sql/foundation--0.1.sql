@@ -161,7 +161,7 @@ CREATE FUNCTION foundation.start_singleton(module text, args jsonb,
     RETURNS integer
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_singleton';
 COMMENT ON FUNCTION foundation.start_singleton(text, jsonb, text, text, text) IS
-  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: SELECT pg_advisory_xact_lock(...name...); SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster-singletons.md).';
+  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: (a transaction lock on name, of foundation''s own class: pg_locks shows it as advisory with objsubid 18003, out of pg_advisory_lock''s reach) SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster-singletons.md).';
 
 CREATE FUNCTION foundation.lookup_singleton(name text) RETURNS integer
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_lookup_singleton';
