@@ -262,4 +262,10 @@ is($r{sqlstate}, '23505', 'a taken name is refused (23505)');
 like($r{hint} // '', qr/foundation\.lookup\('o''neil'\)/,
 	'the hint quotes the name as a SQL literal') or diag($r{stderr});
 
+# The supervisor rewrites a child's registry metadata "pid" on a restart:
+# metadata that is not an object is refused up front.
+%r = err_as('alice', qq{SELECT foundation.register('arr', $apid, '["pid"]')});
+is($r{sqlstate}, '22023', 'registry metadata that is not an object is refused (22023)')
+  or diag($r{stderr});
+
 done_testing();
