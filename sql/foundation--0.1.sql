@@ -278,7 +278,7 @@ GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
 CREATE FUNCTION foundation.subscribe(channel text, handler regprocedure) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe_handler';
 COMMENT ON FUNCTION foundation.subscribe(text, regprocedure) IS
-  'Run handler(channel, message) for every message on channel, as you, in its own transaction. Equivalent to: INSERT INTO foundation.channel_handlers ...; SELECT foundation.start_singleton(''foundation.handler_dispatcher'', ''{}'', ''foundation:dispatcher'').';
+  'Run handler(channel, message) for every message on channel, as you, in its own transaction. Equivalent to: INSERT INTO foundation.channel_handlers ...; SELECT foundation.start_singleton(''foundation.handler_dispatcher'', ''{}'', ''foundation:dispatcher'') as the bootstrap superuser (the name is reserved: only foundation itself may start it).';
 
 CREATE FUNCTION foundation.unsubscribe(channel text, handler regprocedure) RETURNS boolean
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_unsubscribe_handler';
