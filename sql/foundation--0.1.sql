@@ -73,11 +73,16 @@ CREATE FUNCTION foundation.terminate_child(child_id bigint) RETURNS boolean
 COMMENT ON FUNCTION foundation.terminate_child(bigint) IS
   'Stop a child for good: SIGTERM, then wait up to its shutdown ms. Returns whether it stopped.';
 
--- Live state of the slots in shared memory: who runs now.
+-- Live state of the slots in shared memory: who runs now.  Executable by
+-- PUBLIC because which_children (and so the children view) calls it as the
+-- caller; it shows only the slots of children the caller may stop (all to
+-- a superuser), as terminate_child checks.
 CREATE FUNCTION foundation._child_slots(
     OUT child_id bigint, OUT pid integer, OUT alive boolean, OUT last_exit text)
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_child_slots';
+REVOKE ALL ON FUNCTION foundation._child_slots() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION foundation._child_slots() TO PUBLIC;
 
 CREATE FUNCTION foundation.which_children(
     OUT child_id bigint, OUT id text, OUT pid integer, OUT module text,
@@ -156,7 +161,7 @@ CREATE FUNCTION foundation.start_singleton(module text, args jsonb,
     RETURNS integer
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_singleton';
 COMMENT ON FUNCTION foundation.start_singleton(text, jsonb, text, text, text) IS
-  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: SELECT pg_advisory_xact_lock(...name...); SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster-singletons.md).';
+  'Start a named singleton; returns its pid, or the running one''s. scope local (the default without foundation.control_conninfo) is equivalent to: (a transaction lock on name, of foundation''s own class: pg_locks shows it as advisory with objsubid 18003, out of pg_advisory_lock''s reach) SELECT pid FROM foundation.lookup(name); -- if none: SELECT foundation.start_child(''{"id": name, "start": {"module": module, "args": args}, "restart": restart}''); SELECT foundation.register(name, pid, ''{"pid", "node", "started_at", "module"}''); scope cluster (the default with it): SELECT foundation.cluster_place(...) in the control database, then the chosen member''s supervisor starts it (docs/cluster-singletons.md).';
 
 CREATE FUNCTION foundation.lookup_singleton(name text) RETURNS integer
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_lookup_singleton';
@@ -240,7 +245,9 @@ CREATE FUNCTION foundation.fetch_message(id bigint) RETURNS jsonb
 COMMENT ON FUNCTION foundation.fetch_message(bigint) IS
   'A message stored by reference. Equivalent to SELECT message FROM foundation.messages WHERE id = $1, but an error when it is gone.';
 
--- Statistics of committed broadcasts, from shared memory.
+-- Statistics of committed broadcasts, from shared memory.  Executable by
+-- PUBLIC because the channel_stats view calls it as the caller; it shows
+-- server-wide counters only, no message.
 CREATE FUNCTION foundation._channel_stats(
     OUT channel text, OUT topic text, OUT messages bigint, OUT bytes bigint,
     OUT compressed bigint, OUT stored bigint, OUT routed_high_priority bigint,
@@ -248,6 +255,8 @@ CREATE FUNCTION foundation._channel_stats(
     OUT errors bigint, OUT last_message_at timestamptz, OUT dropped bigint)
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_channel_stats';
+REVOKE ALL ON FUNCTION foundation._channel_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION foundation._channel_stats() TO PUBLIC;
 CREATE VIEW foundation.channel_stats AS SELECT * FROM foundation._channel_stats();
 GRANT SELECT ON foundation.channel_stats TO PUBLIC;
 CREATE FUNCTION foundation.reset_channel_stats() RETURNS void
@@ -269,7 +278,7 @@ GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
 CREATE FUNCTION foundation.subscribe(channel text, handler regprocedure) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe_handler';
 COMMENT ON FUNCTION foundation.subscribe(text, regprocedure) IS
-  'Run handler(channel, message) for every message on channel, as you, in its own transaction. Equivalent to: INSERT INTO foundation.channel_handlers ...; SELECT foundation.start_singleton(''foundation.handler_dispatcher'', ''{}'', ''foundation:dispatcher'').';
+  'Run handler(channel, message) for every message on channel, as you, in its own transaction. Equivalent to: INSERT INTO foundation.channel_handlers ...; SELECT foundation.start_singleton(''foundation.handler_dispatcher'', ''{}'', ''foundation:dispatcher'') as the bootstrap superuser (the name is reserved: only foundation itself may start it).';
 
 CREATE FUNCTION foundation.unsubscribe(channel text, handler regprocedure) RETURNS boolean
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_unsubscribe_handler';
@@ -411,6 +420,8 @@ CREATE FUNCTION foundation._registry_changed() RETURNS trigger
 CREATE TRIGGER registry_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.registry
     FOR EACH STATEMENT EXECUTE FUNCTION foundation._registry_changed();
+-- A trigger's function is not checked for EXECUTE when it fires.
+REVOKE ALL ON FUNCTION foundation._registry_changed() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Multi-agent coordination (the seed's MABEAM): agents, orchestration
@@ -432,12 +443,29 @@ CREATE TABLE foundation.agents (
     seq           bigint GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 COMMENT ON TABLE foundation.agents IS
-  'Coordination agents (MABEAM AgentRegistry). seq is the registration order, which breaks auction ties.';
+  'Coordination agents (MABEAM AgentRegistry). seq is the registration order, which breaks auction ties. Each role sees its own rows (args may hold secrets); foundation.agent_directory shows every agent without args.';
+ALTER TABLE foundation.agents ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_agents ON foundation.agents FOR SELECT
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.agents TO PUBLIC;
+-- What every role may know of the others' agents (to invite them to an
+-- auction or a vote): all but args.  The view reads the table as its owner,
+-- so row-level security does not hide other roles' rows here.
+CREATE VIEW foundation.agent_directory AS
+  SELECT name, module, capabilities, protocols, strategy, resources, handler,
+         owner::regrole AS owner, status, pid, registered_at, seq
+    FROM foundation.agents;
+COMMENT ON VIEW foundation.agent_directory IS
+  'Every agent, without its args (which only its owner reads in foundation.agents).';
+GRANT SELECT ON foundation.agent_directory TO PUBLIC;
 
+-- Executable by PUBLIC: register_agent (a SQL function, run as the caller)
+-- is only this, with config unpacked; it checks everything itself.
 CREATE FUNCTION foundation._register_agent(name text, module text, args jsonb,
     capabilities text[], protocols text[], strategy text, resources jsonb, handler regprocedure)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_agent';
+REVOKE ALL ON FUNCTION foundation._register_agent(text, text, jsonb, text[], text[], text, jsonb, regprocedure) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION foundation._register_agent(text, text, jsonb, text[], text[], text, jsonb, regprocedure) TO PUBLIC;
 
 CREATE FUNCTION foundation.register_agent(name text, config jsonb) RETURNS void
     LANGUAGE sql VOLATILE
@@ -839,7 +867,8 @@ REVOKE ALL ON foundation.cluster_local FROM PUBLIC;
 CREATE FUNCTION foundation.member_wake() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_member_wake';
 COMMENT ON FUNCTION foundation.member_wake() IS
-  'Ask this member''s supervisor to renew its lease (and so pick up new assignments) now rather than at the next foundation.lease_renew_interval.';
+  'Ask this member''s supervisor to renew its lease (and so pick up new assignments) now rather than at the next foundation.lease_renew_interval. Called by other members over libpq; not executable by PUBLIC: grant EXECUTE to the role of foundation.node_conninfo.';
+REVOKE ALL ON FUNCTION foundation.member_wake() FROM PUBLIC;
 
 CREATE FUNCTION foundation.whereis(name text) RETURNS TABLE (node text, pid integer)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_whereis';

@@ -180,7 +180,8 @@ fdn_insert_agent(const char *name, const char *module, Jsonb *args,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("agent \"%s\" is already registered", name),
-				 errhint("SELECT * FROM foundation.agents WHERE name = '%s' shows it.", name)));
+				 errhint("SELECT * FROM foundation.agents WHERE name = %s shows it.",
+						 quote_literal_cstr(name))));
 	fdn_priv_end(&priv);
 }
 
@@ -435,8 +436,8 @@ fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("agent \"%s\" lacks the capability \"%s\"",
 							agents[i].name, capability),
-					 errhint("Register agents for this protocol with capabilities => ARRAY['%s'].",
-							 capability)));
+					 errhint("Register agents for this protocol with capabilities => ARRAY[%s].",
+							 quote_literal_cstr(capability))));
 		if (!OidIsValid(agents[i].handler))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -28,6 +28,7 @@
 #include "children.h"
 #include "coordination.h"
 #include "foundation.h"
+#include "lock_classes.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(fdn_open_auction);
@@ -101,9 +102,9 @@ fdn_open_auction(PG_FUNCTION_ARGS)
  * bidders share it without writing anything, where a share lock on the
  * auction's row would rewrite the row (and create a MultiXact) for each.
  * It is an advisory lock tag in pg_locks, in its own class (objsubid
- * FDN_AUCTION_LOCK_CLASS), apart from the two of pg_advisory_lock (1, 2).
+ * FDN_LOCK_CLASS_AUCTION, lock_classes.h), apart from the two of
+ * pg_advisory_lock (1, 2).
  */
-#define FDN_AUCTION_LOCK_CLASS 0x4641	/* "FA" */
 
 static void
 fdn_lock_auction(int64 id, LOCKMODE mode)
@@ -111,7 +112,7 @@ fdn_lock_auction(int64 id, LOCKMODE mode)
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) id >> 32),
-						 (uint32) id, FDN_AUCTION_LOCK_CLASS);
+						 (uint32) id, FDN_LOCK_CLASS_AUCTION);
 	(void) LockAcquire(&tag, mode, false, false);
 }
 

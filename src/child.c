@@ -20,6 +20,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "parser/parse_func.h"
@@ -92,14 +93,27 @@ fdn_child_on_exit(int code, Datum arg)
 	fdn_wake_supervisor();
 }
 
+/*
+ * Copy src into dst of size bytes, cut on a character boundary: a cut
+ * inside a multibyte character would store invalid text (last_exit).
+ */
+void
+fdn_clip_copy(char *dst, const char *src, int size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* Record an error for the supervisor (and a waiting launcher). */
 static void
 fdn_child_record_error(ErrorData *edata)
 {
 	fdn_my_slot->exit_kind = FDN_EXIT_ERROR;
 	fdn_my_slot->exit_sqlstate = edata->sqlerrcode;
-	strlcpy(fdn_my_slot->exit_detail, edata->message ? edata->message : "",
-			FDN_EXIT_DETAIL_LEN);
+	fdn_clip_copy(fdn_my_slot->exit_detail,
+				  edata->message ? edata->message : "", FDN_EXIT_DETAIL_LEN);
 }
 
 Oid
@@ -146,8 +160,7 @@ fdn_resolve_module(const char *module)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("module %s does not exist", module),
-				 errhint("Create a procedure %s(args jsonb), or schema-qualify the name.",
-						 module)));
+				 errhint("Create a procedure of that name taking (args jsonb), or schema-qualify the name.")));
 	}
 
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));

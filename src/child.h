@@ -36,4 +36,7 @@ extern PGDLLEXPORT void fdn_child_main(Datum main_arg);
  */
 extern Oid	fdn_resolve_module(const char *module);
 
+/* strlcpy that cuts on a character boundary (the database encoding's). */
+extern void fdn_clip_copy(char *dst, const char *src, int size);
+
 #endif							/* FDN_CHILD_H */

@@ -103,6 +103,29 @@ fdn_wake_supervisor_at_xact_end(void)
 	fdn_wake_pending = true;
 }
 
+/*
+ * Names beginning with FDN_RESERVED_PREFIX are foundation's own: its
+ * internal singletons ("foundation:dispatcher", "foundation:relay") are
+ * found by name, so a role that took one first would be mistaken for them
+ * (or keep them from starting).  Every name a role gives foundation for a
+ * process, a registry entry, an agent or a variable passes here, so the
+ * rule lives in this one place.  Only fdn_allow_reserved_name lets one
+ * through, for foundation's own start of its singletons.
+ */
+static const char *fdn_reserved_allowed = NULL;
+
+bool
+fdn_name_is_reserved(const char *name)
+{
+	return strncmp(name, FDN_RESERVED_PREFIX, strlen(FDN_RESERVED_PREFIX)) == 0;
+}
+
+void
+fdn_allow_reserved_name(const char *name)
+{
+	fdn_reserved_allowed = name;
+}
+
 void
 fdn_check_name(const char *what, const char *name)
 {
@@ -115,6 +138,15 @@ fdn_check_name(const char *what, const char *name)
 						what, FDN_MAX_NAME_LEN, len),
 				 errhint("Names are limited to %d bytes; give a non-empty, shorter one.",
 						 FDN_MAX_NAME_LEN)));
+	if (fdn_name_is_reserved(name) &&
+		(fdn_reserved_allowed == NULL || strcmp(fdn_reserved_allowed, name) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("%s must not begin with \"%s\"", what, FDN_RESERVED_PREFIX),
+				 errdetail("Names beginning with \"%s\" are reserved for foundation's own processes, such as \"foundation:dispatcher\".",
+						   FDN_RESERVED_PREFIX),
+				 errhint("Choose a name that does not begin with \"%s\".",
+						 FDN_RESERVED_PREFIX)));
 }
 
 Datum
@@ -136,8 +168,8 @@ fdn_check_database(PG_FUNCTION_ARGS)
 						wanted),
 				 errdetail("The supervisor runs in the database named by \"foundation.database\", and this is database \"%s\".",
 						   current),
-				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = '%s' in postgresql.conf and restart the server.",
-						 wanted, current)));
+				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = %s in postgresql.conf and restart the server.",
+						 wanted, quote_literal_cstr(current))));
 	PG_RETURN_VOID();
 }
 
@@ -553,7 +585,12 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 		int64		child_id = slot->child_id;
 
-		if (child_id == 0 || slot->ext_oid != ext)
+		/*
+		 * Only the caller's own children (a superuser's: all): a slot's
+		 * last_exit is another role's error message.
+		 */
+		if (child_id == 0 || slot->ext_oid != ext ||
+			!has_privs_of_role(GetUserId(), slot->roleoid))
 			continue;
 		values[0] = Int64GetDatum(child_id);
 		values[1] = Int32GetDatum(slot->pid);

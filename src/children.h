@@ -24,7 +24,22 @@ extern void fdn_protocols_changed_at_commit(void);
 /* Wake the supervisor when the current transaction ends. */
 extern void fdn_wake_supervisor_at_xact_end(void);
 
-/* Check a name given by a user: not empty, at most FDN_MAX_NAME_LEN. */
+/* Names foundation keeps for its own singletons ("foundation:dispatcher"). */
+#define FDN_RESERVED_PREFIX "foundation:"
+
+/*
+ * Check a name given by a user: not empty, at most FDN_MAX_NAME_LEN, and
+ * not reserved (ERRCODE_RESERVED_NAME).
+ */
 extern void fdn_check_name(const char *what, const char *name);
+
+/* Does name begin with FDN_RESERVED_PREFIX? */
+extern bool fdn_name_is_reserved(const char *name);
+
+/*
+ * Let fdn_check_name accept this one reserved name (NULL: none) until
+ * called again; only for foundation's own start of its singletons.
+ */
+extern void fdn_allow_reserved_name(const char *name);
 
 #endif							/* FDN_CHILDREN_H */

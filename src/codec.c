@@ -22,6 +22,7 @@
 #include "common/base64.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -152,6 +153,14 @@ fdn_decompress(const char *b64, int b64len)
 	if (rc != Z_STREAM_END)
 		fdn_bad_payload("\"foundation_compressed\" is a truncated zlib stream");
 	out.data[out.len] = '\0';
+
+	/*
+	 * The bytes come from whoever wrote the payload: they become text (and
+	 * jsonb) only if they are text, with no NUL and valid in this encoding.
+	 */
+	if (memchr(out.data, '\0', out.len) != NULL ||
+		!pg_verify_mbstr(GetDatabaseEncoding(), out.data, out.len, true))
+		fdn_bad_payload("\"foundation_compressed\" does not hold text in the database encoding");
 	pfree(zip);
 	return out.data;
 }

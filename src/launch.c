@@ -81,6 +81,7 @@ fdn_launch_child(const FdnLaunch *launch)
 	}
 	slot = &fdn_shared->slots[index];
 	slot->creator_xid = xid;
+	slot->roleoid = launch->roleoid;
 	slot->spec_handle = fdn_make_spec_segment(launch);
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -89,8 +90,13 @@ fdn_launch_child(const FdnLaunch *launch)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "foundation");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fdn_child_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "foundation child " INT64_FORMAT " %s",
-			 launch->child_id, launch->label);
+	{
+		/* The process title: cut on a character boundary, not mid-char. */
+		fdn_clip_copy(worker.bgw_name,
+					  psprintf("foundation child " INT64_FORMAT " %s",
+							   launch->child_id, launch->label),
+					  BGW_MAXLEN);
+	}
 	snprintf(worker.bgw_type, BGW_MAXLEN, "foundation child");
 	worker.bgw_main_arg = Int32GetDatum(index);
 	extra.child_id = launch->child_id;

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
@@ -28,6 +29,7 @@
 #include "children.h"
 #include "cluster_singletons.h"
 #include "foundation.h"
+#include "lock_classes.h"
 #include "membership.h"
 #include "process_manager.h"
 #include "registry.h"
@@ -39,8 +41,20 @@ PG_FUNCTION_INFO_V1(fdn_lookup_singleton);
 PG_FUNCTION_INFO_V1(fdn_stop_singleton);
 PG_FUNCTION_INFO_V1(fdn_start_replicated);
 
-/* Advisory lock class for singleton names (the first key of the pair). */
-#define FDN_SINGLETON_LOCK_CLASS 0x46444e31 /* "FDN1" */
+/*
+ * The singletons foundation starts itself, as the bootstrap superuser
+ * (handlers.c, relay.c): the only (name, module) pairs that may use a
+ * reserved name (children.c, fdn_check_name).
+ */
+static const struct
+{
+	const char *name;
+	const char *module;
+}			fdn_own_singletons[] =
+{
+	{"foundation:dispatcher", "foundation.handler_dispatcher"},
+	{"foundation:relay", "foundation.cluster_relay"},
+};
 
 #define PM "Foundation.ProcessManager: "
 
@@ -91,15 +105,36 @@ fdn_singleton_spec(const char *id, const char *module, Jsonb *args,
 	return JsonbValueToJsonb(res);
 }
 
-/* Serialize start_singleton per name until the caller's transaction ends. */
+/*
+ * Serialize start_singleton per name until the caller's transaction ends.
+ * The tag is of foundation's own class (lock_classes.h): no key a user can
+ * pass to pg_advisory_lock reaches it, so no user can hold up a start.
+ */
 static void
 fdn_lock_singleton_name(const char *name)
 {
 	LOCKTAG		tag;
-	uint32		h = hash_bytes((const unsigned char *) name, strlen(name));
+	uint64		h = hash_bytes_extended((const unsigned char *) name,
+										strlen(name), 0);
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, FDN_SINGLETON_LOCK_CLASS, h, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 FDN_LOCK_CLASS_SINGLETON);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Is this foundation starting one of its own singletons? */
+static bool
+fdn_is_own_singleton(const char *name, const char *module)
+{
+	size_t		i;
+
+	if (name == NULL || GetUserId() != BOOTSTRAP_SUPERUSERID)
+		return false;
+	for (i = 0; i < lengthof(fdn_own_singletons); i++)
+		if (strcmp(fdn_own_singletons[i].name, name) == 0 &&
+			strcmp(fdn_own_singletons[i].module, module) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -218,9 +253,9 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 	}
 }
 
-pid_t
-fdn_singleton_start(const char *module, Jsonb *args, const char *name,
-					const char *restart)
+static pid_t
+fdn_singleton_start_checked(const char *module, Jsonb *args, const char *name,
+							const char *restart)
 {
 	Jsonb	   *spec;
 	pid_t		pid;
@@ -263,6 +298,34 @@ fdn_singleton_start(const char *module, Jsonb *args, const char *name,
 
 	if (name)
 		fdn_register_for_facade(name, pid, module);
+	return pid;
+}
+
+/*
+ * start_singleton for every caller: SQL, agents, cluster assignments and
+ * foundation's own singletons.  A reserved name (children.c) passes the
+ * name checks of the spec, the child and the registry only for those own
+ * singletons, started by foundation as the bootstrap superuser.
+ */
+pid_t
+fdn_singleton_start(const char *module, Jsonb *args, const char *name,
+					const char *restart)
+{
+	volatile pid_t pid = 0;
+
+	if (!fdn_is_own_singleton(name, module))
+		return fdn_singleton_start_checked(module, args, name, restart);
+
+	fdn_allow_reserved_name(name);
+	PG_TRY();
+	{
+		pid = fdn_singleton_start_checked(module, args, name, restart);
+	}
+	PG_FINALLY();
+	{
+		fdn_allow_reserved_name(NULL);
+	}
+	PG_END_TRY();
 	return pid;
 }
 
@@ -454,6 +517,8 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	args = PG_GETARG_JSONB_P(1);
 	args_text = JsonbToCString(NULL, &args->root, VARSIZE(args));
 	base = PG_ARGISNULL(2) ? module : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	/* A bad or reserved name is the caller's error, not a row per node. */
+	fdn_check_name("a singleton name", psprintf("%s@%s", base, fdn_node()));
 	InitMaterializedSRF(fcinfo, 0);
 
 	/*

@@ -267,6 +267,16 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 	Oid			caller = GetUserId();
 
 	fdn_check_name("a registry name", name);
+
+	/*
+	 * The seed's metadata is a map, and the supervisor updates its "pid"
+	 * when a child restarts: only an object can have one.
+	 */
+	if (!JB_ROOT_IS_OBJECT(metadata))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("registry metadata must be a JSON object"),
+				 errhint("Pass an object such as '{\"role\": \"web\"}', or leave it out for '{}'.")));
 	proc = BackendPidGetProc(pid);
 	if (proc == NULL)
 		ereport(ERROR,
@@ -331,8 +341,8 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("name \"%s\" is already registered to pid %d",
 							name, holder),
-					 errhint("foundation.lookup('%s') shows it; foundation.unregister('%s') frees it.",
-							 name, name)));
+					 errhint("SELECT * FROM foundation.lookup(%s) shows it; SELECT foundation.unregister(%s) frees it.",
+							 quote_literal_cstr(name), quote_literal_cstr(name))));
 	}
 	fdn_priv_end(&priv);
 }

@@ -46,6 +46,7 @@ typedef struct FdnChildSlot
 {
 	int64		child_id;		/* 0 when the slot is free */
 	Oid			ext_oid;		/* the foundation extension it belongs to */
+	Oid			roleoid;		/* the role it runs as: who may see it */
 	uint32		generation;		/* bumped on every launch into this slot */
 	pid_t		pid;			/* set by the child itself once running */
 	int			launcher_procno;	/* whose latch to set when started */

@@ -243,7 +243,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 " WHERE child_id = $1",
 				 3, types, values, NULL, SPI_OK_UPDATE);
 	fdn_spi_exec("UPDATE foundation.registry SET pid = $3,"
-				 " metadata = CASE WHEN metadata ? 'pid'"
+				 " metadata = CASE WHEN jsonb_typeof(metadata) = 'object' AND metadata ? 'pid'"
 				 "   THEN jsonb_set(metadata, '{pid}', to_jsonb($3)) ELSE metadata END"
 				 " WHERE child_id = $1",
 				 3, types, values, NULL, SPI_OK_UPDATE);
