@@ -190,6 +190,36 @@ ok( wait_for($ctl,
 		't', timeout => 30),
 	'the singleton of a member that rejoined runs again, at a new fencing epoch');
 
+# A stalled supervisor (SIGSTOP here; a long lock wait or a hung SPI call
+# alike) cannot fence: DESIGN.md says the child itself enforces its lease
+# ("a stalled supervisor cannot leave a copy running"); that is not built
+# yet, so this is a TODO test: it reports the overlap and does not fail.
+{
+	ok(wait_for($ctl, "SELECT pid IS NOT NULL FROM foundation.cluster_singletons WHERE name = 'fw'"),
+		'the singleton runs');
+	my ($r) = split /,/, placed();
+	my ($o) = grep { $_ ne $r } qw(a b);
+	my $spid = $m{$r}->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'foundation supervisor'");
+	my $ostart = $m{$o}->safe_psql('postgres', 'SELECT count(*) FROM public.writes');
+	kill 'STOP', $spid;
+	my $took = wait_for($m{$o}, "SELECT count(*) > $ostart + 20 FROM public.writes", 't', timeout => 30);
+	my $ofirst = $m{$o}->safe_psql('postgres',
+		"SELECT min(at) FROM (SELECT at FROM public.writes ORDER BY at DESC LIMIT 20) w");
+	my $rafter = $m{$r}->safe_psql('postgres',
+		"SELECT count(*) FROM public.writes WHERE at >= '$ofirst'");
+	kill 'CONT', $spid;
+	ok($took, "with the supervisor of $r stopped past its lease, $o takes the singleton over");
+  TODO:
+	{
+		local $TODO = 'the child does not enforce its lease itself yet (DESIGN.md, Fencing)';
+		is($rafter, '0', "${r}'s copy, its supervisor stalled, stops writing before ${o}'s copy writes");
+	}
+	ok( wait_for($m{$r},
+			q{SELECT count(*) FROM foundation.registry WHERE name = 'fw' AND foundation.pid_alive(pid)}, '0'),
+		"once its supervisor runs again, $r stops its copy");
+}
+
 $_->stop for values %m;
 $ctl->stop;
 done_testing();
