@@ -191,6 +191,13 @@ note '1. restart intensity: max_restarts within max_seconds';
 note '2. restart policies after normal and abnormal exits';
 ###########################################################################
 {
+	start_kickable('defaults');
+	is($node->safe_psql('postgres',
+			q{SELECT max_restarts || ' ' || max_seconds || ' ' || restart FROM foundation.child_specs WHERE id = 'defaults'}),
+		'3 5 permanent', 'a spec without them: max_restarts 3, max_seconds 5, restart permanent');
+	$node->safe_psql('postgres',
+		q{SELECT foundation.terminate_child(child_id) FROM foundation.children WHERE id = 'defaults'});
+
 	start_kickable('tr_normal', restart => 'transient', exit => 'normal');
 	kick('tr_normal');
 	is(child_after_kicks('tr_normal'), 'exited 0 normal',
@@ -335,6 +342,21 @@ note '5. the cluster health rule at 1 to 4 expected nodes';
 	my $rep = report($node);
 	is("$rep->{overall_status} $rep->{cluster}{status} $rep->{infrastructure}{status}",
 		'healthy healthy healthy', 'back to one node: healthy');
+}
+
+###########################################################################
+note '5b. one node added by hand is wizard mode';
+###########################################################################
+{
+	$node->safe_psql('postgres', 'DELETE FROM foundation.nodes');
+	is($node->safe_psql('postgres', 'SELECT mode FROM foundation.resolve_cluster_config()'),
+		'no_clustering', 'no node added by hand, clustering off: no_clustering');
+	$node->safe_psql('postgres',
+		"INSERT INTO foundation.nodes (name, conninfo) VALUES ('solo', 'host=127.0.0.1 port=1')");
+	is($node->safe_psql('postgres',
+			q{SELECT mode || ' ' || (topology #>> '{foundation_manual,config,nodes,0,name}') FROM foundation.resolve_cluster_config()}),
+		'wizard solo', 'a single node added by hand: wizard mode, listing it');
+	$node->safe_psql('postgres', 'DELETE FROM foundation.nodes');
 }
 
 ###########################################################################
