@@ -50,3 +50,10 @@ SELECT err($$SELECT foundation.start_singleton('public.nothing', '{}', 'x', scop
 SELECT err($$SELECT foundation.start_singleton('public.nothing', '{}', 'x', scope => 'cluster')$$);
 SELECT err($$SELECT foundation.route_message('{}', 'urgent')$$);
 
+
+-- A relayed batch sent again (after a relay crash) is delivered once per
+-- origin and id (docs/channels.md).
+SELECT foundation.relay_deliver('rules-origin', '[{"id": 1, "channel": "events", "message": {"r": 1}}]') AS first,
+       foundation.relay_deliver('rules-origin', '[{"id": 1, "channel": "events", "message": {"r": 1}}]') AS again,
+       foundation.relay_deliver('rules-other', '[{"id": 1, "channel": "events", "message": {"r": 1}}]') AS other_origin;
+SELECT err($$SELECT foundation.relay_deliver('rules-origin', '{"id": 2}')$$);

@@ -220,6 +220,25 @@ ok( wait_for($ctl,
 		"once its supervisor runs again, $r stops its copy");
 }
 
+# A member whose lease has expired is not live: a new singleton never goes
+# to it, even when the hash ring would pick it first.
+{
+	$m{b}->stop('immediate');
+	ok( wait_for($ctl, "SELECT lease_expires < now() FROM foundation.members WHERE node = 'b'"),
+		"b is stopped and its lease has expired");
+	my $name = $ctl->safe_psql('postgres', q{
+SELECT n FROM generate_series(1, 200) i, LATERAL (SELECT 'ring' || i AS n) x
+ WHERE (SELECT node FROM foundation.members
+         ORDER BY (hashtext(node)::bigint - hashtext(n)::bigint + 4294967296) % 4294967296, node
+         LIMIT 1) = 'b'
+ LIMIT 1});
+	like($name, qr/^ring\d+$/, "a name the hash ring gives to b first: $name");
+	$m{a}->safe_psql('postgres', "SELECT foundation.start_singleton('public.writer', '{}', '$name')");
+	is($ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = '$name'"),
+		'a', 'it is placed on the live member a, not on b');
+	$m{b}->start;
+}
+
 $_->stop for values %m;
 $ctl->stop;
 done_testing();
