@@ -272,8 +272,10 @@ note '4. payload and routing boundaries';
 	# one session, so every notification is ours.
 	my $payload_of = sub {
 		my ($sql) = @_;
-		my $out = $node->safe_psql('postgres',
-			"LISTEN \"foundation:events\";\nLISTEN \"foundation:data\";\n$sql");
+		# q1, not safe_psql: a failed broadcast fails the named assertions
+		# below instead of ending the file.
+		my $out = q1($node,
+			"LISTEN \"foundation:events\";\nLISTEN \"foundation:data\";\n$sql") // '';
 		my @p = $out =~ /^Asynchronous notification "foundation:(\w+)" with payload "(.*)" received/mg;
 		return @p;
 	};
@@ -287,8 +289,7 @@ note '4. payload and routing boundaries';
 		q{SELECT foundation.broadcast('events', jsonb_build_object('x', repeat('a', 7991)));});
 	like($p // '', qr/^\{"foundation_compressed": "[A-Za-z0-9+\/=]+"\}$/,
 		'an 8000-byte message is sent compressed');
-	is($node->safe_psql('postgres',
-			'SELECT length(foundation.decode_message(' . quote($p // '{}') . ')::text)'),
+	is(q1($node, 'SELECT length(foundation.decode_message(' . quote($p // '{}') . ')::text)') // '(error)',
 		'8000', 'the compressed 8000-byte message decodes to 8000 bytes');
 
 	# route_message: text over 10240 bytes goes to data.  {"x": "..."} again.
@@ -463,9 +464,9 @@ SELECT (SELECT count(*) FROM foundation.registry WHERE name = 'dead1') || ' '
 	$quiet->safe_psql('postgres', "SELECT foundation.register('dead2', $v2)");
 	ok(wait_for($quiet, $asleep), 'the supervisor sleeps again');
 	$kill->($v2);
-	is( $quiet->safe_psql('postgres', q{
+	is( q1($quiet, q{
 SELECT (SELECT count(*) FROM foundation.registry WHERE name = 'dead2') || ' '
-    || foundation.register('dead2', pg_backend_pid())::text}),
+    || foundation.register('dead2', pg_backend_pid())::text}) // '(error)',
 		'1 ',
 		'register takes a name whose holder is dead, before the sweep');
 	my %e = sql_error($quiet, "SELECT foundation.register('dead3', $v2)");
