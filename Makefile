@@ -33,7 +33,7 @@ OBJS = \
 EXTENSION = foundation
 DATA = sql/foundation--0.1.sql
 
-REGRESS = setup bad_input children registry facade channels handlers cluster coordination
+REGRESS = setup bad_input children registry facade channels handlers cluster coordination rules
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.conf --load-extension=foundation
 
 TAP_TESTS = 1
