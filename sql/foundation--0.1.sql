@@ -321,6 +321,7 @@ CREATE FUNCTION foundation._nodes_no_password() RETURNS trigger
 CREATE TRIGGER nodes_no_password
     BEFORE INSERT OR UPDATE OF conninfo ON foundation.nodes
     FOR EACH ROW EXECUTE FUNCTION foundation._nodes_no_password();
+REVOKE ALL ON FUNCTION foundation._nodes_no_password() FROM PUBLIC;
 
 CREATE FUNCTION foundation.node_name() RETURNS text
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_node_name_sql';
