@@ -734,7 +734,9 @@ END $$;
 -- One round trip per lease renewal: join (epoch 0) or renew (node and
 -- epoch must match, and the lease must not have expired), report what runs,
 -- hand over when leaving, reassign orphans, and return this member's
--- assignments.  Serialized by an advisory lock.
+-- assignments.  Serialized by a lock on foundation.members itself (as are
+-- cluster_place and cluster_unplace): only roles that may write that table
+-- can take or hold it, where a pg_advisory_lock key is anyone's to take.
 CREATE FUNCTION foundation.member_heartbeat(p_node text, p_epoch bigint, p_lease_ms integer,
                                             p_load double precision, p_running jsonb,
                                             p_leaving boolean DEFAULT false,
@@ -744,7 +746,7 @@ DECLARE
   e bigint;
   r jsonb;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
   IF p_epoch = 0 THEN
     INSERT INTO foundation.members AS m (node, epoch, lease_expires, load, conninfo)
     VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load, p_conninfo)
@@ -790,7 +792,7 @@ DECLARE
   c foundation.cluster_singletons;
   target text;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
   SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name;
   IF FOUND THEN
     RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', true,
@@ -821,7 +823,7 @@ CREATE FUNCTION foundation.cluster_unplace(p_name text, p_owner name DEFAULT NUL
 DECLARE
   c foundation.cluster_singletons;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('foundation.members'));
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
   SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;

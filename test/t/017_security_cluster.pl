@@ -257,6 +257,28 @@ is($r{sqlstate}, '42501', 'a superuser cannot start a cluster singleton (42501)'
 like($r{hint} // '', qr/cluster_allow_superuser_singletons/, 'the hint names the setting');
 
 ###########################################################################
+note '5b. no other role of the control database can hold renewals up';
+###########################################################################
+# Renewals, placing and removing serialize on a lock on foundation.members
+# itself, not on a pg_advisory_lock key that any role could take and hold.
+$ctl->safe_psql('postgres', 'CREATE ROLE mallory LOGIN');
+my $mal = $ctl->background_psql('postgres', extra_params => [ '-U', 'mallory' ]);
+$mal->query_safe(q{SELECT pg_advisory_lock(hashtext('foundation.members'))});
+is($ctl->safe_psql('postgres', q{
+SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+ WHERE a.usename = 'mallory' AND l.locktype = 'advisory' AND l.granted}),
+	'1', 'mallory holds the advisory key the renewals used to take');
+my $before = $ctl->safe_psql('postgres', 'SELECT max(renewed_at) FROM foundation.members');
+ok(wait_for($ctl, "SELECT min(renewed_at) > '$before' FROM foundation.members"),
+	'both members renew their leases meanwhile');
+like(as($m{m1}, 'alice', q{SELECT foundation.start_singleton('public.ticker', '{}', 'l_single')}),
+	qr/^\d+$/, 'and a cluster singleton is placed and started');
+is(as($m{m1}, 'alice', q{SELECT foundation.stop_singleton('l_single')}), 't', 'and removed');
+%r = err_as($ctl, 'mallory', q{BEGIN; LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE; COMMIT});
+is($r{sqlstate}, '42501', 'mallory cannot take the lock renewals use (42501)');
+$mal->quit;
+
+###########################################################################
 note '6. the control database cannot make a member run code as anyone';
 ###########################################################################
 my $epoch1 = $ctl->safe_psql('postgres', "SELECT epoch FROM foundation.members WHERE node = 'm1'");
