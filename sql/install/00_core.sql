@@ -1,4 +1,8 @@
--- foundation 0.1: supervisor, children and the registry (issue 2).
+-- foundation: the install script of the version foundation.control names,
+-- joined by the Makefile from the pieces sql/install/NN_area.sql in name
+-- order (core, process, channels, discovery, coordination, cluster,
+-- facade: each piece uses only what the pieces before it create).  Edit the
+-- pieces; every change goes into the upgrade script to this version too.
 \echo Use "CREATE EXTENSION foundation" to load this file. \quit
 
 -- Refuse any database but foundation.database: the supervisor lives there.

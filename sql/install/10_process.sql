@@ -127,6 +127,8 @@ CREATE FUNCTION foundation.pid_alive(pid integer) RETURNS boolean
     LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'fdn_pid_alive';
 COMMENT ON FUNCTION foundation.pid_alive(integer) IS
   'Is there a live backend or background worker with this pid on this server?';
+REVOKE ALL ON FUNCTION foundation.pid_alive(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION foundation.pid_alive(integer) TO PUBLIC;
 
 CREATE FUNCTION foundation.lookup(name text)
     RETURNS TABLE (pid integer, metadata jsonb)
@@ -137,4 +139,14 @@ CREATE FUNCTION foundation.lookup(name text)
     END;
 COMMENT ON FUNCTION foundation.lookup(text) IS
   'Horde.Registry.lookup: the live pid and metadata registered under a name. Equivalent to SELECT pid, metadata FROM foundation.registry WHERE name = $1 AND foundation.pid_alive(pid).';
+
+-- Every change to the registry empties the name caches of all backends
+-- (relcache invalidation, as pg_cron does for its job table).
+CREATE FUNCTION foundation._registry_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_registry_changed';
+CREATE TRIGGER registry_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.registry
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._registry_changed();
+-- A trigger's function is not checked for EXECUTE when it fires.
+REVOKE ALL ON FUNCTION foundation._registry_changed() FROM PUBLIC;
 

@@ -28,6 +28,12 @@ CREATE FUNCTION foundation.broadcast(channel text, message jsonb,
 COMMENT ON FUNCTION foundation.broadcast(text, jsonb, boolean) IS
   'Broadcast on a channel, delivered at commit. Equivalent to SELECT pg_notify(''foundation:'' || channel, message::text) when the text fits in 7999 bytes and compression is false; otherwise the payload is the compressed or by-reference form (docs/channels.md).';
 
+CREATE FUNCTION foundation.local_broadcast(channel text, message jsonb,
+                                           compression boolean DEFAULT false)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_local_broadcast_sql';
+COMMENT ON FUNCTION foundation.local_broadcast(text, jsonb, boolean) IS
+  'Broadcast to this server''s listeners only (Phoenix.PubSub.local_broadcast). Equivalent to pg_notify(''foundation:'' || channel, ...) as foundation.broadcast encodes it.';
+
 CREATE FUNCTION foundation.route_message(message jsonb, priority text DEFAULT 'normal',
                                          compression boolean DEFAULT false)
     RETURNS text

@@ -116,13 +116,3 @@ CREATE VIEW foundation.health AS
    LIMIT 1;
 GRANT SELECT ON foundation.health TO PUBLIC;
 
--- Every change to the registry empties the name caches of all backends
--- (relcache invalidation, as pg_cron does for its job table).
-CREATE FUNCTION foundation._registry_changed() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_registry_changed';
-CREATE TRIGGER registry_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.registry
-    FOR EACH STATEMENT EXECUTE FUNCTION foundation._registry_changed();
--- A trigger's function is not checked for EXECUTE when it fires.
-REVOKE ALL ON FUNCTION foundation._registry_changed() FROM PUBLIC;
-

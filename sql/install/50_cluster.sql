@@ -271,11 +271,6 @@ CREATE TABLE foundation.relay_inbox (
 );
 REVOKE ALL ON foundation.cluster_peers, foundation.outbox, foundation.relay_inbox FROM PUBLIC;
 
-CREATE FUNCTION foundation.local_broadcast(channel text, message jsonb,
-                                           compression boolean DEFAULT false)
-    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_local_broadcast_sql';
-COMMENT ON FUNCTION foundation.local_broadcast(text, jsonb, boolean) IS
-  'Broadcast to this server''s listeners only (Phoenix.PubSub.local_broadcast). Equivalent to pg_notify(''foundation:'' || channel, ...) as foundation.broadcast encodes it.';
 CREATE FUNCTION foundation.direct_broadcast(node text, channel text, message jsonb,
                                             compression boolean DEFAULT false)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_direct_broadcast_sql';
@@ -291,3 +286,4 @@ CREATE PROCEDURE foundation.cluster_relay(args jsonb)
 COMMENT ON PROCEDURE foundation.cluster_relay(jsonb) IS
   'The relay child''s module: forwards foundation.outbox to the other members. Started by the supervisor when foundation.control_conninfo is set.';
 REVOKE ALL ON PROCEDURE foundation.cluster_relay(jsonb) FROM PUBLIC;
+

@@ -25,7 +25,3 @@ CREATE FUNCTION foundation.start_replicated(module text, args jsonb, name text D
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_start_replicated';
 COMMENT ON FUNCTION foundation.start_replicated(text, jsonb, text) IS
   'One instance per node, each as the singleton "<name>@<node>"; one row (node, pid, error) per node. Equivalent to SELECT foundation.start_singleton(module, args, name || ''@'' || node) here and, over libpq in parallel with a 30 s deadline, on every node of foundation.nodes, as the calling role; a node that fails gets error ''rpc_failed: <reason>''.';
-
-REVOKE ALL ON FUNCTION foundation.pid_alive(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION foundation.pid_alive(integer) TO PUBLIC;
-
