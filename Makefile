@@ -31,7 +31,24 @@ OBJS = \
 	src/relay.o
 
 EXTENSION = foundation
-DATA = sql/foundation--0.1.sql
+# The extension's SQL, all installed side by side in the extension directory:
+#   sql/install/NN_area.sql  the install script of the current version
+#       (default_version in foundation.control), in pieces per area, joined
+#       in name order into sql/foundation--VERSION.sql: built, git-ignored,
+#       removed by make clean.  Edit the pieces, never the joined file.
+#   sql/updates/foundation--A--B.sql  the upgrade script from each version
+#       to the next; every change to a piece goes into the one that ends at
+#       the current version too (test/t/023_upgrade.pl compares the two).
+#   sql/releases/foundation--V.sql  the install script of each earlier
+#       release, kept as it was released: never edited.
+#   sql/*.sql  pg_regress inputs (REGRESS below), not installed.
+EXTVERSION := $(shell sed -n "s/^default_version = '\([^']*\)'.*/\1/p" foundation.control)
+ifeq ($(EXTVERSION),)
+$(error no default_version = '...' line in foundation.control)
+endif
+SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/releases/*.sql sql/updates/*.sql)
 
 REGRESS = setup bad_input children registry facade channels handlers cluster coordination rules
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.conf --load-extension=foundation
@@ -46,6 +63,12 @@ SHLIB_LINK_INTERNAL = $(libpq)
 PG_CONFIG = pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The install script, joined from its pieces.  The directory is a
+# prerequisite too: its time changes when a piece is added, renamed or
+# removed, which the pieces' own times do not show.
+$(DATA_built): $(SQL_PIECES) sql/install
+	cat $(SQL_PIECES) >$@.tmp && mv $@.tmp $@
 
 # Rebuild every object when a header changes: they share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)

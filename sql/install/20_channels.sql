@@ -1,0 +1,120 @@
+------------------------------------------------------------------------------
+-- Channels (the seed's Foundation.Channels) on LISTEN/NOTIFY.
+------------------------------------------------------------------------------
+CREATE VIEW foundation.channels (channel, topic) AS
+  VALUES ('control', 'foundation:control'),
+         ('events', 'foundation:events'),
+         ('data', 'foundation:data'),
+         ('telemetry', 'foundation:telemetry');
+GRANT SELECT ON foundation.channels TO PUBLIC;
+
+-- Messages too large for a NOTIFY payload even compressed: sent by reference.
+CREATE TABLE foundation.messages (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel    text NOT NULL,
+    message    jsonb NOT NULL,
+    bytes      bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON foundation.messages (created_at);
+COMMENT ON TABLE foundation.messages IS
+  'Channel messages announced by reference ({"foundation_ref": id, "bytes": n}); kept for foundation.message_retention.';
+GRANT SELECT ON foundation.messages TO PUBLIC;
+
+CREATE FUNCTION foundation.broadcast(channel text, message jsonb,
+                                     compression boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_broadcast_sql';
+COMMENT ON FUNCTION foundation.broadcast(text, jsonb, boolean) IS
+  'Broadcast on a channel, delivered at commit. Equivalent to SELECT pg_notify(''foundation:'' || channel, message::text) when the text fits in 7999 bytes and compression is false; otherwise the payload is the compressed or by-reference form (docs/channels.md).';
+
+CREATE FUNCTION foundation.local_broadcast(channel text, message jsonb,
+                                           compression boolean DEFAULT false)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_local_broadcast_sql';
+COMMENT ON FUNCTION foundation.local_broadcast(text, jsonb, boolean) IS
+  'Broadcast to this server''s listeners only (Phoenix.PubSub.local_broadcast). Equivalent to pg_notify(''foundation:'' || channel, ...) as foundation.broadcast encodes it.';
+
+CREATE FUNCTION foundation.route_message(message jsonb, priority text DEFAULT 'normal',
+                                         compression boolean DEFAULT false)
+    RETURNS text
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_route_message';
+COMMENT ON FUNCTION foundation.route_message(jsonb, text, boolean) IS
+  'Pick a channel by the seed''s rules (high priority -> control; text over 10240 bytes -> data; telemetry pattern -> telemetry; else events), broadcast, return the channel. Equivalent to: SELECT foundation.broadcast(<channel>, message, compression); see foundation.explain_routing.';
+
+CREATE FUNCTION foundation.explain_routing(message jsonb, priority text DEFAULT 'normal')
+    RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_explain_routing';
+COMMENT ON FUNCTION foundation.explain_routing(jsonb, text) IS
+  'The routing decision route_message would take, in the seed''s words; sends nothing.';
+
+CREATE FUNCTION foundation.subscribe(channel text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe';
+COMMENT ON FUNCTION foundation.subscribe(text) IS
+  'LISTEN to a channel in this session, from commit on. Equivalent to: LISTEN "foundation:<channel>".';
+
+CREATE FUNCTION foundation.unsubscribe(channel text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_unsubscribe';
+COMMENT ON FUNCTION foundation.unsubscribe(text) IS
+  'UNLISTEN a channel in this session, from commit on. Equivalent to: UNLISTEN "foundation:<channel>".';
+
+CREATE FUNCTION foundation.decode_message(payload text) RETURNS jsonb
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_decode_message';
+COMMENT ON FUNCTION foundation.decode_message(text) IS
+  'Any payload a listener received (plain, compressed or by reference) back to the original message.';
+
+CREATE FUNCTION foundation.fetch_message(id bigint) RETURNS jsonb
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_fetch_message';
+COMMENT ON FUNCTION foundation.fetch_message(bigint) IS
+  'A message stored by reference. Equivalent to SELECT message FROM foundation.messages WHERE id = $1, but an error when it is gone.';
+
+-- Statistics of committed broadcasts, from shared memory.  Executable by
+-- PUBLIC because the channel_stats view calls it as the caller; it shows
+-- server-wide counters only, no message.
+CREATE FUNCTION foundation._channel_stats(
+    OUT channel text, OUT topic text, OUT messages bigint, OUT bytes bigint,
+    OUT compressed bigint, OUT stored bigint, OUT routed_high_priority bigint,
+    OUT routed_large bigint, OUT routed_telemetry bigint, OUT routed_default bigint,
+    OUT errors bigint, OUT last_message_at timestamptz, OUT dropped bigint)
+    RETURNS SETOF record
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_channel_stats';
+REVOKE ALL ON FUNCTION foundation._channel_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION foundation._channel_stats() TO PUBLIC;
+CREATE VIEW foundation.channel_stats AS SELECT * FROM foundation._channel_stats();
+GRANT SELECT ON foundation.channel_stats TO PUBLIC;
+CREATE FUNCTION foundation.reset_channel_stats() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_reset_channel_stats';
+REVOKE ALL ON FUNCTION foundation.reset_channel_stats() FROM PUBLIC;
+
+-- Server-side handlers.
+CREATE TABLE foundation.channel_handlers (
+    channel    text NOT NULL CHECK (channel IN ('control', 'events', 'data', 'telemetry')),
+    handler    regprocedure NOT NULL,
+    owner      oid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, handler, owner)
+);
+COMMENT ON TABLE foundation.channel_handlers IS
+  'Procedures handler(channel text, message jsonb) the dispatcher child calls for every message on a channel, as their owner.';
+GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
+
+CREATE FUNCTION foundation.subscribe(channel text, handler regprocedure) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe_handler';
+COMMENT ON FUNCTION foundation.subscribe(text, regprocedure) IS
+  'Run handler(channel, message) for every message on channel, as you, in its own transaction. Equivalent to: INSERT INTO foundation.channel_handlers ...; SELECT foundation.start_singleton(''foundation.handler_dispatcher'', ''{}'', ''foundation:dispatcher'') as the bootstrap superuser (the name is reserved: only foundation itself may start it).';
+
+CREATE FUNCTION foundation.unsubscribe(channel text, handler regprocedure) RETURNS boolean
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_unsubscribe_handler';
+COMMENT ON FUNCTION foundation.unsubscribe(text, regprocedure) IS
+  'Stop running handler for channel. Equivalent to: DELETE FROM foundation.channel_handlers WHERE channel = $1 AND handler = $2.';
+
+CREATE PROCEDURE foundation.handler_dispatcher(args jsonb)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_handler_dispatcher';
+COMMENT ON PROCEDURE foundation.handler_dispatcher(jsonb) IS
+  'The dispatcher''s module: LISTENs to the four channels and runs foundation.channel_handlers. Started by foundation.subscribe(channel, handler).';
+REVOKE ALL ON PROCEDURE foundation.handler_dispatcher(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION foundation.dispatcher_pid() RETURNS integer
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_dispatcher_pid';
+COMMENT ON FUNCTION foundation.dispatcher_pid() IS
+  'The handler dispatcher''s pid once it is listening (messages committed from then on reach the handlers), else NULL.';
+
