@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/user_call.c
+ *	  Calling code that some role wrote, as that role, restricted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+
+#include "core/user_call.h"
+
+
+static TimeoutId fdn_user_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t fdn_user_timed_out = false;
+
+/* Cancel the call the way statement_timeout cancels a statement. */
+static void
+fdn_user_timeout_handler(void)
+{
+	fdn_user_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* In the call's subtransaction. */
+static void
+fdn_user_call_cb(void *arg)
+{
+	FdnUserCall *call = arg;
+	Oid			save_userid;
+	int			save_sec;
+	int			nest;
+
+	/* A role dropped since it registered its code can run nothing. */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(call->role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role %u, which registered this code, no longer exists",
+						call->role),
+				 errhint("Register the code again as an existing role.")));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(call->role,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", FDN_USER_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (call->timeout_ms > 0)
+		enable_timeout_after(fdn_user_timeout, call->timeout_ms);
+
+	call->fn(call->arg);
+
+	if (call->timeout_ms > 0)
+		disable_timeout(fdn_user_timeout, false);
+	/* Undo what the code SET, as a function's SET clause is undone. */
+	AtEOXact_GUC(false, nest);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+ErrorData *
+fdn_user_call(FdnUserCall *call)
+{
+	ErrorData  *edata;
+
+	if (fdn_user_timeout == MAX_TIMEOUTS)
+		fdn_user_timeout = RegisterTimeout(USER_TIMEOUT, fdn_user_timeout_handler);
+	fdn_user_timed_out = false;
+	edata = fdn_try_subxact(fdn_user_call_cb, call);
+	if (call->timeout_ms > 0)
+		disable_timeout(fdn_user_timeout, false);
+	call->timed_out = fdn_user_timed_out;
+	fdn_user_timed_out = false;
+	if (call->timed_out)
+	{
+		if (edata == NULL)
+		{
+			/*
+			 * The timer went off after the code returned, too late to cancel
+			 * it: withdraw the cancel it asked for, or it would cancel
+			 * whatever the caller runs next.
+			 */
+			QueryCancelPending = false;
+			call->timed_out = false;
+		}
+		else
+		{
+			edata->sqlerrcode = ERRCODE_QUERY_CANCELED;
+			edata->message = psprintf("timeout after %d ms", call->timeout_ms);
+		}
+	}
+	return edata;
+}

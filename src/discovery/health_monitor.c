@@ -1,0 +1,125 @@
+/*-------------------------------------------------------------------------
+ *
+ * discovery/health_monitor.c
+ *	  The health monitor background worker.
+ *
+ * Every foundation.health_check_interval (first check 5 s after start; 0
+ * disables it, for scheduling with pg_cron instead) it runs discovery when
+ * clustering is on, then one stored health check.  A failed pass is logged
+ * and the next one runs as usual.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/foundation.h"
+#include "discovery/health.h"
+#include "discovery/nodes.h"
+#include "discovery/nodes_config.h"
+
+
+#define FDN_FIRST_CHECK_MS 5000
+
+void
+fdn_register_health_monitor(void)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "foundation");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fdn_health_monitor_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "foundation health monitor");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "foundation health monitor");
+	RegisterBackgroundWorker(&worker);
+}
+
+static void
+fdn_health_pass(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (OidIsValid(get_extension_oid("foundation", true)))
+	{
+		pgstat_report_activity(STATE_RUNNING, "foundation health check");
+		if (fdn_cluster && strcmp(fdn_cluster, "off") != 0)
+			(void) fdn_discover();
+		(void) fdn_health_run(true);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+fdn_health_monitor_main(Datum main_arg)
+{
+	MemoryContext loopcxt;
+	TimestampTz next;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(fdn_database, NULL, 0);
+	pgstat_report_appname("foundation health monitor");
+
+	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation health loop",
+									ALLOCSET_DEFAULT_SIZES);
+	next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FDN_FIRST_CHECK_MS);
+	for (;;)
+	{
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (fdn_health_check_interval_ms > 0 && GetCurrentTimestamp() >= next)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(loopcxt);
+
+			PG_TRY();
+			{
+				fdn_health_pass();
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(loopcxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				pgstat_report_activity(STATE_IDLE, NULL);
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(loopcxt);
+			next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   fdn_health_check_interval_ms);
+		}
+		wait_ms = fdn_health_check_interval_ms > 0 ?
+			Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next), 1) :
+			60000;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
