@@ -9,6 +9,8 @@ OBJS = \
 	src/core/remote.o \
 	src/core/names.o \
 	src/core/jsonb_util.o \
+	src/core/xact_end.o \
+	src/core/bgworker.o \
 	src/process/child_main.o \
 	src/process/launch.o \
 	src/process/supervisor.o \

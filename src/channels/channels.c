@@ -26,6 +26,7 @@
 #include "process/supervisor.h"
 #include "channels/channels.h"
 #include "channels/codec.h"
+#include "channels/handlers.h"
 
 
 PG_FUNCTION_INFO_V1(fdn_route_message);
@@ -294,5 +295,6 @@ void
 fdn_channels_init(void)
 {
 	fdn_channel_stats_shmem_register();
+	fdn_handlers_shmem_register();
 	fdn_supervisor_add_hooks(&channels_hooks);
 }

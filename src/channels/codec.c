@@ -26,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "core/foundation.h"
 #include "core/spi_util.h"
 #include "channels/codec.h"
 
@@ -294,10 +295,8 @@ Datum
 fdn_decode_message(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("payload must not be NULL"),
-				 errhint("Pass the payload text of a notification.")));
+		fdn_null_arg_error("payload",
+						   "Pass the payload text of a notification.");
 	PG_RETURN_JSONB_P(fdn_decode_payload(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
 
@@ -305,9 +304,7 @@ Datum
 fdn_fetch_message(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("message id must not be NULL"),
-				 errhint("Pass the \"foundation_ref\" of a notification.")));
+		fdn_null_arg_error("message id",
+						   "Pass the \"foundation_ref\" of a notification.");
 	PG_RETURN_JSONB_P(fdn_fetch(PG_GETARG_INT64(0)));
 }

@@ -59,6 +59,21 @@
 #include "channels/codec.h"
 #include "channels/handlers.h"
 
+/* The handlers' shared memory. */
+typedef struct HandlersShared
+{
+	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
+} HandlersShared;
+
+static HandlersShared *handlers_shared = NULL;
+
+void
+fdn_handlers_shmem_register(void)
+{
+	fdn_shmem_add("foundation handlers", sizeof(HandlersShared), NULL,
+				  (void **) &handlers_shared);
+}
+
 
 PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
@@ -97,27 +112,16 @@ fdn_define_handler_gucs(void)
 static void
 fdn_check_handler(Oid handler)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
-	Form_pg_proc proc;
-	bool		ok;
+	static const FdnSignature sig = {
+		.what = "handler",
+		.nargs = 2,
+		.argtypes = {TEXTOID, JSONBOID},
+		.missing_hint = "Pass a handler as 'schema.name(text, jsonb)'::regprocedure.",
+		.wrong_message = "handler %s must take (channel text, message jsonb)",
+		.wrong_hint = "Create a function or procedure handler(channel text, message jsonb).",
+	};
 
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("handler %u does not exist", handler),
-				 errhint("Pass a handler as 'schema.name(text, jsonb)'::regprocedure.")));
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	ok = proc->pronargs == 2 &&
-		proc->proargtypes.values[0] == TEXTOID &&
-		proc->proargtypes.values[1] == JSONBOID &&
-		(proc->prokind == PROKIND_FUNCTION || proc->prokind == PROKIND_PROCEDURE);
-	ReleaseSysCache(tup);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("handler %s must take (channel text, message jsonb)",
-						format_procedure(handler)),
-				 errhint("Create a function or procedure handler(channel text, message jsonb).")));
+	fdn_check_signature(handler, &sig);
 	if (pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -130,17 +134,8 @@ fdn_check_handler(Oid handler)
 static void
 fdn_ensure_dispatcher(void)
 {
-	Oid			save_userid;
-	int			save_sec;
-	Jsonb	   *args;
-
-	args = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	(void) fdn_singleton_start("foundation.handler_dispatcher", args,
-							   FDN_DISPATCHER_NAME, "permanent");
-	SetUserIdAndSecContext(save_userid, save_sec);
+	(void) fdn_ensure_own_singleton(FDN_DISPATCHER_NAME,
+									"foundation.handler_dispatcher");
 }
 
 Datum
@@ -152,10 +147,8 @@ fdn_subscribe_handler(PG_FUNCTION_ARGS)
 	Datum		values[3];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("channel and handler must not be NULL"),
-				 errhint("Call foundation.subscribe('events', 'my_handler(text, jsonb)'::regprocedure).")));
+		fdn_null_arg_error("channel and handler",
+						   "Call foundation.subscribe('events', 'my_handler(text, jsonb)'::regprocedure).");
 	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	handler = PG_GETARG_OID(1);
 	fdn_require_preload();
@@ -190,10 +183,8 @@ fdn_unsubscribe_handler(PG_FUNCTION_ARGS)
 	bool		found;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("channel and handler must not be NULL"),
-				 errhint("SELECT * FROM foundation.channel_handlers lists the subscriptions.")));
+		fdn_null_arg_error("channel and handler",
+						   "SELECT * FROM foundation.channel_handlers lists the subscriptions.");
 	values[0] = CStringGetTextDatum(fdn_channel_names[fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)))]);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = ObjectIdGetDatum(GetUserId());
@@ -523,7 +514,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	SPI_commit();
 	fdn_load_handlers(handlers_cxt);
 	SPI_commit();
-	fdn_shared->dispatcher_pid = MyProcPid;
+	handlers_shared->dispatcher_pid = MyProcPid;
 	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
 
 	PG_TRY();
@@ -624,7 +615,7 @@ fdn_dispatcher_pid(PG_FUNCTION_ARGS)
 	pid_t		pid;
 
 	fdn_require_preload();
-	pid = fdn_shared->dispatcher_pid;
+	pid = handlers_shared->dispatcher_pid;
 	if (pid == 0 || BackendPidGetProc(pid) == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(pid);

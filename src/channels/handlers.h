@@ -17,4 +17,7 @@ extern int	fdn_dispatcher_max_backlog;
 /* Define the dispatcher's settings; from _PG_init. */
 extern void fdn_define_handler_gucs(void);
 
+/* Register the handlers' shared memory (_PG_init). */
+extern void fdn_handlers_shmem_register(void);
+
 #endif							/* FDN_HANDLERS_H */

@@ -55,6 +55,16 @@
 #include "cluster/members_singletons.h"
 #include "cluster/relay.h"
 
+/* This member's state; survives a supervisor restart. */
+typedef struct MembersShared
+{
+	bool		sync;			/* renew the lease now (a placement waits) */
+	int64		epoch;			/* 0: not a member (yet, or fenced) */
+	TimestampTz renewed;		/* when the last renewal that worked was sent */
+} MembersShared;
+
+static MembersShared *members_shared = NULL;
+
 
 PG_FUNCTION_INFO_V1(fdn_member_wake);
 
@@ -128,7 +138,7 @@ void
 fdn_member_request_sync(void)
 {
 	fdn_require_preload();
-	fdn_shared->member_sync = true;
+	members_shared->sync = true;
 	fdn_wake_supervisor();
 }
 
@@ -252,7 +262,7 @@ fdn_fence(const char *why)
 	v = fdn_local_singletons(&n);
 	for (i = 0; i < n; i++)
 		fdn_stop_local(&v[i], why);
-	fdn_shared->member_epoch = 0;
+	members_shared->epoch = 0;
 }
 
 typedef struct FdnStartAssigned
@@ -551,7 +561,7 @@ fdn_membership_forget_stale(void)
 	if (done)
 		return;
 	done = true;
-	if (fdn_shared->member_epoch != 0)
+	if (members_shared->epoch != 0)
 		return;
 	fdn_spi_exec("WITH l AS (DELETE FROM foundation.cluster_local RETURNING child_id)"
 				 " DELETE FROM foundation.child_specs c USING l WHERE c.child_id = l.child_id",
@@ -595,7 +605,7 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	const char *params[7];
 
 	params[0] = fdn_node();
-	params[1] = psprintf(INT64_FORMAT, fdn_shared->member_epoch);
+	params[1] = psprintf(INT64_FORMAT, members_shared->epoch);
 	params[2] = psprintf("%d", fdn_lease_duration_ms);
 	params[3] = psprintf("%d", fdn_local_load());
 	params[4] = running;
@@ -638,7 +648,7 @@ fdn_membership_pass(void)
 
 	if (!fdn_cluster_enabled())
 	{
-		if (fdn_shared->member_epoch != 0)
+		if (members_shared->epoch != 0)
 		{
 			elog(LOG, "foundation: foundation.control_conninfo is empty: leaving the cluster");
 			fdn_fence("foundation.control_conninfo is empty");
@@ -646,15 +656,15 @@ fdn_membership_pass(void)
 		return -1;
 	}
 
-	fence_at = TimestampTzPlusMilliseconds(fdn_shared->member_renewed,
+	fence_at = TimestampTzPlusMilliseconds(members_shared->renewed,
 										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
-	if (!fdn_shared->member_sync && now < next_due)
+	if (!members_shared->sync && now < next_due)
 		return fdn_ms_until(next_due);
-	fdn_shared->member_sync = false;
+	members_shared->sync = false;
 
 	/* Never wait past the moment we must fence. */
 	timeout_ms = fdn_lease_renew_interval_ms;
-	if (fdn_shared->member_epoch != 0)
+	if (members_shared->epoch != 0)
 		timeout_ms = Min(timeout_ms, fdn_ms_until(fence_at));
 	timeout_ms = Max(timeout_ms, 200);
 
@@ -670,13 +680,13 @@ fdn_membership_pass(void)
 					(errmsg("foundation could not renew this member's lease: %s", error),
 					 errhint("Check foundation.control_conninfo and that the control database accepts this member.")));
 		failing = true;
-		if (fdn_shared->member_epoch != 0 && now >= fence_at)
+		if (members_shared->epoch != 0 && now >= fence_at)
 		{
 			elog(LOG, "foundation: lease not renewed since %s: fencing",
-				 timestamptz_to_str(fdn_shared->member_renewed));
+				 timestamptz_to_str(members_shared->renewed));
 			fdn_fence("this member's lease could not be renewed");
 		}
-		if (fdn_shared->member_epoch != 0 && fence_at < next_due)
+		if (members_shared->epoch != 0 && fence_at < next_due)
 			next_due = fence_at;
 		return fdn_ms_until(next_due);
 	}
@@ -687,9 +697,9 @@ fdn_membership_pass(void)
 	if (fdn_json_obj_get(&res->root, "lost", &v))
 	{
 		elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") is gone: fencing and rejoining",
-			 fdn_shared->member_epoch);
+			 members_shared->epoch);
 		fdn_fence("this member's lease is gone");
-		fdn_shared->member_sync = true;
+		members_shared->sync = true;
 		return 0;
 	}
 	{
@@ -703,11 +713,11 @@ fdn_membership_pass(void)
 					 errhint("Check that the control database has the same foundation version as this member.")));
 			return fdn_ms_until(next_due);
 		}
-		if (epoch != fdn_shared->member_epoch)
+		if (epoch != members_shared->epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
 				 fdn_node(), epoch);
-		fdn_shared->member_epoch = epoch;
-		fdn_shared->member_renewed = sent;
+		members_shared->epoch = epoch;
+		members_shared->renewed = sent;
 	}
 	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
 		fdn_update_peers(JsonbValueToJsonb(&v));
@@ -716,7 +726,7 @@ fdn_membership_pass(void)
 		fdn_json_is_array(&v) && fdn_apply_assignments(JsonbValueToJsonb(&v)))
 	{
 		/* Report the new pids as soon as the children run (after commit). */
-		fdn_shared->member_sync = true;
+		members_shared->sync = true;
 		return 0;
 	}
 	return fdn_ms_until(next_due);
@@ -730,7 +740,7 @@ fdn_membership_leave(void)
 	int			i;
 	bool		alive;
 
-	if (!fdn_cluster_enabled() || fdn_shared->member_epoch == 0)
+	if (!fdn_cluster_enabled() || members_shared->epoch == 0)
 		return;
 
 	/*
@@ -755,7 +765,7 @@ fdn_membership_leave(void)
 		{
 			elog(LOG, "foundation: member \"%s\" left the cluster, its singletons handed over",
 				 fdn_node());
-			fdn_shared->member_epoch = 0;
+			members_shared->epoch = 0;
 		}
 		else
 			elog(LOG, "foundation: could not hand over on leaving (%s): the lease will expire", error);
@@ -780,5 +790,8 @@ static const FdnSupervisorHooks cluster_hooks = {
 void
 fdn_cluster_init(void)
 {
+	fdn_shmem_add("foundation members", sizeof(MembersShared), NULL,
+				  (void **) &members_shared);
+	fdn_relay_shmem_register();
 	fdn_supervisor_add_hooks(&cluster_hooks);
 }

@@ -368,10 +368,8 @@ fdn_whereis(PG_FUNCTION_ARGS)
 	int64		child_id;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("name must not be NULL"),
-				 errhint("Call foundation.whereis('name').")));
+		fdn_null_arg_error("name",
+						   "Call foundation.whereis('name').");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -46,6 +46,7 @@
 #include "core/remote.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
+#include "core/xact_end.h"
 #include "process/singleton_start.h"
 #include "channels/channels.h"
 #include "cluster/relay.h"
@@ -57,31 +58,30 @@ PG_FUNCTION_INFO_V1(fdn_cluster_relay);
 #define FDN_RELAY_BATCH 1000
 #define FDN_RELAY_NAME "foundation:relay"
 
-/* ---------- the publisher's side ---------- */
-
-static bool fdn_relay_callback_registered = false;
-static bool fdn_relay_wake_pending = false;
-
-static void
-fdn_relay_xact_callback(XactEvent event, void *arg)
+/* The relay's shared memory: where it runs. */
+typedef struct RelayShared
 {
-	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
-		fdn_relay_wake_pending && fdn_shared && fdn_shared->relay_pid != 0)
-		SetLatch(&ProcGlobal->allProcs[fdn_shared->relay_procno].procLatch);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		fdn_relay_wake_pending = false;
+	pid_t		relay_pid;		/* the cross-node relay child, or 0 */
+	int			relay_procno;
+} RelayShared;
+
+static RelayShared *relay_shared = NULL;
+
+void
+fdn_relay_shmem_register(void)
+{
+	fdn_shmem_add("foundation relay", sizeof(RelayShared), NULL,
+				  (void **) &relay_shared);
 }
 
+/* ---------- the publisher's side ---------- */
+
+/* Wake the relay once the outbox rows are committed. */
 static void
-fdn_relay_wake_at_commit(void)
+wake_relay(bool committed)
 {
-	if (!fdn_relay_callback_registered)
-	{
-		RegisterXactCallback(fdn_relay_xact_callback, NULL);
-		fdn_relay_callback_registered = true;
-	}
-	fdn_relay_wake_pending = true;
+	if (committed && relay_shared && relay_shared->relay_pid != 0)
+		SetLatch(&ProcGlobal->allProcs[relay_shared->relay_procno].procLatch);
 }
 
 void
@@ -117,7 +117,7 @@ fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compressi
 				(errmsg_internal("  %d row(s) into foundation.outbox for the other members",
 								 (int) SPI_processed)));
 	fdn_priv_end(&priv);
-	fdn_relay_wake_at_commit();
+	fdn_at_xact_end(wake_relay);
 }
 
 /* ---------- the receiving side ---------- */
@@ -132,10 +132,8 @@ fdn_relay_deliver(PG_FUNCTION_ARGS)
 	int			delivered = 0;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("origin and messages must not be NULL"),
-				 errhint("Another member's relay calls this; see docs/channels.md.")));
+		fdn_null_arg_error("origin and messages",
+						   "Another member's relay calls this; see docs/channels.md.");
 	origin = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	msgs = PG_GETARG_JSONB_P(1);
 	if (!JB_ROOT_IS_ARRAY(msgs) || JB_ROOT_IS_SCALAR(msgs))
@@ -312,8 +310,8 @@ fdn_relay_batch(const char *target, const char *conninfo, int *sent)
 static void
 fdn_relay_on_exit(int code, Datum arg)
 {
-	if (fdn_shared && fdn_shared->relay_pid == MyProcPid)
-		fdn_shared->relay_pid = 0;
+	if (relay_shared && relay_shared->relay_pid == MyProcPid)
+		relay_shared->relay_pid = 0;
 }
 
 Datum
@@ -337,8 +335,8 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 	SetConfigOption("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION);
 	passcxt = AllocSetContextCreate(TopMemoryContext, "foundation relay pass",
 									ALLOCSET_DEFAULT_SIZES);
-	fdn_shared->relay_procno = MyProc->pgprocno;
-	fdn_shared->relay_pid = MyProcPid;
+	relay_shared->relay_procno = MyProc->pgprocno;
+	relay_shared->relay_pid = MyProcPid;
 	pgstat_report_activity(STATE_IDLE, "foundation relay: waiting");
 
 	for (;;)
@@ -406,17 +404,9 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 void
 fdn_ensure_relay(void)
 {
-	Jsonb	   *args;
-	Oid			save_userid;
-	int			save_sec;
-
-	if (fdn_shared->relay_pid != 0)
+	if (relay_shared->relay_pid != 0)
 		return;
-	args = fdn_jsonb_from_text("{}");
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	(void) fdn_singleton_start("foundation.cluster_relay", args, FDN_RELAY_NAME, "permanent");
-	SetUserIdAndSecContext(save_userid, save_sec);
+	(void) fdn_ensure_own_singleton(FDN_RELAY_NAME, "foundation.cluster_relay");
 }
 
 /* Messages for members gone longer than foundation.message_retention go, and their receipts. */

@@ -25,6 +25,9 @@ extern void fdn_outbox_write(const char *target, int channel, Jsonb *message,
 /* Make sure the relay child runs (from the supervisor). */
 extern void fdn_ensure_relay(void);
 
+/* Register the relay's shared memory (_PG_init). */
+extern void fdn_relay_shmem_register(void);
+
 /* In the supervisor's pass: outbox and receipts past their time go. */
 extern void fdn_relay_cleanup(void);
 

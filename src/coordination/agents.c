@@ -100,28 +100,17 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 static void
 fdn_check_agent_handler(Oid handler)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
-	Form_pg_proc proc;
-	bool		ok;
+	static const FdnSignature sig = {
+		.what = "handler",
+		.nargs = 3,
+		.argtypes = {TEXTOID, TEXTOID, JSONBOID},
+		.rettype = JSONBOID,
+		.missing_hint = "Pass 'my_handler(text, text, jsonb)'::regprocedure.",
+		.wrong_message = "agent handler %s has the wrong signature",
+		.wrong_hint = "An agent handler is a function (agent text, request text, payload jsonb) RETURNS jsonb.",
+	};
 
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("handler %u does not exist", handler),
-				 errhint("Pass 'my_handler(text, text, jsonb)'::regprocedure.")));
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
-		proc->prorettype == JSONBOID && proc->pronargs == 3 &&
-		proc->proargtypes.values[0] == TEXTOID &&
-		proc->proargtypes.values[1] == TEXTOID &&
-		proc->proargtypes.values[2] == JSONBOID;
-	ReleaseSysCache(tup);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("agent handler %s has the wrong signature",
-						format_procedure(handler)),
-				 errhint("An agent handler is a function (agent text, request text, payload jsonb) RETURNS jsonb.")));
+	fdn_check_signature(handler, &sig);
 	if (pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -190,10 +179,8 @@ fdn_register_agent(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
 		PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("agent name, args, capabilities, protocols, strategy and resources must not be NULL"),
-				 errhint("Call foundation.register_agent('name', '{\"handler\": \"my_handler(text,text,jsonb)\"}').")));
+		fdn_null_arg_error("agent name, args, capabilities, protocols, strategy and resources",
+						   "Call foundation.register_agent('name', '{\"handler\": \"my_handler(text,text,jsonb)\"}').");
 	fdn_insert_agent(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 					 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					 PG_GETARG_JSONB_P(2), PG_GETARG_ARRAYTYPE_P(3),
@@ -217,10 +204,8 @@ fdn_start_coordination_agent(PG_FUNCTION_ARGS)
 	FdnPrivState priv;
 
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("capabilities, protocols, strategy and resources must not be NULL"),
-				 errhint("Leave them out to use their defaults.")));
+		fdn_null_arg_error("capabilities, protocols, strategy and resources",
+						   "Leave them out to use their defaults.");
 	if (module == NULL && PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -350,10 +335,8 @@ fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
 	uint64		r;
 
 	if (arr == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("agent list must not be NULL"),
-				 errhint("Pass the agents' names, e.g. ARRAY['a1', 'a2'].")));
+		fdn_null_arg_error("agent list",
+						   "Pass the agents' names, e.g. ARRAY['a1', 'a2'].");
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	if (n == 0)
 		ereport(ERROR,

@@ -52,7 +52,7 @@ fdn_open_auction(PG_FUNCTION_ARGS)
 	char	   *opened;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		fdn_protocol_null("spec, agents and deadline",
+		fdn_null_arg_error("spec, agents and deadline",
 				 "Call foundation.open_auction('{\"payment_rule\": \"second_price\"}', ARRAY['a1', 'a2'], '30 seconds').");
 	spec = PG_GETARG_JSONB_P(0);
 	agents = PG_GETARG_ARRAYTYPE_P(1);
@@ -138,7 +138,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	Datum		bid_values[6];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		fdn_protocol_null("auction id, agent and bid",
+		fdn_null_arg_error("auction id, agent and bid",
 				 "Call foundation.submit_bid(auction_id, 'agent', 10.5).");
 	id = PG_GETARG_INT64(0);
 	agent = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -346,7 +346,7 @@ Datum
 fdn_close_auction(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		fdn_protocol_null("auction id", "foundation.open_auction returns the id.");
+		fdn_null_arg_error("auction id", "foundation.open_auction returns the id.");
 	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_close_auction_id(PG_GETARG_INT64(0), true)));
 }
 
@@ -359,7 +359,7 @@ fdn_auction_result_sql(PG_FUNCTION_ARGS)
 	Datum		d = (Datum) 0;
 
 	if (PG_ARGISNULL(0))
-		fdn_protocol_null("auction id", "foundation.open_auction returns the id.");
+		fdn_null_arg_error("auction id", "foundation.open_auction returns the id.");
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT result FROM foundation.auctions WHERE auction_id = $1",
 				 1, (Oid[]) {INT8OID}, (Datum[]) {PG_GETARG_DATUM(0)}, NULL, SPI_OK_SELECT);
@@ -388,7 +388,7 @@ fdn_auction_bids(PG_FUNCTION_ARGS)
 	uint64		i;
 
 	if (PG_ARGISNULL(0))
-		fdn_protocol_null("auction id", "foundation.open_auction returns the id.");
+		fdn_null_arg_error("auction id", "foundation.open_auction returns the id.");
 	id = PG_GETARG_INT64(0);
 	InitMaterializedSRF(fcinfo, 0);
 	fdn_priv_begin(&priv);

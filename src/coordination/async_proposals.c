@@ -41,7 +41,7 @@ fdn_open_proposal(PG_FUNCTION_ARGS)
 	const char *type;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		fdn_protocol_null("agents, proposal, consensus type and deadline",
+		fdn_null_arg_error("agents, proposal, consensus type and deadline",
 				 "Call foundation.open_proposal(ARRAY['a1', 'a2'], '{\"plan\": 1}', 'majority', '30 seconds').");
 	agents = PG_GETARG_ARRAYTYPE_P(0);
 	type = fdn_check_consensus_type(text_to_cstring(PG_GETARG_TEXT_PP(2)));
@@ -89,7 +89,7 @@ fdn_cast_vote(PG_FUNCTION_ARGS)
 	Oid			owner;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		fdn_protocol_null("proposal id, agent and vote", "Call foundation.cast_vote(proposal_id, 'agent', 'yes').");
+		fdn_null_arg_error("proposal id, agent and vote", "Call foundation.cast_vote(proposal_id, 'agent', 'yes').");
 	id = PG_GETARG_INT64(0);
 	agent = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	vote = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -219,6 +219,6 @@ Datum
 fdn_close_proposal(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		fdn_protocol_null("proposal id", "foundation.open_proposal returns the id.");
+		fdn_null_arg_error("proposal id", "foundation.open_proposal returns the id.");
 	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_close_proposal_id(PG_GETARG_INT64(0), true)));
 }

@@ -29,19 +29,18 @@
 #include "core/jsonb_util.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
+#include "core/xact_end.h"
 #include "process/supervisor.h"
 #include "coordination/async_protocols.h"
 #include "coordination/coordination.h"
 
-
-void
-fdn_protocol_null(const char *what, const char *hint)
+/* Coordination's shared memory. */
+typedef struct ProtocolsShared
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-			 errmsg("%s must not be NULL", what),
-			 errhint("%s", hint)));
-}
+	bool		dirty;			/* a bid or vote arrived since the last look */
+} ProtocolsShared;
+
+static ProtocolsShared *protocols_shared = NULL;
 
 /* An auction or proposal that does not exist: an error. */
 void
@@ -143,15 +142,15 @@ fdn_close_due_protocols(void)
 	 * at most every FDN_COMPLETION_CHECK_MS: a burst of bids then wakes us
 	 * many times but counts a few times.
 	 */
-	check_complete = fdn_shared->protocols_dirty &&
+	check_complete = protocols_shared->dirty &&
 		TimestampDifferenceExceeds(last_complete_check, GetCurrentTimestamp(),
 								   FDN_COMPLETION_CHECK_MS);
 	if (check_complete)
 	{
-		fdn_shared->protocols_dirty = false;
+		protocols_shared->dirty = false;
 		last_complete_check = GetCurrentTimestamp();
 	}
-	else if (fdn_shared->protocols_dirty)
+	else if (protocols_shared->dirty)
 		next_ms = FDN_COMPLETION_CHECK_MS;
 
 	/*
@@ -222,6 +221,29 @@ fdn_close_due_protocols(void)
 	return next_ms;
 }
 
+/* ---------- shared state and the supervisor ---------- */
+
+/*
+ * Only committed bids and votes count; say so, and wake the supervisor
+ * only if it did not know yet: a burst of bids wakes it once per count,
+ * not once per bid.
+ */
+static void
+protocols_changed(bool committed)
+{
+	if (committed && protocols_shared && !protocols_shared->dirty)
+	{
+		protocols_shared->dirty = true;
+		fdn_wake_supervisor();
+	}
+}
+
+void
+fdn_protocols_changed_at_commit(void)
+{
+	fdn_at_xact_end(protocols_changed);
+}
+
 /* Auctions and proposals that are due close after every pass. */
 static const FdnSupervisorHooks coordination_hooks = {
 	.feature = "coordination",
@@ -231,5 +253,7 @@ static const FdnSupervisorHooks coordination_hooks = {
 void
 fdn_coordination_init(void)
 {
+	fdn_shmem_add("foundation coordination", sizeof(ProtocolsShared), NULL,
+				  (void **) &protocols_shared);
 	fdn_supervisor_add_hooks(&coordination_hooks);
 }

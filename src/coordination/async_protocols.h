@@ -35,7 +35,6 @@ extern char *fdn_close_auction_id(int64 id, bool check_owner);
 extern char *fdn_close_proposal_id(int64 id, bool check_owner);
 
 /* Shared checks of the SQL functions; each raises the documented error. */
-extern void fdn_protocol_null(const char *what, const char *hint);
 extern void fdn_protocol_no_such(const char *what, int64 id) pg_attribute_noreturn();
 extern Interval *fdn_protocol_deadline(Interval *deadline);
 extern void fdn_protocol_acts_for(const char *agent, Oid caller, Oid owner);
@@ -51,6 +50,9 @@ extern char *fdn_protocol_now(void);
  */
 extern void fdn_protocol_store_close(FdnPrivState *priv, const char *update_sql,
 									 int64 id, const char *result, const char *type);
+
+/* A bid or vote: at commit, the supervisor counts answers again. */
+extern void fdn_protocols_changed_at_commit(void);
 
 /* Register coordination's supervisor hooks (_PG_init). */
 extern void fdn_coordination_init(void);

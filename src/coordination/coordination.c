@@ -25,6 +25,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/spi_util.h"
 #include "channels/channels.h"
@@ -355,10 +356,8 @@ Datum
 fdn_run_auction_sql(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("auction spec and agents must not be NULL"),
-				 errhint("Call foundation.run_auction('{\"type\": \"sealed_bid\"}', ARRAY['a1', 'a2']).")));
+		fdn_null_arg_error("auction spec and agents",
+						   "Call foundation.run_auction('{\"type\": \"sealed_bid\"}', ARRAY['a1', 'a2']).");
 	PG_RETURN_JSONB_P(fdn_run_auction(PG_GETARG_JSONB_P(0), PG_GETARG_ARRAYTYPE_P(1),
 									  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
 }
@@ -546,10 +545,8 @@ Datum
 fdn_coordinate_consensus(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("agents, proposal, consensus type and timeout must not be NULL"),
-				 errhint("Call foundation.coordinate_consensus(ARRAY['a1', 'a2'], '{\"plan\": 1}').")));
+		fdn_null_arg_error("agents, proposal, consensus type and timeout",
+						   "Call foundation.coordinate_consensus(ARRAY['a1', 'a2'], '{\"plan\": 1}').");
 	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_run_consensus(PG_GETARG_ARRAYTYPE_P(0),
 															PG_GETARG_JSONB_P(1),
 															text_to_cstring(PG_GETARG_TEXT_PP(2)),
@@ -578,10 +575,8 @@ fdn_negotiate(PG_FUNCTION_ARGS)
 	Datum		names[2];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("initiator, responder, issue and max_rounds must not be NULL"),
-				 errhint("Call foundation.negotiate('buyer', 'seller', '{\"item\": \"cpu\"}').")));
+		fdn_null_arg_error("initiator, responder, issue and max_rounds",
+						   "Call foundation.negotiate('buyer', 'seller', '{\"item\": \"cpu\"}').");
 	max_rounds = PG_GETARG_INT32(3);
 	if (max_rounds < 1)
 		ereport(ERROR,

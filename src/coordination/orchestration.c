@@ -33,6 +33,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
+#include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/names.h"
 #include "core/spi_util.h"
@@ -56,27 +57,17 @@ PG_FUNCTION_INFO_V1(fdn_coordinate_resource_allocation);
 static void
 fdn_check_coordination_fn(Oid fn, Oid role)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Form_pg_proc proc;
-	bool		ok;
+	static const FdnSignature sig = {
+		.what = "coordination function",
+		.nargs = 3,
+		.argtypes = {TEXTARRAYOID, JSONBOID, JSONBOID},
+		.rettype = JSONBOID,
+		.missing_hint = "Name a function (agents text[], spec jsonb, context jsonb) RETURNS jsonb.",
+		.wrong_message = "coordination function %s has the wrong signature",
+		.wrong_hint = "A coordination function is (agents text[], spec jsonb, context jsonb) RETURNS jsonb.",
+	};
 
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("coordination function %u does not exist", fn),
-				 errhint("Name a function (agents text[], spec jsonb, context jsonb) RETURNS jsonb.")));
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
-		proc->prorettype == JSONBOID && proc->pronargs == 3 &&
-		proc->proargtypes.values[0] == TEXTARRAYOID &&
-		proc->proargtypes.values[1] == JSONBOID &&
-		proc->proargtypes.values[2] == JSONBOID;
-	ReleaseSysCache(tup);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("coordination function %s has the wrong signature", format_procedure(fn)),
-				 errhint("A coordination function is (agents text[], spec jsonb, context jsonb) RETURNS jsonb.")));
+	fdn_check_signature(fn, &sig);
 	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -207,10 +198,8 @@ fdn_run_custom_protocol(PG_FUNCTION_ARGS)
 	Jsonb	   *res;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("spec and agents must not be NULL"),
-				 errhint("Call foundation.run_custom_protocol('{\"coordination_fn\": \"f(text[],jsonb,jsonb)\"}', ARRAY['a1']).")));
+		fdn_null_arg_error("spec and agents",
+						   "Call foundation.run_custom_protocol('{\"coordination_fn\": \"f(text[],jsonb,jsonb)\"}', ARRAY['a1']).");
 	spec = PG_GETARG_JSONB_P(0);
 	res = fdn_custom(fdn_fn_from_spec(spec), GetUserId(), PG_GETARG_ARRAYTYPE_P(1), spec,
 					 PG_ARGISNULL(2) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(2));
@@ -233,10 +222,8 @@ fdn_register_orchestration_variable(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("variable must not be NULL"),
-				 errhint("Pass '{\"id\": \"...\", \"type\": \"auction\", \"agents\": [...]}'.")));
+		fdn_null_arg_error("variable",
+						   "Pass '{\"id\": \"...\", \"type\": \"auction\", \"agents\": [...]}'.");
 	var = PG_GETARG_JSONB_P(0);
 	id = fdn_spec_string(var, "id");
 	type = fdn_spec_string(var, "type");
@@ -313,10 +300,8 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 	Jsonb	   *res;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("variable id must not be NULL"),
-				 errhint("SELECT id FROM foundation.orchestration_variables lists them.")));
+		fdn_null_arg_error("variable id",
+						   "SELECT id FROM foundation.orchestration_variables lists them.");
 	id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	context = PG_ARGISNULL(1) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(1);
 	fdn_priv_begin(&priv);
@@ -421,10 +406,8 @@ fdn_coordinate_resource_allocation(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("agents and resources must not be NULL"),
-				 errhint("Call foundation.coordinate_resource_allocation(ARRAY['a1', 'a2'], '{\"cpu\": 4}').")));
+		fdn_null_arg_error("agents and resources",
+						   "Call foundation.coordinate_resource_allocation(ARRAY['a1', 'a2'], '{\"cpu\": 4}').");
 	agents = PG_GETARG_ARRAYTYPE_P(0);
 	resources = PG_GETARG_JSONB_P(1);
 	resources_text = JsonbToCString(NULL, &resources->root, VARSIZE(resources));

@@ -65,6 +65,6 @@ _PG_init(void)
 
 	fdn_shmem_init_hooks();
 	fdn_register_supervisor();
-	fdn_register_health_monitor();
+	fdn_health_init();
 }
 

@@ -66,18 +66,6 @@ typedef struct FdnShared
 	LWLock	   *lock;			/* protects the slots' allocation */
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;
-	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
-	bool		protocols_dirty;	/* a bid or vote arrived since the last look */
-	/* channel totals at the previous stored health check (stats.mutex) */
-	TimestampTz health_prev_at;
-	int64		health_prev_messages;
-	int64		health_prev_errors;
-	/* cluster membership (cluster/members.c); survives a supervisor restart */
-	bool		member_sync;	/* renew the lease now (a placement waits) */
-	int64		member_epoch;	/* 0: not a member (yet, or fenced) */
-	TimestampTz member_renewed; /* when the last renewal that worked was sent */
-	pid_t		relay_pid;		/* the cross-node relay child (relay.c), or 0 */
-	int			relay_procno;
 	int			nslots;
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;

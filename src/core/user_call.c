@@ -7,9 +7,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
+#include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 
@@ -98,4 +101,35 @@ fdn_user_call(FdnUserCall *call)
 		}
 	}
 	return edata;
+}
+
+void
+fdn_check_signature(Oid fn, const FdnSignature *sig)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	bool		ok;
+	int			i;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("%s %u does not exist", sig->what, fn),
+				 errhint("%s", sig->missing_hint)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (OidIsValid(sig->rettype))
+		ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
+			proc->prorettype == sig->rettype;
+	else
+		ok = proc->prokind == PROKIND_FUNCTION ||
+			proc->prokind == PROKIND_PROCEDURE;
+	ok = ok && proc->pronargs == sig->nargs;
+	for (i = 0; ok && i < sig->nargs; i++)
+		ok = proc->proargtypes.values[i] == sig->argtypes[i];
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg(sig->wrong_message, format_procedure(fn)),
+				 errhint("%s", sig->wrong_hint)));
 }

@@ -53,4 +53,25 @@ typedef struct FdnUserCall
  */
 extern ErrorData *fdn_user_call(FdnUserCall *call);
 
+/*
+ * What a function a role gives foundation must look like: nargs arguments
+ * of argtypes; with rettype, a function returning one rettype, else a
+ * function or a procedure returning anything.  The messages: "<what> %u
+ * does not exist" with missing_hint, and wrong_message (a format taking the
+ * function's name) with wrong_hint.
+ */
+typedef struct FdnSignature
+{
+	const char *what;
+	int			nargs;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			rettype;
+	const char *missing_hint;
+	const char *wrong_message;
+	const char *wrong_hint;
+} FdnSignature;
+
+/* Error unless fn exists and has sig's shape. */
+extern void fdn_check_signature(Oid fn, const FdnSignature *sig);
+
 #endif							/* FDN_USER_CALL_H */

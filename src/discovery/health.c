@@ -43,9 +43,23 @@
 #include "core/remote.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
+#include "channels/channel_stats.h"
 #include "channels/channels.h"
 #include "discovery/health.h"
 #include "discovery/nodes.h"
+
+/*
+ * Channel totals at the previous stored check, to report the rates since;
+ * under the channel statistics' mutex, with the totals they are read with.
+ */
+typedef struct HealthShared
+{
+	TimestampTz prev_at;
+	int64		prev_messages;
+	int64		prev_errors;
+} HealthShared;
+
+static HealthShared *health_shared = NULL;
 
 
 PG_FUNCTION_INFO_V1(fdn_health_check);
@@ -429,7 +443,7 @@ fdn_health_run(bool store)
 	}
 
 	/* --- performance: channel statistics since the previous check --- */
-	if (fdn_shared != NULL)
+	if (health_shared != NULL)
 	{
 		int			c;
 		TimestampTz now = GetCurrentTimestamp();
@@ -441,20 +455,20 @@ fdn_health_run(bool store)
 			msgs_now += fdn_channel_stats_shared->channel[c].messages;
 			errs_now += fdn_channel_stats_shared->channel[c].errors;
 		}
-		if (fdn_shared->health_prev_at != 0 && msgs_now >= fdn_shared->health_prev_messages)
+		if (health_shared->prev_at != 0 && msgs_now >= health_shared->prev_messages)
 		{
-			int64		dm = msgs_now - fdn_shared->health_prev_messages;
-			int64		de = errs_now - fdn_shared->health_prev_errors;
+			int64		dm = msgs_now - health_shared->prev_messages;
+			int64		de = errs_now - health_shared->prev_errors;
 
-			secs = (now - fdn_shared->health_prev_at) / 1000000.0;
+			secs = (now - health_shared->prev_at) / 1000000.0;
 			throughput = secs > 0 ? dm / secs : 0;
 			error_rate = dm > 0 ? 100.0 * de / dm : 0;
 		}
 		if (store)
 		{
-			fdn_shared->health_prev_at = now;
-			fdn_shared->health_prev_messages = msgs_now;
-			fdn_shared->health_prev_errors = errs_now;
+			health_shared->prev_at = now;
+			health_shared->prev_messages = msgs_now;
+			health_shared->prev_errors = errs_now;
 		}
 		SpinLockRelease(&fdn_channel_stats_shared->mutex);
 	}
@@ -583,4 +597,13 @@ fdn_define_health_gucs(void)
 							NULL,
 							&fdn_health_history_size,
 							1000, 1, 10000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+/* The health check's shared memory, and its monitor (_PG_init). */
+void
+fdn_health_init(void)
+{
+	fdn_shmem_add("foundation health", sizeof(HealthShared), NULL,
+				  (void **) &health_shared);
+	fdn_register_health_monitor();
 }

@@ -21,6 +21,9 @@ extern void fdn_define_health_gucs(void);
 /* Run one check; store it (and announce changes) when store is true. */
 extern char *fdn_health_run(bool store);
 
+/* Shared memory and the monitor worker (_PG_init, when preloaded). */
+extern void fdn_health_init(void);
+
 extern void fdn_register_health_monitor(void);
 extern PGDLLEXPORT void fdn_health_monitor_main(Datum main_arg);
 

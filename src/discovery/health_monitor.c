@@ -26,6 +26,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "core/bgworker.h"
 #include "core/foundation.h"
 #include "discovery/health.h"
 #include "discovery/nodes.h"
@@ -37,21 +38,11 @@
 void
 fdn_register_health_monitor(void)
 {
-	BackgroundWorker worker = {0};
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "foundation");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fdn_health_monitor_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "foundation health monitor");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "foundation health monitor");
-	RegisterBackgroundWorker(&worker);
+	fdn_register_static_worker("fdn_health_monitor_main", "foundation health monitor", 5);
 }
 
 static void
-fdn_health_pass(void)
+fdn_health_pass(void *arg)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -74,11 +65,7 @@ fdn_health_monitor_main(Datum main_arg)
 	MemoryContext loopcxt;
 	TimestampTz next;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(fdn_database, NULL, 0);
-	pgstat_report_appname("foundation health monitor");
+	fdn_worker_start("foundation health monitor");
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation health loop",
 									ALLOCSET_DEFAULT_SIZES);
@@ -88,30 +75,10 @@ fdn_health_monitor_main(Datum main_arg)
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		fdn_worker_reload();
 		if (fdn_health_check_interval_ms > 0 && GetCurrentTimestamp() >= next)
 		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(loopcxt);
-
-			PG_TRY();
-			{
-				fdn_health_pass();
-			}
-			PG_CATCH();
-			{
-				MemoryContextSwitchTo(loopcxt);
-				EmitErrorReport();
-				FlushErrorState();
-				AbortCurrentTransaction();
-				pgstat_report_activity(STATE_IDLE, NULL);
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(loopcxt);
+			fdn_worker_pass(fdn_health_pass, NULL, loopcxt);
 			next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   fdn_health_check_interval_ms);
 		}

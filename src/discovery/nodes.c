@@ -527,10 +527,8 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("secret, node name and conninfo must not be NULL"),
-				 errhint("foundation.gossip_exchange is called by discovery on other nodes.")));
+		fdn_null_arg_error("secret, node name and conninfo",
+						   "foundation.gossip_exchange is called by discovery on other nodes.");
 	if (!fdn_gossip_enabled())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -33,6 +33,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/foundation.h"
 #include "core/spi_util.h"
 #include "discovery/nodes_config.h"
 
@@ -431,9 +432,7 @@ Datum
 fdn_translate_cluster_config(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("strategy must not be NULL"),
-				 errhint("Use static, dns, kubernetes, consul or gossip.")));
+		fdn_null_arg_error("strategy",
+						   "Use static, dns, kubernetes, consul or gossip.");
 	PG_RETURN_JSONB_P(fdn_translate(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }

@@ -36,6 +36,7 @@
 
 #include "core/foundation.h"
 #include "core/names.h"
+#include "core/xact_end.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
 #include "process/child_main.h"
@@ -48,61 +49,17 @@ PG_FUNCTION_INFO_V1(fdn_start_child);
 PG_FUNCTION_INFO_V1(fdn_terminate_child);
 PG_FUNCTION_INFO_V1(fdn_child_slots);
 
-static bool fdn_xact_callback_registered = false;
-static bool fdn_wake_pending = false;
-static bool fdn_protocols_pending = false;
-
 static void
-fdn_xact_callback(XactEvent event, void *arg)
+wake_supervisor(bool committed)
 {
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-
-			/*
-			 * Only committed bids and votes count; say so, and wake the
-			 * supervisor only if it did not know yet: a burst of bids wakes
-			 * it once per count, not once per bid.
-			 */
-			if (fdn_protocols_pending && fdn_shared && !fdn_shared->protocols_dirty)
-			{
-				fdn_shared->protocols_dirty = true;
-				fdn_wake_pending = true;
-			}
-			/* FALLTHROUGH */
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			if (fdn_wake_pending)
-				fdn_wake_supervisor();
-			fdn_wake_pending = false;
-			fdn_protocols_pending = false;
-			break;
-		default:
-			break;
-	}
+	fdn_wake_supervisor();
 }
 
-void
-fdn_protocols_changed_at_commit(void)
-{
-	if (!fdn_xact_callback_registered)
-	{
-		RegisterXactCallback(fdn_xact_callback, NULL);
-		fdn_xact_callback_registered = true;
-	}
-	fdn_protocols_pending = true;
-}
-
+/* Whether it committed or not: a child it started may have to be undone. */
 void
 fdn_wake_supervisor_at_xact_end(void)
 {
-	if (!fdn_xact_callback_registered)
-	{
-		RegisterXactCallback(fdn_xact_callback, NULL);
-		fdn_xact_callback_registered = true;
-	}
-	fdn_wake_pending = true;
+	fdn_at_xact_end(wake_supervisor);
 }
 
 Datum
@@ -418,10 +375,8 @@ fdn_start_child(PG_FUNCTION_ARGS)
 	pid_t		pid;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("child spec must not be NULL"),
-				 errhint("Pass a spec such as '{\"start\": {\"module\": \"my_schema.my_proc\"}}'.")));
+		fdn_null_arg_error("child spec",
+						   "Pass a spec such as '{\"start\": {\"module\": \"my_schema.my_proc\"}}'.");
 	(void) fdn_start_child_spec(PG_GETARG_JSONB_P(0), &pid);
 	PG_RETURN_INT32(pid);
 }
@@ -513,10 +468,8 @@ Datum
 fdn_terminate_child(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("child id must not be NULL"),
-				 errhint("SELECT child_id FROM foundation.children lists your children.")));
+		fdn_null_arg_error("child id",
+						   "SELECT child_id FROM foundation.children lists your children.");
 	PG_RETURN_BOOL(fdn_terminate_child_id(PG_GETARG_INT64(0)));
 }
 

@@ -20,9 +20,6 @@ extern int64 fdn_start_child_spec(Jsonb *spec, pid_t *pid);
 /* Stop a child for good; returns whether it stopped in time. */
 extern bool fdn_terminate_child_id(int64 child_id);
 
-/* A bid or vote: at commit, the supervisor counts answers again. */
-extern void fdn_protocols_changed_at_commit(void);
-
 /* Wake the supervisor when the current transaction ends. */
 extern void fdn_wake_supervisor_at_xact_end(void);
 

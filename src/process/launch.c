@@ -26,6 +26,7 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
+#include "core/bgworker.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 #include "process/child_main.h"
@@ -85,12 +86,8 @@ fdn_launch_child(const FdnLaunch *launch)
 	slot->roleoid = launch->roleoid;
 	slot->spec_handle = fdn_make_spec_segment(launch);
 
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "foundation");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fdn_child_main");
+	fdn_bgworker_init(&worker, "fdn_child_main", "foundation child",
+					  BGW_NEVER_RESTART);
 	{
 		/* The process title: cut on a character boundary, not mid-char. */
 		fdn_clip_copy(worker.bgw_name,
@@ -98,7 +95,6 @@ fdn_launch_child(const FdnLaunch *launch)
 							   launch->child_id, launch->label),
 					  BGW_MAXLEN);
 	}
-	snprintf(worker.bgw_type, BGW_MAXLEN, "foundation child");
 	worker.bgw_main_arg = Int32GetDatum(index);
 	extra.child_id = launch->child_id;
 	extra.generation = slot->generation;

@@ -352,10 +352,8 @@ Datum
 fdn_register(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("name, pid and metadata must not be NULL"),
-				 errhint("Call foundation.register('name', pid) or pass '{}' as metadata.")));
+		fdn_null_arg_error("name, pid and metadata",
+						   "Call foundation.register('name', pid) or pass '{}' as metadata.");
 	fdn_register_name(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_INT32(1),
 					  PG_GETARG_JSONB_P(2));
 	PG_RETURN_VOID();
@@ -371,10 +369,8 @@ fdn_unregister(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("name must not be NULL"),
-				 errhint("Pass the name given to foundation.register.")));
+		fdn_null_arg_error("name",
+						   "Pass the name given to foundation.register.");
 	values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
 
 	fdn_priv_begin(&priv);

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "core/foundation.h"
+#include "core/jsonb_util.h"
 #include "core/lock_classes.h"
 #include "core/names.h"
 #include "core/spi_util.h"
@@ -312,5 +313,21 @@ fdn_singleton_start(const char *module, Jsonb *args, const char *name,
 		fdn_allow_reserved_name(NULL);
 	}
 	PG_END_TRY();
+	return pid;
+}
+
+pid_t
+fdn_ensure_own_singleton(const char *name, const char *module)
+{
+	Oid			save_userid;
+	int			save_sec;
+	pid_t		pid;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	pid = fdn_singleton_start(module, fdn_jsonb_from_text("{}"), name,
+							  "permanent");
+	SetUserIdAndSecContext(save_userid, save_sec);
 	return pid;
 }

@@ -18,6 +18,13 @@
 extern pid_t fdn_singleton_start(const char *module, Jsonb *args,
 								 const char *name, const char *restart);
 
+/*
+ * Make sure one of foundation's own singletons runs (the handler
+ * dispatcher, the relay): started as the bootstrap superuser under its
+ * reserved name, permanent, unless it runs already.  Returns its pid.
+ */
+extern pid_t fdn_ensure_own_singleton(const char *name, const char *module);
+
 /* Prefix of the facade's DEBUG1 reports (the seed's module name). */
 #define PM "Foundation.ProcessManager: "
 

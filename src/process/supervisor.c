@@ -37,6 +37,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "core/bgworker.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
@@ -79,9 +80,39 @@ typedef enum HookKind
 	HOOK_AFTER_PASS
 } HookKind;
 
+static const char *const hook_names[] = {"pass_start", "cleanup", "after_pass"};
+
+typedef struct HookCall
+{
+	const FdnSupervisorHooks *hooks;
+	HookKind	kind;
+	long		next_ms;
+} HookCall;
+
+static void
+call_hook(void *arg)
+{
+	HookCall   *call = arg;
+
+	switch (call->kind)
+	{
+		case HOOK_PASS_START:
+			call->hooks->pass_start();
+			break;
+		case HOOK_CLEANUP:
+			call->hooks->cleanup();
+			break;
+		case HOOK_AFTER_PASS:
+			call->next_ms = call->hooks->after_pass();
+			break;
+	}
+}
+
 /*
- * Run one kind of hook of every feature; returns the soonest wake-up any
- * after_pass asked for (ms), or -1.
+ * Run one kind of hook of every feature, each in its own subtransaction:
+ * a feature's error is logged and rolls back only its own work, and the
+ * other features and the children's reconciliation go on.  Returns the
+ * soonest wake-up an after_pass asked for (ms), or -1.
  */
 static long
 run_hooks(HookKind kind)
@@ -91,19 +122,27 @@ run_hooks(HookKind kind)
 
 	for (i = 0; i < nhooks; i++)
 	{
-		const FdnSupervisorHooks *h = hooks[i];
+		HookCall	call = {hooks[i], kind, -1};
+		ErrorData  *edata;
 
-		if (kind == HOOK_PASS_START && h->pass_start)
-			h->pass_start();
-		else if (kind == HOOK_CLEANUP && h->cleanup)
-			h->cleanup();
-		else if (kind == HOOK_AFTER_PASS && h->after_pass)
+		if ((kind == HOOK_PASS_START && !hooks[i]->pass_start) ||
+			(kind == HOOK_CLEANUP && !hooks[i]->cleanup) ||
+			(kind == HOOK_AFTER_PASS && !hooks[i]->after_pass))
+			continue;
+		edata = fdn_try_subxact(call_hook, &call);
+		if (edata != NULL)
 		{
-			long		m = h->after_pass();
-
-			if (m >= 0 && (next_ms < 0 || m < next_ms))
-				next_ms = m;
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("foundation supervisor: the %s hook of %s failed: %s",
+							hook_names[kind], hooks[i]->feature, edata->message),
+					 edata->detail ? errdetail("%s", edata->detail) : 0,
+					 errhint("Its work is rolled back and tried again at the next pass; the children and the other features are not affected.")));
+			FreeErrorData(edata);
+			continue;
 		}
+		if (call.next_ms >= 0 && (next_ms < 0 || call.next_ms < next_ms))
+			next_ms = call.next_ms;
 	}
 	return next_ms;
 }
@@ -111,17 +150,26 @@ run_hooks(HookKind kind)
 void
 fdn_register_supervisor(void)
 {
-	BackgroundWorker worker = {0};
+	fdn_register_static_worker("fdn_supervisor_main", "foundation supervisor", 1);
+}
 
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "foundation");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fdn_supervisor_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "foundation supervisor");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "foundation supervisor");
-	RegisterBackgroundWorker(&worker);
+/* An on_exit hook's error is reported; the next one still runs. */
+static void
+run_exit_hook(const FdnSupervisorHooks *h)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		h->on_exit();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
 }
 
 static void
@@ -133,7 +181,7 @@ fdn_supervisor_on_exit(int code, Datum arg)
 
 		for (i = 0; i < nhooks; i++)
 			if (hooks[i]->on_exit)
-				hooks[i]->on_exit();
+				run_exit_hook(hooks[i]);
 		fdn_shared->supervisor_procno = -1;
 		fdn_shared->supervisor_pid = 0;
 	}
@@ -418,17 +466,19 @@ fdn_reconcile(void)
 	return next_deadline_ms;
 }
 
+/* A pass for fdn_worker_pass; *arg: ms until a feature needs the next. */
+static void
+reconcile_pass(void *arg)
+{
+	*(long *) arg = fdn_reconcile();
+}
+
 void
 fdn_supervisor_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(fdn_database, NULL, 0);
-	pgstat_report_appname("foundation supervisor");
+	fdn_worker_start("foundation supervisor");
 
 	/*
 	 * Our queries are small and run every pass; their estimates can still
@@ -446,34 +496,12 @@ fdn_supervisor_main(Datum main_arg)
 									ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
-		MemoryContext oldcxt;
-		volatile long next_deadline_ms = -1;
+		long		next_deadline_ms = -1;
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-
-		oldcxt = MemoryContextSwitchTo(loopcxt);
-		PG_TRY();
-		{
-			next_deadline_ms = fdn_reconcile();
-		}
-		PG_CATCH();
-		{
-			/* Report, clean up and carry on: one bad pass must not stop us. */
-			MemoryContextSwitchTo(loopcxt);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pgstat_report_activity(STATE_IDLE, NULL);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(loopcxt);
+		fdn_worker_reload();
+		fdn_worker_pass(reconcile_pass, &next_deadline_ms, loopcxt);
 
 		/* Wake when a feature asked to, too. */
 		wait_ms = fdn_naptime_ms;
