@@ -51,19 +51,19 @@ typedef struct FdnPendingCount
 } FdnPendingCount;
 
 /* One entry per nesting level that broadcast, innermost last. */
-static FdnPendingCount *fdn_pending = NULL;
-static int	fdn_npending = 0;
-static int	fdn_pending_cap = 0;
-static bool fdn_callbacks_registered = false;
+static FdnPendingCount *pending = NULL;
+static int	npending = 0;
+static int	pending_cap = 0;
+static bool callbacks_registered = false;
 
 static void
-fdn_pending_clear(void)
+pending_clear(void)
 {
-	fdn_npending = 0;
+	npending = 0;
 }
 
 static void
-fdn_add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
+add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
 {
 	int			r;
 
@@ -80,12 +80,12 @@ fdn_add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
 }
 
 static void
-fdn_stats_xact_callback(XactEvent event, void *arg)
+stats_xact_callback(XactEvent event, void *arg)
 {
 	int			i;
 	int			c;
 
-	if (fdn_npending == 0)
+	if (npending == 0)
 		return;
 	switch (event)
 	{
@@ -96,21 +96,21 @@ fdn_stats_xact_callback(XactEvent event, void *arg)
 				TimestampTz now = GetCurrentTimestamp();
 
 				SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-				for (i = 0; i < fdn_npending; i++)
+				for (i = 0; i < npending; i++)
 					for (c = 0; c < FDN_NCHANNELS; c++)
 					{
-						if (fdn_pending[i].counts[c].messages > 0)
-							fdn_pending[i].counts[c].last_message_at = now;
-						fdn_add_counters(&fdn_channel_stats_shared->channel[c],
-										 &fdn_pending[i].counts[c]);
+						if (pending[i].counts[c].messages > 0)
+							pending[i].counts[c].last_message_at = now;
+						add_counters(&fdn_channel_stats_shared->channel[c],
+										 &pending[i].counts[c]);
 					}
 				SpinLockRelease(&fdn_channel_stats_shared->mutex);
 			}
-			fdn_pending_clear();
+			pending_clear();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			fdn_pending_clear();
+			pending_clear();
 			break;
 		default:
 			break;
@@ -118,31 +118,31 @@ fdn_stats_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-fdn_stats_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+stats_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						   SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
 	int			c;
 
-	if (fdn_npending == 0 || fdn_pending[fdn_npending - 1].level < level)
+	if (npending == 0 || pending[npending - 1].level < level)
 		return;
 	switch (event)
 	{
 		case SUBXACT_EVENT_ABORT_SUB:
 			/* Its notifications are dropped; so are its counts. */
-			fdn_npending--;
+			npending--;
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 			/* Fold into the parent level. */
-			if (fdn_npending >= 2 && fdn_pending[fdn_npending - 2].level == level - 1)
+			if (npending >= 2 && pending[npending - 2].level == level - 1)
 			{
 				for (c = 0; c < FDN_NCHANNELS; c++)
-					fdn_add_counters(&fdn_pending[fdn_npending - 2].counts[c],
-									 &fdn_pending[fdn_npending - 1].counts[c]);
-				fdn_npending--;
+					add_counters(&pending[npending - 2].counts[c],
+									 &pending[npending - 1].counts[c]);
+				npending--;
 			}
 			else
-				fdn_pending[fdn_npending - 1].level = level - 1;
+				pending[npending - 1].level = level - 1;
 			break;
 		default:
 			break;
@@ -158,27 +158,27 @@ fdn_stats_count(int channel, int64 bytes, bool compressed, bool stored,
 
 	if (fdn_channel_stats_shared == NULL)
 		return;
-	if (!fdn_callbacks_registered)
+	if (!callbacks_registered)
 	{
-		RegisterXactCallback(fdn_stats_xact_callback, NULL);
-		RegisterSubXactCallback(fdn_stats_subxact_callback, NULL);
-		fdn_callbacks_registered = true;
+		RegisterXactCallback(stats_xact_callback, NULL);
+		RegisterSubXactCallback(stats_subxact_callback, NULL);
+		callbacks_registered = true;
 	}
-	if (fdn_npending == 0 || fdn_pending[fdn_npending - 1].level != level)
+	if (npending == 0 || pending[npending - 1].level != level)
 	{
-		if (fdn_npending == fdn_pending_cap)
+		if (npending == pending_cap)
 		{
-			fdn_pending_cap = Max(4, fdn_pending_cap * 2);
-			fdn_pending = fdn_pending == NULL ?
+			pending_cap = Max(4, pending_cap * 2);
+			pending = pending == NULL ?
 				MemoryContextAlloc(TopMemoryContext,
-								   sizeof(FdnPendingCount) * fdn_pending_cap) :
-				repalloc(fdn_pending, sizeof(FdnPendingCount) * fdn_pending_cap);
+								   sizeof(FdnPendingCount) * pending_cap) :
+				repalloc(pending, sizeof(FdnPendingCount) * pending_cap);
 		}
-		memset(&fdn_pending[fdn_npending], 0, sizeof(FdnPendingCount));
-		fdn_pending[fdn_npending].level = level;
-		fdn_npending++;
+		memset(&pending[npending], 0, sizeof(FdnPendingCount));
+		pending[npending].level = level;
+		npending++;
 	}
-	cnt = &fdn_pending[fdn_npending - 1].counts[channel];
+	cnt = &pending[npending - 1].counts[channel];
 	cnt->messages++;
 	cnt->bytes += bytes;
 	if (compressed)

@@ -81,7 +81,7 @@ fdn_channels_null_arg(const char *what)
 }
 
 static void
-fdn_broadcast_text(int channel, Jsonb *message, char *text, bool compression,
+broadcast_text(int channel, Jsonb *message, char *text, bool compression,
 				   FdnRoute route)
 {
 	const char *topic = fdn_channel_topics[channel];
@@ -102,13 +102,13 @@ fdn_broadcast_text(int channel, Jsonb *message, char *text, bool compression,
 void
 fdn_broadcast(int channel, Jsonb *message, bool compression, FdnRoute route)
 {
-	fdn_broadcast_text(channel, message, NULL, compression, route);
+	broadcast_text(channel, message, NULL, compression, route);
 }
 
 /* ---------- routing ---------- */
 
 static bool
-fdn_is_string(JsonbValue *v, const char *s)
+is_string(JsonbValue *v, const char *s)
 {
 	return v->type == jbvString && v->val.string.len == (int) strlen(s) &&
 		memcmp(v->val.string.val, s, v->val.string.len) == 0;
@@ -119,14 +119,14 @@ fdn_is_string(JsonbValue *v, const char *s)
  * "measurement"}, {"telemetry": ...}, and ["telemetry", x].
  */
 static bool
-fdn_is_telemetry(Jsonb *jb)
+is_telemetry(Jsonb *jb)
 {
 	JsonbValue	v;
 
 	if (JB_ROOT_IS_OBJECT(jb))
 	{
 		if (getKeyJsonValueFromContainer(&jb->root, "type", 4, &v) &&
-			(fdn_is_string(&v, "metric") || fdn_is_string(&v, "measurement")))
+			(is_string(&v, "metric") || is_string(&v, "measurement")))
 			return true;
 		return getKeyJsonValueFromContainer(&jb->root, "telemetry", 9, &v) != NULL;
 	}
@@ -135,13 +135,13 @@ fdn_is_telemetry(Jsonb *jb)
 	{
 		JsonbValue *first = getIthJsonbValueFromContainer(&jb->root, 0);
 
-		return first != NULL && fdn_is_string(first, "telemetry");
+		return first != NULL && is_string(first, "telemetry");
 	}
 	return false;
 }
 
 static bool
-fdn_priority_is_high(const char *priority)
+priority_is_high(const char *priority)
 {
 	if (strcmp(priority, "high") == 0)
 		return true;
@@ -156,12 +156,12 @@ fdn_priority_is_high(const char *priority)
 
 /* Decide; sets *channel and returns the rule, and the text and its size. */
 static FdnRoute
-fdn_route(Jsonb *message, const char *priority, int *channel, char **text,
+decide_route(Jsonb *message, const char *priority, int *channel, char **text,
 		  int64 *size)
 {
 	*text = JsonbToCString(NULL, &message->root, VARSIZE(message));
 	*size = strlen(*text);
-	if (fdn_priority_is_high(priority))
+	if (priority_is_high(priority))
 	{
 		*channel = 0;
 		return FDN_ROUTE_HIGH;
@@ -171,7 +171,7 @@ fdn_route(Jsonb *message, const char *priority, int *channel, char **text,
 		*channel = 2;
 		return FDN_ROUTE_LARGE;
 	}
-	if (fdn_is_telemetry(message))
+	if (is_telemetry(message))
 	{
 		*channel = 3;
 		return FDN_ROUTE_TELEMETRY;
@@ -181,7 +181,7 @@ fdn_route(Jsonb *message, const char *priority, int *channel, char **text,
 }
 
 static char *
-fdn_explain(FdnRoute route, int64 size)
+explain(FdnRoute route, int64 size)
 {
 	switch (route)
 	{
@@ -212,13 +212,13 @@ fdn_route_message(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		fdn_channels_null_arg("compression");
 	message = PG_GETARG_JSONB_P(0);
-	route = fdn_route(message, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	route = decide_route(message, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					  &channel, &msgtext, &size);
 	ereport(DEBUG1,
 			(errmsg_internal(CH "Auto-routing message to %s channel",
 							 fdn_channel_names[channel]),
-			 errdetail_internal("Routing logic: %s", fdn_explain(route, size))));
-	fdn_broadcast_text(channel, message, msgtext, PG_GETARG_BOOL(2), route);
+			 errdetail_internal("Routing logic: %s", explain(route, size))));
+	broadcast_text(channel, message, msgtext, PG_GETARG_BOOL(2), route);
 	PG_RETURN_TEXT_P(cstring_to_text(fdn_channel_names[channel]));
 }
 
@@ -234,9 +234,9 @@ fdn_explain_routing(PG_FUNCTION_ARGS)
 		fdn_channels_null_arg("message");
 	if (PG_ARGISNULL(1))
 		fdn_channels_null_arg("priority");
-	route = fdn_route(PG_GETARG_JSONB_P(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	route = decide_route(PG_GETARG_JSONB_P(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					  &channel, &msgtext, &size);
-	PG_RETURN_TEXT_P(cstring_to_text(fdn_explain(route, size)));
+	PG_RETURN_TEXT_P(cstring_to_text(explain(route, size)));
 }
 
 /* ---------- LISTEN / UNLISTEN for this session ---------- */

@@ -38,7 +38,7 @@ PG_FUNCTION_INFO_V1(fdn_fetch_message);
 #define KEY_REF "foundation_ref"
 
 static void
-fdn_bad_payload(const char *why)
+bad_payload(const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -48,7 +48,7 @@ fdn_bad_payload(const char *why)
 
 /* The string value of key when obj is an object with it. */
 static bool
-fdn_envelope_string(Jsonb *jb, const char *key, JsonbValue *v)
+envelope_string(Jsonb *jb, const char *key, JsonbValue *v)
 {
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return false;
@@ -60,12 +60,12 @@ fdn_envelope_string(Jsonb *jb, const char *key, JsonbValue *v)
  * travel plain, or decode_message would misread it.
  */
 static bool
-fdn_looks_like_envelope(Jsonb *jb)
+looks_like_envelope(Jsonb *jb)
 {
 	JsonbValue	v;
 
-	return fdn_envelope_string(jb, KEY_COMPRESSED, &v) ||
-		fdn_envelope_string(jb, KEY_REF, &v);
+	return envelope_string(jb, KEY_COMPRESSED, &v) ||
+		envelope_string(jb, KEY_REF, &v);
 }
 
 /*
@@ -82,7 +82,7 @@ fdn_looks_like_envelope(Jsonb *jb)
  * would only cost time.
  */
 static char *
-fdn_compress(const char *text, int64 len, int64 *outlen)
+compress_message(const char *text, int64 len, int64 *outlen)
 {
 	uLong		cap = FDN_MAX_ZLIB + 1;
 	Bytef	   *buf = palloc(cap);
@@ -120,7 +120,7 @@ fdn_compress(const char *text, int64 len, int64 *outlen)
 }
 
 static char *
-fdn_decompress(const char *b64, int b64len)
+decompress(const char *b64, int b64len)
 {
 	int			ziplen;
 	char	   *zip;
@@ -131,7 +131,7 @@ fdn_decompress(const char *b64, int b64len)
 	zip = palloc(pg_b64_dec_len(b64len) + 1);
 	ziplen = pg_b64_decode(b64, b64len, zip, pg_b64_dec_len(b64len));
 	if (ziplen < 0)
-		fdn_bad_payload("\"foundation_compressed\" is not valid base64");
+		bad_payload("\"foundation_compressed\" is not valid base64");
 
 	if (inflateInit(&zs) != Z_OK)
 		elog(ERROR, "could not initialize zlib");
@@ -148,12 +148,12 @@ fdn_decompress(const char *b64, int b64len)
 		if (rc != Z_OK && rc != Z_STREAM_END)
 		{
 			inflateEnd(&zs);
-			fdn_bad_payload("\"foundation_compressed\" is not a zlib stream");
+			bad_payload("\"foundation_compressed\" is not a zlib stream");
 		}
 	} while (rc != Z_STREAM_END && (zs.avail_in > 0 || zs.avail_out == 0));
 	inflateEnd(&zs);
 	if (rc != Z_STREAM_END)
-		fdn_bad_payload("\"foundation_compressed\" is a truncated zlib stream");
+		bad_payload("\"foundation_compressed\" is a truncated zlib stream");
 	out.data[out.len] = '\0';
 
 	/*
@@ -162,13 +162,13 @@ fdn_decompress(const char *b64, int b64len)
 	 */
 	if (memchr(out.data, '\0', out.len) != NULL ||
 		!pg_verify_mbstr(GetDatabaseEncoding(), out.data, out.len, true))
-		fdn_bad_payload("\"foundation_compressed\" does not hold text in the database encoding");
+		bad_payload("\"foundation_compressed\" does not hold text in the database encoding");
 	pfree(zip);
 	return out.data;
 }
 
 static int64
-fdn_store_message(const char *channel, Jsonb *message, int64 bytes)
+store_message(const char *channel, Jsonb *message, int64 bytes)
 {
 	FdnPrivState priv;
 	Datum		values[3];
@@ -203,10 +203,10 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 	enc.form = FDN_WIRE_PLAIN;
 	enc.payload = text;
 
-	if (compression || len > FDN_MAX_PAYLOAD || fdn_looks_like_envelope(message))
+	if (compression || len > FDN_MAX_PAYLOAD || looks_like_envelope(message))
 	{
 		int64		ziplen;
-		char	   *b64 = fdn_compress(text, len, &ziplen);
+		char	   *b64 = compress_message(text, len, &ziplen);
 
 		if (b64 != NULL)
 		{
@@ -223,9 +223,9 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 									 len, (int64) FDN_MAX_ZLIB)));
 	}
 	if (enc.form != FDN_WIRE_COMPRESSED &&
-		(len > FDN_MAX_PAYLOAD || fdn_looks_like_envelope(message) || compression))
+		(len > FDN_MAX_PAYLOAD || looks_like_envelope(message) || compression))
 	{
-		int64		id = fdn_store_message(channel, message, len);
+		int64		id = store_message(channel, message, len);
 
 		ereport(DEBUG1,
 				(errmsg_internal("  Stored as foundation.messages id " INT64_FORMAT " (" INT64_FORMAT " bytes)",
@@ -238,7 +238,7 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 }
 
 static Jsonb *
-fdn_fetch(int64 id)
+fetch(int64 id)
 {
 	FdnPrivState priv;
 	Datum		value = Int64GetDatum(id);
@@ -268,25 +268,25 @@ fdn_decode_payload(const char *payload)
 														CStringGetDatum(payload)));
 	JsonbValue	v;
 
-	if (fdn_envelope_string(jb, KEY_COMPRESSED, &v))
+	if (envelope_string(jb, KEY_COMPRESSED, &v))
 	{
 		char	   *text;
 
 		if (v.type != jbvString)
-			fdn_bad_payload("\"foundation_compressed\" is not a string");
-		text = fdn_decompress(v.val.string.val, v.val.string.len);
+			bad_payload("\"foundation_compressed\" is not a string");
+		text = decompress(v.val.string.val, v.val.string.len);
 		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 												  CStringGetDatum(text)));
 	}
-	if (fdn_envelope_string(jb, KEY_REF, &v))
+	if (envelope_string(jb, KEY_REF, &v))
 	{
 		int64		id;
 
 		if (v.type != jbvNumeric)
-			fdn_bad_payload("\"foundation_ref\" is not a number");
+			bad_payload("\"foundation_ref\" is not a number");
 		id = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 											   NumericGetDatum(v.val.numeric)));
-		return fdn_fetch(id);
+		return fetch(id);
 	}
 	return jb;
 }
@@ -306,5 +306,5 @@ fdn_fetch_message(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		fdn_null_arg_error("message id",
 						   "Pass the \"foundation_ref\" of a notification.");
-	PG_RETURN_JSONB_P(fdn_fetch(PG_GETARG_INT64(0)));
+	PG_RETURN_JSONB_P(fetch(PG_GETARG_INT64(0)));
 }

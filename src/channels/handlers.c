@@ -110,7 +110,7 @@ fdn_define_handler_gucs(void)
 /* ---------- subscribe / unsubscribe ---------- */
 
 static void
-fdn_check_handler(Oid handler)
+check_handler(Oid handler)
 {
 	static const FdnSignature sig = {
 		.what = "handler",
@@ -132,7 +132,7 @@ fdn_check_handler(Oid handler)
 
 /* Start the dispatcher if it does not run; it runs as the superuser. */
 static void
-fdn_ensure_dispatcher(void)
+ensure_dispatcher(void)
 {
 	(void) fdn_ensure_own_singleton(FDN_DISPATCHER_NAME,
 									"foundation.handler_dispatcher");
@@ -152,7 +152,7 @@ fdn_subscribe_handler(PG_FUNCTION_ARGS)
 	channel = fdn_channel_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	handler = PG_GETARG_OID(1);
 	fdn_require_preload();
-	fdn_check_handler(handler);
+	check_handler(handler);
 
 	values[0] = CStringGetTextDatum(fdn_channel_names[channel]);
 	values[1] = ObjectIdGetDatum(handler);
@@ -170,7 +170,7 @@ fdn_subscribe_handler(PG_FUNCTION_ARGS)
 			 errdetail_internal("INSERT INTO foundation.channel_handlers; the dispatcher child runs it")));
 	/* Tell a running dispatcher to reload, at our commit. */
 	Async_Notify(FDN_HANDLERS_TOPIC, "");
-	fdn_ensure_dispatcher();
+	ensure_dispatcher();
 	PG_RETURN_VOID();
 }
 
@@ -219,11 +219,11 @@ typedef struct FdnNote
 	char	   *payload;
 } FdnNote;
 
-static FdnHandler *fdn_handlers = NULL;
-static int	fdn_nhandlers = 0;
+static FdnHandler *handler_list = NULL;
+static int	nhandlers = 0;
 
 /*
- * Read foundation.channel_handlers into fdn_handlers (in cxt), with a new
+ * Read foundation.channel_handlers into handler_list (in cxt), with a new
  * snapshot (not read-only SPI, which would reuse the portal's old one), as
  * foundation's own SQL: schema-qualified under the pinned search path, so
  * no role's function or operator can stand in for ours (the dispatcher
@@ -231,7 +231,7 @@ static int	fdn_nhandlers = 0;
  * catalog's names, quoted.
  */
 static void
-fdn_load_handlers(MemoryContext cxt)
+load_handlers(MemoryContext cxt)
 {
 	FdnPrivState priv;
 	uint64		i;
@@ -248,18 +248,18 @@ fdn_load_handlers(MemoryContext cxt)
 				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace"
 				 " ORDER BY h.created_at, h.handler",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	fdn_nhandlers = (int) SPI_processed;
-	fdn_handlers = palloc0(sizeof(FdnHandler) * (SPI_processed + 1));
+	nhandlers = (int) SPI_processed;
+	handler_list = palloc0(sizeof(FdnHandler) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		is_proc = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 
-		fdn_handlers[i].channel = fdn_channel_index(TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull)));
-		fdn_handlers[i].handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		fdn_handlers[i].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		fdn_handlers[i].sql =
+		handler_list[i].channel = fdn_channel_index(TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull)));
+		handler_list[i].handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		handler_list[i].owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		handler_list[i].sql =
 			psprintf("%s %s($1, $2)", is_proc ? "CALL" : "SELECT",
 					 quote_qualified_identifier(SPI_getvalue(tup, desc, 5),
 												SPI_getvalue(tup, desc, 6)));
@@ -269,7 +269,7 @@ fdn_load_handlers(MemoryContext cxt)
 }
 
 /* Dropped messages since the last warning, per channel. */
-static int64 fdn_dropped[FDN_NCHANNELS];
+static int64 dropped_counts[FDN_NCHANNELS];
 
 /*
  * Move every notification the server has sent into the backlog: read the
@@ -280,7 +280,7 @@ static int64 fdn_dropped[FDN_NCHANNELS];
  * the handlers is never dropped.
  */
 static void
-fdn_drain(PGconn *conn, List **backlog, int head, MemoryContext cxt)
+drain_notifications(PGconn *conn, List **backlog, int head, MemoryContext cxt)
 {
 	struct pollfd pfd;
 	int			c;
@@ -306,7 +306,7 @@ fdn_drain(PGconn *conn, List **backlog, int head, MemoryContext cxt)
 			if (channel >= 0 &&
 				list_length(*backlog) - head >= fdn_dispatcher_max_backlog)
 			{
-				fdn_dropped[channel]++;
+				dropped_counts[channel]++;
 				fdn_stats_dropped(channel);
 				dropped = true;
 			}
@@ -328,16 +328,16 @@ fdn_drain(PGconn *conn, List **backlog, int head, MemoryContext cxt)
 	/* One warning per drain, not one per message. */
 	if (dropped)
 		for (c = 0; c < FDN_NCHANNELS; c++)
-			if (fdn_dropped[c] > 0)
+			if (dropped_counts[c] > 0)
 			{
 				ereport(WARNING,
 						(errmsg("foundation dispatcher dropped " INT64_FORMAT " messages on %s: %d are waiting for the handlers",
-								fdn_dropped[c], fdn_channel_names[c],
+								dropped_counts[c], fdn_channel_names[c],
 								list_length(*backlog) - head),
 						 errdetail("The handlers do not keep up with the messages; \"foundation.dispatcher_max_backlog\" is %d.",
 								   fdn_dispatcher_max_backlog),
 						 errhint("Make the handlers faster, or raise \"foundation.dispatcher_max_backlog\"; foundation.channel_stats.dropped counts what was lost.")));
-				fdn_dropped[c] = 0;
+				dropped_counts[c] = 0;
 			}
 }
 
@@ -349,7 +349,7 @@ fdn_drain(PGconn *conn, List **backlog, int head, MemoryContext cxt)
 #define FDN_BACKLOG_COMPACT 10000
 
 static List *
-fdn_compact_backlog(List *backlog, int head, MemoryContext volatile *cxt)
+compact_backlog(List *backlog, int head, MemoryContext volatile *cxt)
 {
 	MemoryContext fresh = AllocSetContextCreate(TopMemoryContext, "foundation backlog",
 												ALLOCSET_DEFAULT_SIZES);
@@ -381,7 +381,7 @@ typedef struct FdnCallArgs
 
 /* Inside fdn_user_call: run one handler. */
 static void
-fdn_call_handler_cb(void *arg)
+call_handler_cb(void *arg)
 {
 	FdnCallArgs *a = arg;
 	Datum		values[2];
@@ -402,10 +402,10 @@ fdn_call_handler_cb(void *arg)
  * and counted, not raised.
  */
 static void
-fdn_call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
+call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 {
 	FdnCallArgs args = {h, message, payload};
-	FdnUserCall call = {h->owner, fdn_handler_timeout_ms, fdn_call_handler_cb, &args, false};
+	FdnUserCall call = {h->owner, fdn_handler_timeout_ms, call_handler_cb, &args, false};
 	ErrorData  *edata = fdn_user_call(&call);
 
 	if (edata == NULL)
@@ -430,7 +430,7 @@ typedef struct FdnDecodeArgs
 } FdnDecodeArgs;
 
 static void
-fdn_decode_cb(void *arg)
+decode_cb(void *arg)
 {
 	FdnDecodeArgs *a = arg;
 
@@ -439,11 +439,11 @@ fdn_decode_cb(void *arg)
 
 /* Decode a payload; a bad one is logged and counted, not fatal. */
 static bool
-fdn_decode_for_dispatch(int channel, const char *payload, int64 seq,
+decode_for_dispatch(int channel, const char *payload, int64 seq,
 						Datum *message)
 {
 	FdnDecodeArgs args = {payload, (Datum) 0};
-	ErrorData  *edata = fdn_try_subxact(fdn_decode_cb, &args);
+	ErrorData  *edata = fdn_try_subxact(decode_cb, &args);
 
 	if (edata != NULL)
 	{
@@ -512,7 +512,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	 * arrive as notifications.
 	 */
 	SPI_commit();
-	fdn_load_handlers(handlers_cxt);
+	load_handlers(handlers_cxt);
 	SPI_commit();
 	handlers_shared->dispatcher_pid = MyProcPid;
 	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
@@ -529,11 +529,11 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 				ConfigReloadPending = false;
 				ProcessConfigFile(PGC_SIGHUP);
 			}
-			fdn_drain(conn, &backlog, head, backlog_cxt);
+			drain_notifications(conn, &backlog, head, backlog_cxt);
 			if (head >= FDN_BACKLOG_COMPACT && head >= list_length(backlog) / 2)
 			{
 				/* Busy for long: free what was handled, keep the rest. */
-				backlog = fdn_compact_backlog(backlog, head, &backlog_cxt);
+				backlog = compact_backlog(backlog, head, &backlog_cxt);
 				head = 0;
 			}
 			if (head >= list_length(backlog))
@@ -558,32 +558,32 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 				Datum		message;
 
 				if (done > 0)
-					fdn_drain(conn, &backlog, head, backlog_cxt);
+					drain_notifications(conn, &backlog, head, backlog_cxt);
 				/* A queue read from the head: no memmove per message. */
 				note = list_nth(backlog, head++);
 				done++;
 				if (note->channel == -1)
 				{
-					fdn_load_handlers(handlers_cxt);
+					load_handlers(handlers_cxt);
 					SPI_commit();
 					continue;
 				}
 				if (note->channel < 0)
 					continue;
 				seq++;
-				for (i = 0; i < fdn_nhandlers; i++)
-					if (fdn_handlers[i].channel == note->channel)
+				for (i = 0; i < nhandlers; i++)
+					if (handler_list[i].channel == note->channel)
 						break;
-				if (i == fdn_nhandlers)
+				if (i == nhandlers)
 					continue;
 				pgstat_report_activity(STATE_RUNNING, "foundation dispatcher: calling handlers");
 				MemoryContextSwitchTo(msg_cxt);
-				if (fdn_decode_for_dispatch(note->channel, note->payload, seq, &message))
+				if (decode_for_dispatch(note->channel, note->payload, seq, &message))
 				{
-					for (; i < fdn_nhandlers; i++)
-						if (fdn_handlers[i].channel == note->channel)
+					for (; i < nhandlers; i++)
+						if (handler_list[i].channel == note->channel)
 						{
-							fdn_call_handler(&fdn_handlers[i], message, seq,
+							call_handler(&handler_list[i], message, seq,
 											 note->payload);
 							SPI_commit();
 						}

@@ -78,7 +78,7 @@ bool		fdn_cluster_allow_superuser = false;
 /* Stop this long before the lease could expire. */
 #define FDN_FENCE_MARGIN_MS 1000
 
-static const struct config_enum_entry fdn_distribution_options[] = {
+static const struct config_enum_entry distribution_options[] = {
 	{"uniform", FDN_DIST_UNIFORM, false},
 	{"local", FDN_DIST_LOCAL, false},
 	{"least_loaded", FDN_DIST_LEAST_LOADED, false},
@@ -108,7 +108,7 @@ fdn_define_membership_gucs(void)
 	DefineCustomEnumVariable("foundation.distribution",
 							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
 							 NULL,
-							 &fdn_distribution, FDN_DIST_UNIFORM, fdn_distribution_options,
+							 &fdn_distribution, FDN_DIST_UNIFORM, distribution_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.cluster_secret",
 							   "Secret the members share to sign cluster singletons' placements.",
@@ -131,7 +131,7 @@ fdn_cluster_enabled(void)
 const char *
 fdn_distribution_name(void)
 {
-	return fdn_distribution_options[fdn_distribution].name;
+	return distribution_options[fdn_distribution].name;
 }
 
 void
@@ -160,7 +160,7 @@ typedef struct FdnLocalSingleton
 } FdnLocalSingleton;
 
 static FdnLocalSingleton *
-fdn_local_singletons(int *n)
+local_singletons(int *n)
 {
 	FdnPrivState priv;
 	FdnLocalSingleton *v;
@@ -184,15 +184,15 @@ fdn_local_singletons(int *n)
 
 /* The pids of our cluster singletons at the last renewal (for leaving). */
 #define FDN_MAX_TRACKED 256
-static int32 fdn_cluster_pids[FDN_MAX_TRACKED];
-static int	fdn_ncluster_pids = 0;
+static int32 cluster_pids[FDN_MAX_TRACKED];
+static int	ncluster_pids = 0;
 
 /*
  * What runs, for the control database: [{name, epoch, pid}]; its pids are
  * also kept for leaving.
  */
 static char *
-fdn_local_running_json(void)
+local_running_json(void)
 {
 	FdnPrivState priv;
 	bool		isnull;
@@ -206,7 +206,7 @@ fdn_local_running_json(void)
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	initStringInfo(&res);
 	appendStringInfoChar(&res, '[');
-	fdn_ncluster_pids = 0;
+	ncluster_pids = 0;
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		int32		pid = DatumGetInt32(fdn_spi_getdatum(i, 3, &isnull));
@@ -215,8 +215,8 @@ fdn_local_running_json(void)
 		escape_json(&res, TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull)));
 		appendStringInfo(&res, ", \"epoch\": " INT64_FORMAT ", \"pid\": %d}",
 						 DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull)), pid);
-		if (fdn_ncluster_pids < FDN_MAX_TRACKED)
-			fdn_cluster_pids[fdn_ncluster_pids++] = pid;
+		if (ncluster_pids < FDN_MAX_TRACKED)
+			cluster_pids[ncluster_pids++] = pid;
 	}
 	appendStringInfoChar(&res, ']');
 	fdn_priv_end(&priv);
@@ -224,7 +224,7 @@ fdn_local_running_json(void)
 }
 
 static void
-fdn_stop_local_cb(void *arg)
+stop_local_cb(void *arg)
 {
 	FdnLocalSingleton *s = arg;
 	FdnPrivState priv;
@@ -238,13 +238,13 @@ fdn_stop_local_cb(void *arg)
 }
 
 static void
-fdn_stop_local(FdnLocalSingleton *s, const char *why)
+stop_local(FdnLocalSingleton *s, const char *why)
 {
 	ErrorData  *edata;
 
 	elog(LOG, "foundation: stopping cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
 		 s->name, s->epoch, why);
-	edata = fdn_try_subxact(fdn_stop_local_cb, s);
+	edata = fdn_try_subxact(stop_local_cb, s);
 	if (edata)
 		ereport(WARNING,
 				(errmsg("foundation could not stop cluster singleton \"%s\": %s",
@@ -253,15 +253,15 @@ fdn_stop_local(FdnLocalSingleton *s, const char *why)
 
 /* Stop every cluster singleton here: the lease is, or may be, lost. */
 static void
-fdn_fence(const char *why)
+fence_member(const char *why)
 {
 	FdnLocalSingleton *v;
 	int			n;
 	int			i;
 
-	v = fdn_local_singletons(&n);
+	v = local_singletons(&n);
 	for (i = 0; i < n; i++)
-		fdn_stop_local(&v[i], why);
+		stop_local(&v[i], why);
 	members_shared->epoch = 0;
 }
 
@@ -276,7 +276,7 @@ typedef struct FdnStartAssigned
 } FdnStartAssigned;
 
 static void
-fdn_start_assigned_cb(void *arg)
+start_assigned_cb(void *arg)
 {
 	FdnStartAssigned *a = arg;
 	Oid			save_userid;
@@ -313,25 +313,25 @@ fdn_start_assigned_cb(void *arg)
  * Refused placements, each warned about once ("name/epoch/why"): the
  * control database repeats them at every renewal.
  */
-static List *fdn_refused = NIL;
+static List *refused = NIL;
 
 static void
-fdn_refuse(const char *name, int64 epoch, const char *why, const char *hint)
+refuse(const char *name, int64 epoch, const char *why, const char *hint)
 {
 	char	   *key = psprintf("%s/" INT64_FORMAT "/%s", name, epoch, why);
 	ListCell   *lc;
 	MemoryContext old;
 
-	foreach(lc, fdn_refused)
+	foreach(lc, refused)
 		if (strcmp(lfirst(lc), key) == 0)
 			return;
-	if (list_length(fdn_refused) >= 1000)
+	if (list_length(refused) >= 1000)
 	{
-		list_free_deep(fdn_refused);	/* forget them: warn again */
-		fdn_refused = NIL;
+		list_free_deep(refused);	/* forget them: warn again */
+		refused = NIL;
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	fdn_refused = lappend(fdn_refused, pstrdup(key));
+	refused = lappend(refused, pstrdup(key));
 	MemoryContextSwitchTo(old);
 	ereport(WARNING,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -347,20 +347,20 @@ fdn_refuse(const char *name, int64 epoch, const char *why, const char *hint)
  * must not be a superuser unless foundation.cluster_allow_superuser_singletons.
  */
 static bool
-fdn_placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature)
+placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature)
 {
 	char	   *expected;
 
 	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
 	{
-		fdn_refuse(sa->name, sa->epoch, "\"foundation.cluster_secret\" is not set on this member",
+		refuse(sa->name, sa->epoch, "\"foundation.cluster_secret\" is not set on this member",
 				   "Set the same \"foundation.cluster_secret\" on every member.");
 		return false;
 	}
 	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner);
 	if (signature == NULL || !fdn_secret_equal(signature, expected))
 	{
-		fdn_refuse(sa->name, sa->epoch,
+		refuse(sa->name, sa->epoch,
 				   signature == NULL ? "its placement is not signed" : "its placement's signature does not match",
 				   "Only a member's backend, for the role that called start_singleton, can place a cluster singleton; "
 				   "check that every member has the same \"foundation.cluster_secret\", and who can write foundation.cluster_singletons in the control database.");
@@ -368,7 +368,7 @@ fdn_placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signa
 	}
 	if (superuser_arg(sa->role) && !fdn_cluster_allow_superuser)
 	{
-		fdn_refuse(sa->name, sa->epoch, psprintf("its owner \"%s\" is a superuser on this member", owner),
+		refuse(sa->name, sa->epoch, psprintf("its owner \"%s\" is a superuser on this member", owner),
 				   "Start it as an ordinary role, or set \"foundation.cluster_allow_superuser_singletons\" on every member.");
 		return false;
 	}
@@ -392,7 +392,7 @@ fdn_parse_int64(const char *text, int64 *out)
 
 /* Make what runs here match the assignments; true if anything started. */
 static bool
-fdn_apply_assignments(Jsonb *assignments)
+apply_assignments(Jsonb *assignments)
 {
 	FdnLocalSingleton *local;
 	int			nlocal;
@@ -400,7 +400,7 @@ fdn_apply_assignments(Jsonb *assignments)
 	int			n = JB_ROOT_COUNT(assignments);
 	bool		started = false;
 
-	local = fdn_local_singletons(&nlocal);
+	local = local_singletons(&nlocal);
 	for (i = 0; i < n; i++)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(&assignments->root, i);
@@ -433,7 +433,7 @@ fdn_apply_assignments(Jsonb *assignments)
 			for (j = 0; j < nlocal; j++)
 				if (strcmp(local[j].name, name) == 0 && !local[j].keep)
 				{
-					fdn_stop_local(&local[j], "reassigned at a newer epoch");
+					stop_local(&local[j], "reassigned at a newer epoch");
 					local[j].keep = true;	/* already stopped */
 				}
 			sa.name = name;
@@ -453,9 +453,9 @@ fdn_apply_assignments(Jsonb *assignments)
 						 errhint("Create the role on every member (roles are per server).")));
 				continue;
 			}
-			if (!fdn_placement_trusted(&sa, owner, fdn_jsonb_field_text(a, "signature")))
+			if (!placement_trusted(&sa, owner, fdn_jsonb_field_text(a, "signature")))
 				continue;
-			edata = fdn_try_subxact(fdn_start_assigned_cb, &sa);
+			edata = fdn_try_subxact(start_assigned_cb, &sa);
 			if (edata)
 				ereport(WARNING,
 						(errmsg("foundation could not start cluster singleton \"%s\": %s",
@@ -471,7 +471,7 @@ fdn_apply_assignments(Jsonb *assignments)
 	}
 	for (i = 0; i < nlocal; i++)
 		if (!local[i].keep)
-			fdn_stop_local(&local[i], "no longer assigned to this member");
+			stop_local(&local[i], "no longer assigned to this member");
 	return started;
 }
 
@@ -516,7 +516,7 @@ fdn_members_json(Jsonb *members)
 
 /* The other members, for the outbox (relay.c): written when they change. */
 static void
-fdn_update_peers(Jsonb *members)
+update_peers(Jsonb *members)
 {
 	static char *last = NULL;
 	char	   *text = fdn_members_json(members);
@@ -574,7 +574,7 @@ fdn_membership_forget_stale(void)
 /* ---------- the lease ---------- */
 
 static long
-fdn_ms_until(TimestampTz t)
+ms_until(TimestampTz t)
 {
 	long		secs;
 	int			usecs;
@@ -586,7 +586,7 @@ fdn_ms_until(TimestampTz t)
 }
 
 static int
-fdn_local_load(void)
+local_load(void)
 {
 	int			i;
 	int			n = 0;
@@ -599,7 +599,7 @@ fdn_local_load(void)
 
 /* One call of member_heartbeat; its result, or NULL with *error set. */
 static Jsonb *
-fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
+heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 {
 	FdnRemoteCall call = {0};
 	const char *params[7];
@@ -607,7 +607,7 @@ fdn_heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	params[0] = fdn_node();
 	params[1] = psprintf(INT64_FORMAT, members_shared->epoch);
 	params[2] = psprintf("%d", fdn_lease_duration_ms);
-	params[3] = psprintf("%d", fdn_local_load());
+	params[3] = psprintf("%d", local_load());
 	params[4] = running;
 	params[5] = leaving ? "true" : "false";
 	params[6] = fdn_advertised_conninfo();
@@ -651,7 +651,7 @@ fdn_membership_pass(void)
 		if (members_shared->epoch != 0)
 		{
 			elog(LOG, "foundation: foundation.control_conninfo is empty: leaving the cluster");
-			fdn_fence("foundation.control_conninfo is empty");
+			fence_member("foundation.control_conninfo is empty");
 		}
 		return -1;
 	}
@@ -659,17 +659,17 @@ fdn_membership_pass(void)
 	fence_at = TimestampTzPlusMilliseconds(members_shared->renewed,
 										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
 	if (!members_shared->sync && now < next_due)
-		return fdn_ms_until(next_due);
+		return ms_until(next_due);
 	members_shared->sync = false;
 
 	/* Never wait past the moment we must fence. */
 	timeout_ms = fdn_lease_renew_interval_ms;
 	if (members_shared->epoch != 0)
-		timeout_ms = Min(timeout_ms, fdn_ms_until(fence_at));
+		timeout_ms = Min(timeout_ms, ms_until(fence_at));
 	timeout_ms = Max(timeout_ms, 200);
 
 	sent = GetCurrentTimestamp();
-	res = fdn_heartbeat(false, fdn_local_running_json(), timeout_ms, &error);
+	res = heartbeat(false, local_running_json(), timeout_ms, &error);
 	now = GetCurrentTimestamp();
 	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
 
@@ -684,11 +684,11 @@ fdn_membership_pass(void)
 		{
 			elog(LOG, "foundation: lease not renewed since %s: fencing",
 				 timestamptz_to_str(members_shared->renewed));
-			fdn_fence("this member's lease could not be renewed");
+			fence_member("this member's lease could not be renewed");
 		}
 		if (members_shared->epoch != 0 && fence_at < next_due)
 			next_due = fence_at;
-		return fdn_ms_until(next_due);
+		return ms_until(next_due);
 	}
 	if (failing)
 		elog(LOG, "foundation: the control database answers again");
@@ -698,7 +698,7 @@ fdn_membership_pass(void)
 	{
 		elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") is gone: fencing and rejoining",
 			 members_shared->epoch);
-		fdn_fence("this member's lease is gone");
+		fence_member("this member's lease is gone");
 		members_shared->sync = true;
 		return 0;
 	}
@@ -711,7 +711,7 @@ fdn_membership_pass(void)
 			ereport(WARNING,
 					(errmsg("foundation: the control database answered member_heartbeat without a valid epoch"),
 					 errhint("Check that the control database has the same foundation version as this member.")));
-			return fdn_ms_until(next_due);
+			return ms_until(next_due);
 		}
 		if (epoch != members_shared->epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
@@ -720,16 +720,16 @@ fdn_membership_pass(void)
 		members_shared->renewed = sent;
 	}
 	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
-		fdn_update_peers(JsonbValueToJsonb(&v));
+		update_peers(JsonbValueToJsonb(&v));
 	fdn_ensure_relay();
 	if (fdn_json_obj_get(&res->root, "assignments", &v) &&
-		fdn_json_is_array(&v) && fdn_apply_assignments(JsonbValueToJsonb(&v)))
+		fdn_json_is_array(&v) && apply_assignments(JsonbValueToJsonb(&v)))
 	{
 		/* Report the new pids as soon as the children run (after commit). */
 		members_shared->sync = true;
 		return 0;
 	}
-	return fdn_ms_until(next_due);
+	return ms_until(next_due);
 }
 
 void
@@ -753,15 +753,15 @@ fdn_membership_leave(void)
 	do
 	{
 		alive = false;
-		for (i = 0; i < fdn_ncluster_pids; i++)
-			if (fdn_cluster_pids[i] != 0 && BackendPidGetProc(fdn_cluster_pids[i]) != NULL)
+		for (i = 0; i < ncluster_pids; i++)
+			if (cluster_pids[i] != 0 && BackendPidGetProc(cluster_pids[i]) != NULL)
 				alive = true;
 		if (alive)
 			pg_usleep(10000);
 	} while (alive && GetCurrentTimestamp() < deadline);
 	if (!alive)
 	{
-		if (fdn_heartbeat(true, "[]", 2000, &error) != NULL)
+		if (heartbeat(true, "[]", 2000, &error) != NULL)
 		{
 			elog(LOG, "foundation: member \"%s\" left the cluster, its singletons handed over",
 				 fdn_node());

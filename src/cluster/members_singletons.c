@@ -45,7 +45,7 @@ PG_FUNCTION_INFO_V1(fdn_whereis);
 /* ---------- signed placements ---------- */
 
 static void
-fdn_sig_field(StringInfo buf, const char *v)
+sig_field(StringInfo buf, const char *v)
 {
 	/* length-prefixed: no two different field lists give the same bytes */
 	appendStringInfo(buf, "%zu:", strlen(v));
@@ -61,18 +61,18 @@ fdn_placement_signature(const char *name, const char *module, Jsonb *args,
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "foundation cluster placement v1;");
-	fdn_sig_field(&buf, name);
-	fdn_sig_field(&buf, module);
+	sig_field(&buf, name);
+	sig_field(&buf, module);
 	/* jsonb's own text form: the same on every member for the same value */
-	fdn_sig_field(&buf, JsonbToCString(NULL, &args->root, VARSIZE(args)));
-	fdn_sig_field(&buf, restart);
-	fdn_sig_field(&buf, owner);
+	sig_field(&buf, JsonbToCString(NULL, &args->root, VARSIZE(args)));
+	sig_field(&buf, restart);
+	sig_field(&buf, owner);
 	return fdn_hmac_sha256_hex(fdn_cluster_secret, (const uint8 *) buf.data, buf.len);
 }
 
 /* An answer of the control database, as a jsonb object, or an error. */
 static Jsonb *
-fdn_control_object(const char *text, const char *what)
+control_object(const char *text, const char *what)
 {
 	char	   *why = NULL;
 	Jsonb	   *j = fdn_remote_jsonb(text, FDN_JSON_OBJECT, &why);
@@ -92,7 +92,7 @@ fdn_control_object(const char *text, const char *what)
  * next statement: the caller closes it.
  */
 static char *
-fdn_control_call(const char *sql, int nparams, const char *const *params,
+control_call(const char *sql, int nparams, const char *const *params,
 				 const char *what, PGconn **keep)
 {
 	FdnRemoteCall call = {0};
@@ -126,7 +126,7 @@ fdn_control_call(const char *sql, int nparams, const char *const *params,
  * a member not woken picks the change up at its next renewal.
  */
 static void
-fdn_wake_member(const char *node, const char *conninfo)
+wake_member(const char *node, const char *conninfo)
 {
 	FdnRemoteCall call = {0};
 
@@ -139,7 +139,7 @@ fdn_wake_member(const char *node, const char *conninfo)
 	{
 		const char *params[1] = {node};
 
-		conninfo = fdn_control_call("SELECT conninfo FROM foundation.members WHERE node OPERATOR(pg_catalog.=) $1",
+		conninfo = control_call("SELECT conninfo FROM foundation.members WHERE node OPERATOR(pg_catalog.=) $1",
 									1, params, "find the member", NULL);
 	}
 	if (conninfo == NULL)
@@ -216,7 +216,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	ereport(DEBUG1,
 			(errmsg_internal("  Placing cluster singleton %s with foundation.cluster_place (distribution %s)",
 							 name, params[5])));
-	placed = fdn_control_object(fdn_control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
+	placed = control_object(control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
 												 " $5, $6, $7, $8)::pg_catalog.text",
 												 8, params, "place the singleton", NULL),
 								"place the singleton");
@@ -230,7 +230,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		return pg_strtoint32(pid);
 	if (node == NULL)
 		return 0;
-	fdn_wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
+	wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
 	if (epoch == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -248,7 +248,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 		for (;;)
 		{
 			const char *p[2] = {name, epoch};
-			char	   *r = fdn_control_call("SELECT pid::pg_catalog.text FROM foundation.cluster_singletons"
+			char	   *r = control_call("SELECT pid::pg_catalog.text FROM foundation.cluster_singletons"
 											 " WHERE name OPERATOR(pg_catalog.=) $1 AND epoch OPERATOR(pg_catalog.=) $2::pg_catalog.int8",
 											 2, p, "look up the singleton", conn);
 
@@ -283,7 +283,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 char *
 fdn_cluster_live_members(void)
 {
-	char	   *r = fdn_control_call("SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('node', node, 'conninfo', conninfo)"
+	char	   *r = control_call("SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('node', node, 'conninfo', conninfo)"
 									 "                         ORDER BY node), '[]')::pg_catalog.text"
 									 " FROM foundation.members WHERE state OPERATOR(pg_catalog.=) 'up'"
 									 " AND lease_expires OPERATOR(pg_catalog.>) pg_catalog.now()",
@@ -301,12 +301,12 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 	Jsonb	   *j;
 	char	   *p;
 
-	r = fdn_control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid)::pg_catalog.text"
+	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid)::pg_catalog.text"
 						 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
 						 1, params, "look up the singleton", NULL);
 	if (r == NULL)
 		return false;
-	j = fdn_control_object(r, "look up the singleton");
+	j = control_object(r, "look up the singleton");
 	*node = fdn_jsonb_field_text(j, "node");
 	p = fdn_jsonb_field_text(j, "pid");
 	*pid = p ? pg_strtoint32(p) : 0;
@@ -328,11 +328,11 @@ fdn_cluster_stop(const char *name)
 	 */
 	params[0] = name;
 	params[1] = superuser() ? NULL : GetUserNameFromId(GetUserId(), false);
-	r = fdn_control_call("SELECT foundation.cluster_unplace($1, $2)::pg_catalog.text", 2, params,
+	r = control_call("SELECT foundation.cluster_unplace($1, $2)::pg_catalog.text", 2, params,
 						 "stop the singleton", NULL);
 	if (r == NULL)
 		return false;
-	j = fdn_control_object(r, "stop the singleton");
+	j = control_object(r, "stop the singleton");
 	removed = fdn_jsonb_field_text(j, "removed");
 	if (removed == NULL || strcmp(removed, "true") != 0)
 	{
@@ -351,7 +351,7 @@ fdn_cluster_stop(const char *name)
 			(errmsg_internal("  Removed from foundation.cluster_singletons; member %s stops it",
 							 node[0] ? node : "(none)")));
 	if (node[0])
-		fdn_wake_member(node, NULL);
+		wake_member(node, NULL);
 	return true;
 }
 

@@ -203,18 +203,18 @@ typedef struct FdnRelayConn
 	PGconn	   *conn;
 } FdnRelayConn;
 
-static FdnRelayConn fdn_relay_conns[FDN_RELAY_MAX_CONNS];
-static int	fdn_relay_nconns = 0;
+static FdnRelayConn relay_conns[FDN_RELAY_MAX_CONNS];
+static int	relay_nconns = 0;
 
 static FdnRelayConn *
-fdn_relay_conn_for(const char *target, const char *conninfo)
+relay_conn_for(const char *target, const char *conninfo)
 {
 	int			i;
 	FdnRelayConn *c;
 
-	for (i = 0; i < fdn_relay_nconns; i++)
+	for (i = 0; i < relay_nconns; i++)
 	{
-		c = &fdn_relay_conns[i];
+		c = &relay_conns[i];
 		if (strcmp(c->target, target) != 0)
 			continue;
 		if (strcmp(c->conninfo, conninfo) != 0)
@@ -228,9 +228,9 @@ fdn_relay_conn_for(const char *target, const char *conninfo)
 		}
 		return c;
 	}
-	if (fdn_relay_nconns == FDN_RELAY_MAX_CONNS)
+	if (relay_nconns == FDN_RELAY_MAX_CONNS)
 		return NULL;			/* a connection per batch for the rest */
-	c = &fdn_relay_conns[fdn_relay_nconns++];
+	c = &relay_conns[relay_nconns++];
 	c->target = MemoryContextStrdup(TopMemoryContext, target);
 	c->conninfo = MemoryContextStrdup(TopMemoryContext, conninfo);
 	c->conn = NULL;
@@ -239,7 +239,7 @@ fdn_relay_conn_for(const char *target, const char *conninfo)
 
 /* Send one member its next batch; false if it could not be reached. */
 static bool
-fdn_relay_batch(const char *target, const char *conninfo, int *sent)
+relay_batch(const char *target, const char *conninfo, int *sent)
 {
 	bool		isnull;
 	char	   *batch;
@@ -273,7 +273,7 @@ fdn_relay_batch(const char *target, const char *conninfo, int *sent)
 	call.sql = "SELECT foundation.relay_deliver($1, $2::pg_catalog.jsonb)::pg_catalog.text";
 	call.nparams = 2;
 	call.params = params;
-	cached = fdn_relay_conn_for(target, conninfo);
+	cached = relay_conn_for(target, conninfo);
 	if (cached)
 	{
 		reused = cached->conn != NULL;
@@ -308,7 +308,7 @@ fdn_relay_batch(const char *target, const char *conninfo, int *sent)
  * commit), CALL foundation.cluster_relay('{}').
  */
 static void
-fdn_relay_on_exit(int code, Datum arg)
+relay_on_exit(int code, Datum arg)
 {
 	if (relay_shared && relay_shared->relay_pid == MyProcPid)
 		relay_shared->relay_pid = 0;
@@ -322,7 +322,7 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	before_shmem_exit(fdn_relay_on_exit, (Datum) 0);
+	before_shmem_exit(relay_on_exit, (Datum) 0);
 
 	/*
 	 * The relay's statements read a member's rows by (target, id) and
@@ -373,7 +373,7 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 			int			sent;
 
 			pgstat_report_activity(STATE_RUNNING, "foundation relay: sending");
-			if (fdn_relay_batch(targets[i], conninfos[i], &sent))
+			if (relay_batch(targets[i], conninfos[i], &sent))
 				total += sent;
 			else
 				failed++;

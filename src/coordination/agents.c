@@ -48,16 +48,16 @@
 PG_FUNCTION_INFO_V1(fdn_register_agent);
 PG_FUNCTION_INFO_V1(fdn_start_coordination_agent);
 
-static const char *const fdn_known_capabilities[] = {
+static const char *const known_capabilities[] = {
 	"consensus_voting", "auction_bidding", "negotiation", NULL
 };
-static const char *const fdn_known_protocols[] = {
+static const char *const known_protocols[] = {
 	"sealed_bid_auction", "majority_consensus", "alternating_offers_negotiation",
 	NULL
 };
 
 static void
-fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
+check_known(ArrayType *arr, const char *const *known, const char *what)
 {
 	Datum	   *elems;
 	bool	   *nulls;
@@ -76,8 +76,8 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not contain NULL", what),
 					 errhint("Known %s: %s.",
-							 known == fdn_known_capabilities ? "capabilities" : "protocols",
-							 known == fdn_known_capabilities ?
+							 known == known_capabilities ? "capabilities" : "protocols",
+							 known == known_capabilities ?
 							 "consensus_voting, auction_bidding, negotiation" :
 							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
 		v = TextDatumGetCString(elems[i]);
@@ -89,8 +89,8 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown %s \"%s\"", what, v),
 					 errhint("Known %s: %s.",
-							 known == fdn_known_capabilities ? "capabilities" : "protocols",
-							 known == fdn_known_capabilities ?
+							 known == known_capabilities ? "capabilities" : "protocols",
+							 known == known_capabilities ?
 							 "consensus_voting, auction_bidding, negotiation" :
 							 "sealed_bid_auction, majority_consensus, alternating_offers_negotiation")));
 	}
@@ -98,7 +98,7 @@ fdn_check_known(ArrayType *arr, const char *const *known, const char *what)
 
 /* A handler must be (agent text, request text, payload jsonb) RETURNS jsonb. */
 static void
-fdn_check_agent_handler(Oid handler)
+check_agent_handler(Oid handler)
 {
 	static const FdnSignature sig = {
 		.what = "handler",
@@ -119,7 +119,7 @@ fdn_check_agent_handler(Oid handler)
 }
 
 static void
-fdn_insert_agent(const char *name, const char *module, Jsonb *args,
+insert_agent(const char *name, const char *module, Jsonb *args,
 				 ArrayType *caps, ArrayType *protos, const char *strategy,
 				 Jsonb *resources, Oid handler)
 {
@@ -128,15 +128,15 @@ fdn_insert_agent(const char *name, const char *module, Jsonb *args,
 	char		nulls[9] = "         ";
 
 	fdn_check_name("an agent name", name);
-	fdn_check_known(caps, fdn_known_capabilities, "capability");
-	fdn_check_known(protos, fdn_known_protocols, "protocol");
+	check_known(caps, known_capabilities, "capability");
+	check_known(protos, known_protocols, "protocol");
 	if (strcmp(strategy, "singleton") != 0 && strcmp(strategy, "replicated") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown agent strategy \"%s\"", strategy),
 				 errhint("Use singleton or replicated.")));
 	if (OidIsValid(handler))
-		fdn_check_agent_handler(handler);
+		check_agent_handler(handler);
 	if (module == NULL && !OidIsValid(handler))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -181,7 +181,7 @@ fdn_register_agent(PG_FUNCTION_ARGS)
 		PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
 		fdn_null_arg_error("agent name, args, capabilities, protocols, strategy and resources",
 						   "Call foundation.register_agent('name', '{\"handler\": \"my_handler(text,text,jsonb)\"}').");
-	fdn_insert_agent(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	insert_agent(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 					 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					 PG_GETARG_JSONB_P(2), PG_GETARG_ARRAYTYPE_P(3),
 					 PG_GETARG_ARRAYTYPE_P(4), text_to_cstring(PG_GETARG_TEXT_PP(5)),
@@ -223,7 +223,7 @@ fdn_start_coordination_agent(PG_FUNCTION_ARGS)
 
 		PG_TRY();
 		{
-			fdn_insert_agent(name, module, args, PG_GETARG_ARRAYTYPE_P(3),
+			insert_agent(name, module, args, PG_GETARG_ARRAYTYPE_P(3),
 							 PG_GETARG_ARRAYTYPE_P(4), strategy, PG_GETARG_JSONB_P(6),
 							 PG_ARGISNULL(7) ? InvalidOid : PG_GETARG_OID(7));
 		}
@@ -268,7 +268,7 @@ typedef struct FdnNameAt
 } FdnNameAt;
 
 static int
-fdn_name_at_cmp(const void *a, const void *b)
+name_at_cmp(const void *a, const void *b)
 {
 	const FdnNameAt *x = a;
 	const FdnNameAt *y = b;
@@ -283,7 +283,7 @@ fdn_name_at_cmp(const void *a, const void *b)
  * was quadratic (37.8 s for 100 001 agents), and to find a name's position.
  */
 static FdnNameAt *
-fdn_sorted_names(char **names, int n)
+sorted_names(char **names, int n)
 {
 	FdnNameAt  *v = palloc(sizeof(FdnNameAt) * n);
 	int			i;
@@ -293,13 +293,13 @@ fdn_sorted_names(char **names, int n)
 		v[i].name = names[i];
 		v[i].at = i;
 	}
-	qsort(v, n, sizeof(FdnNameAt), fdn_name_at_cmp);
+	qsort(v, n, sizeof(FdnNameAt), name_at_cmp);
 	return v;
 }
 
 /* The first name (in list order) that was listed before, or -1. */
 static int
-fdn_first_repeat(const FdnNameAt *sorted, int n)
+first_repeat(const FdnNameAt *sorted, int n)
 {
 	int			first = -1;
 	int			i;
@@ -312,7 +312,7 @@ fdn_first_repeat(const FdnNameAt *sorted, int n)
 }
 
 static int
-fdn_name_cmp(const void *a, const void *b)
+name_cmp(const void *a, const void *b)
 {
 	return strcmp(((const FdnNameAt *) a)->name, ((const FdnNameAt *) b)->name);
 }
@@ -353,8 +353,8 @@ fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
 					 errhint("Pass the agents' names.")));
 		names[i] = TextDatumGetCString(elems[i]);
 	}
-	sorted = fdn_sorted_names(names, n);
-	dup = fdn_first_repeat(sorted, n);
+	sorted = sorted_names(names, n);
+	dup = first_repeat(sorted, n);
 	if (dup >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -389,7 +389,7 @@ fdn_agents_for(ArrayType *arr, const char *capability, int *nagents)
 		FdnAgent   *a;
 
 		key.name = TextDatumGetCString(fdn_spi_getdatum(r, 1, &isnull));
-		at = bsearch(&key, sorted, n, sizeof(FdnNameAt), fdn_name_cmp);
+		at = bsearch(&key, sorted, n, sizeof(FdnNameAt), name_cmp);
 		if (at == NULL)
 			elog(ERROR, "foundation: agent row \"%s\" for no name listed", key.name);
 		a = &agents[at->at];
@@ -460,11 +460,11 @@ typedef struct FdnHandlerPlan
 	SPIPlanPtr	plan;
 } FdnHandlerPlan;
 
-static HTAB *fdn_handler_plans = NULL;
+static HTAB *handler_plans = NULL;
 
 /* The plan for handler as owner (who is the current user); errors if gone. */
 static SPIPlanPtr
-fdn_handler_plan(Oid handler, Oid owner)
+handler_plan(Oid handler, Oid owner)
 {
 	FdnHandlerPlanKey key = {handler, owner};
 	FdnHandlerPlan *entry;
@@ -474,16 +474,16 @@ fdn_handler_plan(Oid handler, Oid owner)
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
 	SPIPlanPtr	plan;
 
-	if (fdn_handler_plans == NULL)
+	if (handler_plans == NULL)
 	{
 		HASHCTL		ctl = {0};
 
 		ctl.keysize = sizeof(FdnHandlerPlanKey);
 		ctl.entrysize = sizeof(FdnHandlerPlan);
-		fdn_handler_plans = hash_create("foundation handler plans", 16, &ctl,
+		handler_plans = hash_create("foundation handler plans", 16, &ctl,
 										HASH_ELEM | HASH_BLOBS);
 	}
-	entry = hash_search(fdn_handler_plans, &key, HASH_FIND, NULL);
+	entry = hash_search(handler_plans, &key, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->plan;
 
@@ -505,14 +505,14 @@ fdn_handler_plan(Oid handler, Oid owner)
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "foundation: SPI_keepplan failed");
-	entry = hash_search(fdn_handler_plans, &key, HASH_ENTER, &found);
+	entry = hash_search(handler_plans, &key, HASH_ENTER, &found);
 	entry->plan = plan;
 	return plan;
 }
 
 /* Inside fdn_user_call, as the agent's owner: call its handler. */
 static void
-fdn_agent_call_cb(void *arg)
+agent_call_cb(void *arg)
 {
 	FdnAgentCallArgs *a = arg;
 	MemoryContext caller = CurrentMemoryContext;
@@ -526,7 +526,7 @@ fdn_agent_call_cb(void *arg)
 	values[0] = CStringGetTextDatum(a->agent->name);
 	values[1] = CStringGetTextDatum(a->request);
 	values[2] = JsonbPGetDatum(a->payload);
-	rc = SPI_execute_plan(fdn_handler_plan(a->agent->handler, a->agent->owner),
+	rc = SPI_execute_plan(handler_plan(a->agent->handler, a->agent->owner),
 						  values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "foundation: unexpected SPI result %s calling handler %u",
@@ -549,7 +549,7 @@ fdn_agent_call(FdnAgent *agent, const char *request, Jsonb *payload,
 			   int timeout_ms, char **error)
 {
 	FdnAgentCallArgs args = {agent, request, payload, timeout_ms, NULL};
-	FdnUserCall call = {agent->owner, timeout_ms, fdn_agent_call_cb, &args, false};
+	FdnUserCall call = {agent->owner, timeout_ms, agent_call_cb, &args, false};
 	ErrorData  *edata;
 
 	*error = NULL;

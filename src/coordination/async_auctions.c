@@ -5,7 +5,7 @@
  *	  close_auction, auction_result, auction_bids.
  *
  * Bids and the close of an auction are ordered by a lock on the auction
- * (fdn_lock_auction); concurrent closers by the auction's row lock.
+ * (lock_auction); concurrent closers by the auction's row lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -109,7 +109,7 @@ fdn_open_auction(PG_FUNCTION_ARGS)
  */
 
 static void
-fdn_lock_auction(int64 id, LOCKMODE mode)
+lock_auction(int64 id, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 
@@ -159,7 +159,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				 errhint("details.priority, if given, is a finite number of at least 0.")));
 
 	/*
-	 * The auction's share lock (see fdn_lock_auction), then one statement:
+	 * The auction's share lock (see lock_auction), then one statement:
 	 * update the agent's own row, written at the opening and found by
 	 * primary key, only if the auction is open and the caller may act for
 	 * the agent.  The lock is taken before the statement's snapshot, so in
@@ -175,7 +175,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	bid_values[3] = Float8GetDatum(priority);
 	bid_values[4] = JsonbPGetDatum(details);
 	bid_values[5] = ObjectIdGetDatum(GetUserId());
-	fdn_lock_auction(id, ShareLock);
+	lock_auction(id, ShareLock);
 	fdn_priv_begin(&priv);
 	if (!IsolationUsesXactSnapshot())
 		fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
@@ -236,7 +236,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 
 /* Ranking order of top_bids: bid, then priority, high first; then seq. */
 static int
-fdn_bid_rank_cmp(const void *a, const void *b)
+bid_rank_cmp(const void *a, const void *b)
 {
 	const FdnBid *x = a;
 	const FdnBid *y = b;
@@ -267,8 +267,8 @@ fdn_close_auction_id(int64 id, bool check_owner)
 	int			n;
 	int			i;
 
-	/* Waits for bids in flight; holds off later ones (fdn_lock_auction). */
-	fdn_lock_auction(id, ExclusiveLock);
+	/* Waits for bids in flight; holds off later ones (lock_auction). */
+	lock_auction(id, ExclusiveLock);
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT status, result::text, spec, owner FROM foundation.auctions"
 				 " WHERE auction_id = $1 FOR UPDATE",
@@ -332,7 +332,7 @@ fdn_close_auction_id(int64 id, bool check_owner)
 					 NULL, SPI_OK_SELECT);
 		for (i = 0; i < n; i++)
 			bids[i].agent->seq = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
-		qsort(bids, n, sizeof(FdnBid), fdn_bid_rank_cmp);
+		qsort(bids, n, sizeof(FdnBid), bid_rank_cmp);
 	}
 	result = fdn_auction_result(id, &as, bids, n, true, fdn_protocol_now());
 	fdn_protocol_store_close(&priv,

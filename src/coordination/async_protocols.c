@@ -108,7 +108,7 @@ typedef struct FdnCloseArgs
 } FdnCloseArgs;
 
 static void
-fdn_close_cb(void *arg)
+close_cb(void *arg)
 {
 	FdnCloseArgs *a = arg;
 
@@ -195,7 +195,7 @@ fdn_close_due_protocols(void)
 	for (i = 0; i < na + np; i++)
 	{
 		FdnCloseArgs args = {i < na, i < na ? auctions[i] : proposals[i - na]};
-		ErrorData  *edata = fdn_try_subxact(fdn_close_cb, &args);
+		ErrorData  *edata = fdn_try_subxact(close_cb, &args);
 
 		if (edata)
 			ereport(WARNING,

@@ -110,7 +110,7 @@ fdn_auction_decide(FdnBid *bids, int n, bool second_price, double reserve,
 }
 
 static void
-fdn_json_num(StringInfo buf, double v)
+json_num(StringInfo buf, double v)
 {
 	/* jsonb prints what numeric would: no exponent for ordinary amounts */
 	appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(float8out,
@@ -191,12 +191,12 @@ fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
 		appendStringInfoString(&res, "null");
 	appendStringInfoString(&res, ", \"payment\": ");
 	if (winner >= 0)
-		fdn_json_num(&res, payment);
+		json_num(&res, payment);
 	else
 		appendStringInfoString(&res, "null");
 	appendStringInfo(&res, ", \"auction_type\": \"sealed_bid\", \"payment_rule\": \"%s\", \"reserve_price\": ",
 					 as->second_price ? "second_price" : "first_price");
-	fdn_json_num(&res, as->reserve);
+	json_num(&res, as->reserve);
 	appendStringInfo(&res, ", \"%s\": [", top_only ? "top_bids" : "bids");
 	for (i = 0; i < n; i++)
 	{
@@ -205,9 +205,9 @@ fdn_auction_result(int64 auction_id, const FdnAuctionSpec *as, FdnBid *bids,
 		appendStringInfoString(&res, "{\"agent\": ");
 		escape_json(&res, bids[i].agent->name);
 		appendStringInfoString(&res, ", \"bid\": ");
-		fdn_json_num(&res, bids[i].bid);
+		json_num(&res, bids[i].bid);
 		appendStringInfoString(&res, ", \"priority\": ");
-		fdn_json_num(&res, bids[i].priority);
+		json_num(&res, bids[i].priority);
 		appendStringInfoString(&res, ", \"error\": ");
 		if (bids[i].error)
 			escape_json(&res, bids[i].error);

@@ -55,7 +55,7 @@ PG_FUNCTION_INFO_V1(fdn_coordinate_resource_allocation);
  * RETURNS jsonb, and role, who runs it, may execute it.
  */
 static void
-fdn_check_coordination_fn(Oid fn, Oid role)
+check_coordination_fn(Oid fn, Oid role)
 {
 	static const FdnSignature sig = {
 		.what = "coordination function",
@@ -77,7 +77,7 @@ fdn_check_coordination_fn(Oid fn, Oid role)
 }
 
 static Oid
-fdn_fn_from_spec(Jsonb *spec)
+fn_from_spec(Jsonb *spec)
 {
 	JsonbValue	v;
 	Oid			fn;
@@ -92,13 +92,13 @@ fdn_fn_from_spec(Jsonb *spec)
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
 											  CStringGetDatum(pnstrdup(v.val.string.val,
 																	   v.val.string.len))));
-	fdn_check_coordination_fn(fn, GetUserId());
+	check_coordination_fn(fn, GetUserId());
 	return fn;
 }
 
 /* Record a protocol's result on the caller's variable, if it has one. */
 static void
-fdn_record_result(const char *variable_id, Jsonb *result)
+record_result(const char *variable_id, Jsonb *result)
 {
 	FdnPrivState priv;
 
@@ -115,7 +115,7 @@ fdn_record_result(const char *variable_id, Jsonb *result)
 }
 
 static char *
-fdn_spec_string(Jsonb *spec, const char *key)
+spec_string(Jsonb *spec, const char *key)
 {
 	JsonbValue	v;
 
@@ -137,7 +137,7 @@ typedef struct FdnCustomCall
 
 /* Inside fdn_user_call: the coordination function itself. */
 static void
-fdn_custom_cb(void *arg)
+custom_cb(void *arg)
 {
 	FdnCustomCall *c = arg;
 	LOCAL_FCINFO(fcinfo, 3);
@@ -163,12 +163,12 @@ fdn_custom_cb(void *arg)
  * is raised as it is.
  */
 static Jsonb *
-fdn_custom(Oid fn, Oid role, ArrayType *agents, Jsonb *spec, Jsonb *context)
+run_custom_protocol(Oid fn, Oid role, ArrayType *agents, Jsonb *spec, Jsonb *context)
 {
 	int			n;
 	StringInfoData ev;
 	FdnCustomCall c = {fn, agents, spec, context, NULL};
-	FdnUserCall call = {role, 0, fdn_custom_cb, &c, false};
+	FdnUserCall call = {role, 0, custom_cb, &c, false};
 	ErrorData  *edata;
 
 	(void) fdn_agents_for(agents, NULL, &n);
@@ -201,9 +201,9 @@ fdn_run_custom_protocol(PG_FUNCTION_ARGS)
 		fdn_null_arg_error("spec and agents",
 						   "Call foundation.run_custom_protocol('{\"coordination_fn\": \"f(text[],jsonb,jsonb)\"}', ARRAY['a1']).");
 	spec = PG_GETARG_JSONB_P(0);
-	res = fdn_custom(fdn_fn_from_spec(spec), GetUserId(), PG_GETARG_ARRAYTYPE_P(1), spec,
+	res = run_custom_protocol(fn_from_spec(spec), GetUserId(), PG_GETARG_ARRAYTYPE_P(1), spec,
 					 PG_ARGISNULL(2) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(2));
-	fdn_record_result(fdn_spec_string(spec, "variable_id"), res);
+	record_result(spec_string(spec, "variable_id"), res);
 	PG_RETURN_JSONB_P(res);
 }
 
@@ -225,8 +225,8 @@ fdn_register_orchestration_variable(PG_FUNCTION_ARGS)
 		fdn_null_arg_error("variable",
 						   "Pass '{\"id\": \"...\", \"type\": \"auction\", \"agents\": [...]}'.");
 	var = PG_GETARG_JSONB_P(0);
-	id = fdn_spec_string(var, "id");
-	type = fdn_spec_string(var, "type");
+	id = spec_string(var, "id");
+	type = spec_string(var, "type");
 	if (id == NULL || type == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -249,8 +249,8 @@ fdn_register_orchestration_variable(PG_FUNCTION_ARGS)
 					 errmsg("the \"constraints\" of an orchestration variable must be an object"),
 					 errhint("Pass \"constraints\": {\"total_resources\": {...}} or {}.")));
 	}
-	if (fdn_spec_string(var, "coordination_fn"))
-		fn = fdn_fn_from_spec(var);
+	if (spec_string(var, "coordination_fn"))
+		fn = fn_from_spec(var);
 	if (getKeyJsonValueFromContainer(&var->root, "agents", 6, &v))
 	{
 		int			n;
@@ -334,8 +334,8 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 		Oid			fnoid = DatumGetObjectId(fn);
 
 		/* The owner chose the function; it runs as the owner (the caller). */
-		fdn_check_coordination_fn(fnoid, priv.save_userid);
-		res = fdn_custom(fnoid, priv.save_userid, DatumGetArrayTypeP(agents),
+		check_coordination_fn(fnoid, priv.save_userid);
+		res = run_custom_protocol(fnoid, priv.save_userid, DatumGetArrayTypeP(agents),
 						 constraints, context);
 	}
 	else if (strcmp(type, "auction") == 0)
@@ -371,7 +371,7 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 	}
 	else if (strcmp(type, "consensus") == 0)
 	{
-		char	   *ctype = fdn_spec_string(constraints, "consensus_type");
+		char	   *ctype = spec_string(constraints, "consensus_type");
 		JsonbValue	v;
 		Jsonb	   *proposal = context;
 
@@ -386,7 +386,7 @@ fdn_coordinate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("orchestration variable \"%s\" of type %s has no coordination function", id, type),
 				 errhint("Register it with a \"coordination_fn\", or call foundation.negotiate directly.")));
-	fdn_record_result(id, res);
+	record_result(id, res);
 	PG_RETURN_JSONB_P(res);
 }
 
@@ -442,7 +442,7 @@ fdn_coordinate_resource_allocation(PG_FUNCTION_ARGS)
 						 resources_text);
 		res = fdn_run_auction(fdn_jsonb_from_text(spec.data), agents,
 							  fdn_jsonb_from_text("{\"timeout\": 30000}"));
-		fdn_record_result("resource_allocation", res);
+		record_result("resource_allocation", res);
 	}
 	PG_CATCH();
 	{

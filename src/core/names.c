@@ -36,7 +36,7 @@
  * rule lives in this one place.  Only fdn_allow_reserved_name lets one
  * through, for foundation's own start of its singletons.
  */
-static const char *fdn_reserved_allowed = NULL;
+static const char *reserved_allowed = NULL;
 
 bool
 fdn_name_is_reserved(const char *name)
@@ -47,7 +47,7 @@ fdn_name_is_reserved(const char *name)
 void
 fdn_allow_reserved_name(const char *name)
 {
-	fdn_reserved_allowed = name;
+	reserved_allowed = name;
 }
 
 void
@@ -63,7 +63,7 @@ fdn_check_name(const char *what, const char *name)
 				 errhint("Names are limited to %d bytes; give a non-empty, shorter one.",
 						 FDN_MAX_NAME_LEN)));
 	if (fdn_name_is_reserved(name) &&
-		(fdn_reserved_allowed == NULL || strcmp(fdn_reserved_allowed, name) != 0))
+		(reserved_allowed == NULL || strcmp(reserved_allowed, name) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_RESERVED_NAME),
 				 errmsg("%s must not begin with \"%s\"", what, FDN_RESERVED_PREFIX),

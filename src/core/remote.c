@@ -299,7 +299,7 @@ fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
 
 /* A conninfo value in single quotes, with ' and \\ escaped. */
 static char *
-fdn_conn_quote(const char *v)
+conn_quote(const char *v)
 {
 	StringInfoData buf;
 
@@ -329,10 +329,10 @@ fdn_local_conninfo(const char *application_name)
 	host = sockdirs[0] ? sockdirs : "127.0.0.1";
 	return psprintf("host=%s port=%d dbname=%s user=%s connect_timeout=10"
 					" application_name=%s",
-					fdn_conn_quote(host), PostPortNumber,
-					fdn_conn_quote(fdn_database),
-					fdn_conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)),
-					fdn_conn_quote(application_name));
+					conn_quote(host), PostPortNumber,
+					conn_quote(fdn_database),
+					conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)),
+					conn_quote(application_name));
 }
 
 /* ---------- connections foundation opens ---------- */
@@ -382,7 +382,7 @@ fdn_connectdb(const char *conninfo)
  * service file entry, certificate or server options is our own
  * configuration (foundation.cluster_conninfo_options), never a peer's.
  */
-static const char *const fdn_address_keywords[] = {
+static const char *const address_keywords[] = {
 	"host", "hostaddr", "port", "dbname", "connect_timeout", "sslmode",
 	"target_session_attrs", "application_name", NULL
 };
@@ -392,14 +392,14 @@ static const char *const fdn_address_keywords[] = {
  * choose: anything that reads this server's files (passfile, service
  * file, certificates and keys), a password, or server options.
  */
-static const char *const fdn_local_keywords[] = {
+static const char *const local_keywords[] = {
 	"password", "passfile", "service", "servicefile", "options", "sslkey",
 	"sslcert", "sslrootcert", "sslcrl", "sslcrldir", "sslpassword",
 	"krbsrvname", "gsslib", NULL
 };
 
 static bool
-fdn_keyword_allowed(const char *kw, FdnConninfoFilter filter)
+keyword_allowed(const char *kw, FdnConninfoFilter filter)
 {
 	int			i;
 
@@ -408,13 +408,13 @@ fdn_keyword_allowed(const char *kw, FdnConninfoFilter filter)
 		case FDN_CI_NO_PASSWORD:
 			return strcmp(kw, "password") != 0;
 		case FDN_CI_MEMBER:
-			for (i = 0; fdn_local_keywords[i]; i++)
-				if (strcmp(kw, fdn_local_keywords[i]) == 0)
+			for (i = 0; local_keywords[i]; i++)
+				if (strcmp(kw, local_keywords[i]) == 0)
 					return false;
 			return true;
 		case FDN_CI_ADDRESS:
-			for (i = 0; fdn_address_keywords[i]; i++)
-				if (strcmp(kw, fdn_address_keywords[i]) == 0)
+			for (i = 0; address_keywords[i]; i++)
+				if (strcmp(kw, address_keywords[i]) == 0)
 					return true;
 			return false;
 	}
@@ -439,13 +439,13 @@ fdn_conninfo_filter(const char *conninfo, FdnConninfoFilter filter, bool *droppe
 	{
 		if (o->val == NULL || o->val[0] == '\0')
 			continue;
-		if (!fdn_keyword_allowed(o->keyword, filter))
+		if (!keyword_allowed(o->keyword, filter))
 		{
 			any = true;
 			continue;
 		}
 		appendStringInfo(&buf, "%s%s=%s", buf.len > 0 ? " " : "", o->keyword,
-						 fdn_conn_quote(o->val));
+						 conn_quote(o->val));
 	}
 	PQconninfoFree(opts);
 	if (dropped)
@@ -519,7 +519,7 @@ typedef struct FdnParseArg
 } FdnParseArg;
 
 static void
-fdn_parse_cb(void *arg)
+parse_cb(void *arg)
 {
 	FdnParseArg *a = arg;
 
@@ -543,7 +543,7 @@ fdn_remote_jsonb(const char *text, FdnJsonShape shape, char **why)
 	a.text = text;
 	a.result = NULL;
 	/* Whatever the text holds, a failed parse is this answer's problem. */
-	edata = fdn_try_subxact(fdn_parse_cb, &a);
+	edata = fdn_try_subxact(parse_cb, &a);
 	if (edata)
 	{
 		if (why)

@@ -51,27 +51,27 @@ fdn_shmem_add(const char *name, Size size, FdnShmemInit init, void **ptr)
 }
 
 static Size
-fdn_shmem_size(void)
+shmem_size(void)
 {
 	return add_size(offsetof(FdnShared, slots),
 					mul_size(sizeof(FdnChildSlot), fdn_max_children));
 }
 
 static void
-fdn_shmem_request(void)
+shmem_request(void)
 {
 	int			i;
 
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(fdn_shmem_size());
+	RequestAddinShmemSpace(shmem_size());
 	RequestNamedLWLockTranche("foundation", 1);
 	for (i = 0; i < nparts; i++)
 		RequestAddinShmemSpace(parts[i].size);
 }
 
 static void
-fdn_shmem_startup(void)
+shmem_startup(void)
 {
 	bool		found;
 	int			i;
@@ -80,10 +80,10 @@ fdn_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	fdn_shared = ShmemInitStruct("foundation", fdn_shmem_size(), &found);
+	fdn_shared = ShmemInitStruct("foundation", shmem_size(), &found);
 	if (!found)
 	{
-		memset(fdn_shared, 0, fdn_shmem_size());
+		memset(fdn_shared, 0, shmem_size());
 		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))->lock;
 		fdn_shared->nslots = fdn_max_children;
 		fdn_shared->supervisor_procno = -1;
@@ -107,9 +107,9 @@ void
 fdn_shmem_init_hooks(void)
 {
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = fdn_shmem_request;
+	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = fdn_shmem_startup;
+	shmem_startup_hook = shmem_startup;
 }
 
 void

@@ -30,7 +30,7 @@
  * pops it.
  */
 static void
-fdn_push_catalog_path(void)
+push_catalog_path(void)
 {
 	OverrideSearchPath path = {0};
 	static List *schemas = NIL;
@@ -66,7 +66,7 @@ fdn_priv_begin(FdnPrivState *state)
 						   state->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	fdn_push_catalog_path();
+	push_catalog_path();
 }
 
 void
@@ -91,29 +91,29 @@ typedef struct FdnPlan
 	SPIPlanPtr	plan;
 } FdnPlan;
 
-static FdnPlan fdn_plans[FDN_MAX_PLANS];
-static int	fdn_nplans = 0;
+static FdnPlan kept_plans[FDN_MAX_PLANS];
+static int	nplans = 0;
 
 static SPIPlanPtr
-fdn_plan_for(const char *sql, int nargs, Oid *argtypes)
+plan_for(const char *sql, int nargs, Oid *argtypes)
 {
 	int			i;
 	SPIPlanPtr	plan;
 
-	for (i = 0; i < fdn_nplans; i++)
-		if (fdn_plans[i].sql == sql)
-			return fdn_plans[i].plan;
+	for (i = 0; i < nplans; i++)
+		if (kept_plans[i].sql == sql)
+			return kept_plans[i].plan;
 	plan = SPI_prepare(sql, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "foundation: SPI_prepare failed (%s) for: %s",
 			 SPI_result_code_string(SPI_result), sql);
-	if (fdn_nplans == FDN_MAX_PLANS)
+	if (nplans == FDN_MAX_PLANS)
 		return plan;			/* used once, freed with the SPI context */
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "foundation: SPI_keepplan failed");
-	fdn_plans[fdn_nplans].sql = sql;
-	fdn_plans[fdn_nplans].plan = plan;
-	fdn_nplans++;
+	kept_plans[nplans].sql = sql;
+	kept_plans[nplans].plan = plan;
+	nplans++;
 	return plan;
 }
 
@@ -122,12 +122,12 @@ fdn_plan_for(const char *sql, int nargs, Oid *argtypes)
  * or read-only with the given one; an error unless the result is expected.
  */
 static int
-fdn_spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
+spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			const char *nulls, Snapshot snapshot, int expected)
 {
 	int			rc;
 	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr	plan = fdn_plan_for(sql, nargs, argtypes);
+	SPIPlanPtr	plan = plan_for(sql, nargs, argtypes);
 
 	if (snapshot == NULL)
 		rc = SPI_execute_plan(plan, values, nulls, false, 0);
@@ -146,14 +146,14 @@ int
 fdn_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 const char *nulls, int expected)
 {
-	return fdn_spi_run(sql, nargs, argtypes, values, nulls, NULL, expected);
+	return spi_run(sql, nargs, argtypes, values, nulls, NULL, expected);
 }
 
 int
 fdn_spi_query_latest(const char *sql, int nargs, Oid *argtypes,
 					 Datum *values, const char *nulls)
 {
-	return fdn_spi_run(sql, nargs, argtypes, values, nulls,
+	return spi_run(sql, nargs, argtypes, values, nulls,
 					   IsolationUsesXactSnapshot() ? GetLatestSnapshot() : NULL,
 					   SPI_OK_SELECT);
 }

@@ -19,14 +19,14 @@
 #include "core/user_call.h"
 
 
-static TimeoutId fdn_user_timeout = MAX_TIMEOUTS;
-static volatile sig_atomic_t fdn_user_timed_out = false;
+static TimeoutId user_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t user_timed_out = false;
 
 /* Cancel the call the way statement_timeout cancels a statement. */
 static void
-fdn_user_timeout_handler(void)
+user_timeout_handler(void)
 {
-	fdn_user_timed_out = true;
+	user_timed_out = true;
 	QueryCancelPending = true;
 	InterruptPending = true;
 	SetLatch(MyLatch);
@@ -34,7 +34,7 @@ fdn_user_timeout_handler(void)
 
 /* In the call's subtransaction. */
 static void
-fdn_user_call_cb(void *arg)
+user_call_cb(void *arg)
 {
 	FdnUserCall *call = arg;
 	Oid			save_userid;
@@ -58,12 +58,12 @@ fdn_user_call_cb(void *arg)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	if (call->timeout_ms > 0)
-		enable_timeout_after(fdn_user_timeout, call->timeout_ms);
+		enable_timeout_after(user_timeout, call->timeout_ms);
 
 	call->fn(call->arg);
 
 	if (call->timeout_ms > 0)
-		disable_timeout(fdn_user_timeout, false);
+		disable_timeout(user_timeout, false);
 	/* Undo what the code SET, as a function's SET clause is undone. */
 	AtEOXact_GUC(false, nest);
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -74,14 +74,14 @@ fdn_user_call(FdnUserCall *call)
 {
 	ErrorData  *edata;
 
-	if (fdn_user_timeout == MAX_TIMEOUTS)
-		fdn_user_timeout = RegisterTimeout(USER_TIMEOUT, fdn_user_timeout_handler);
-	fdn_user_timed_out = false;
-	edata = fdn_try_subxact(fdn_user_call_cb, call);
+	if (user_timeout == MAX_TIMEOUTS)
+		user_timeout = RegisterTimeout(USER_TIMEOUT, user_timeout_handler);
+	user_timed_out = false;
+	edata = fdn_try_subxact(user_call_cb, call);
 	if (call->timeout_ms > 0)
-		disable_timeout(fdn_user_timeout, false);
-	call->timed_out = fdn_user_timed_out;
-	fdn_user_timed_out = false;
+		disable_timeout(user_timeout, false);
+	call->timed_out = user_timed_out;
+	user_timed_out = false;
 	if (call->timed_out)
 	{
 		if (edata == NULL)

@@ -80,7 +80,7 @@ typedef enum
 static const char *const st_names[] = {"healthy", "degraded", "critical"};
 
 /* The probe connection while a check runs (see fdn_health_run). */
-static PGconn *fdn_probe_conn = NULL;
+static PGconn *probe_conn = NULL;
 
 static void
 add_rec(StringInfo recs, const char *rule, const char *reason, const char *action)
@@ -254,10 +254,10 @@ fdn_health_run(bool store)
 	PGconn	   *probe = NULL;
 
 	/* A probe left behind by a check that failed midway. */
-	if (fdn_probe_conn)
+	if (probe_conn)
 	{
-		PQfinish(fdn_probe_conn);
-		fdn_probe_conn = NULL;
+		PQfinish(probe_conn);
+		probe_conn = NULL;
 	}
 	initStringInfo(&recs);
 	appendStringInfoChar(&recs, '[');
@@ -286,7 +286,7 @@ fdn_health_run(bool store)
 		 * The pub/sub probe's connection to ourselves gets under way first,
 		 * so that it is made while the other nodes answer.
 		 */
-		probe = fdn_probe_conn = fdn_connect_start(fdn_local_conninfo("foundation health probe"));
+		probe = probe_conn = fdn_connect_start(fdn_local_conninfo("foundation health probe"));
 		fdn_remote_run(calls, ncalls, fdn_health_check_timeout_ms, 2);
 
 		initStringInfo(&nodes);
@@ -410,7 +410,7 @@ fdn_health_run(bool store)
 	queue = json_num(local, "notification_queue_usage", 0);
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
-	fdn_probe_conn = NULL;		/* measure_latency finishes it */
+	probe_conn = NULL;		/* measure_latency finishes it */
 	latency = measure_latency(probe, &lat_error);
 	if (!supervisor_ok)
 	{

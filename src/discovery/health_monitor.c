@@ -42,7 +42,7 @@ fdn_register_health_monitor(void)
 }
 
 static void
-fdn_health_pass(void *arg)
+health_pass(void *arg)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -78,7 +78,7 @@ fdn_health_monitor_main(Datum main_arg)
 		fdn_worker_reload();
 		if (fdn_health_check_interval_ms > 0 && GetCurrentTimestamp() >= next)
 		{
-			fdn_worker_pass(fdn_health_pass, NULL, loopcxt);
+			fdn_worker_pass(health_pass, NULL, loopcxt);
 			next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   fdn_health_check_interval_ms);
 		}

@@ -51,7 +51,7 @@ PG_FUNCTION_INFO_V1(fdn_nodes_no_password);
 char	   *fdn_node_conninfo = NULL;
 char	   *fdn_cluster_conninfo_options = NULL;
 
-static char *fdn_peer_conninfo(const char *given);
+static char *peer_conninfo(const char *given);
 
 Datum
 fdn_node_name_sql(PG_FUNCTION_ARGS)
@@ -63,7 +63,7 @@ fdn_node_name_sql(PG_FUNCTION_ARGS)
 
 /* MemTotal and MemAvailable from /proc/meminfo, in bytes (-1: unknown). */
 static void
-fdn_meminfo(int64 *total, int64 *avail)
+read_meminfo(int64 *total, int64 *avail)
 {
 	FILE	   *f = fopen("/proc/meminfo", "r");
 	char		line[256];
@@ -96,7 +96,7 @@ fdn_node_metrics_text(void)
 
 	if (getloadavg(load, 3) != 3)
 		load[0] = load[1] = load[2] = -1;
-	fdn_meminfo(&memtotal, &memavail);
+	read_meminfo(&memtotal, &memavail);
 
 	/* What PostgreSQL knows, measured by PostgreSQL itself. */
 	fdn_priv_begin(&priv);
@@ -141,7 +141,7 @@ typedef struct FdnCandidate
 } FdnCandidate;
 
 static char *
-fdn_addr_conninfo(const char *addr, int port)
+addr_conninfo(const char *addr, int port)
 {
 	return psprintf("host=%s port=%d dbname=%s%s%s", addr, port, fdn_database,
 					fdn_cluster_conninfo_options[0] ? " " : "",
@@ -150,7 +150,7 @@ fdn_addr_conninfo(const char *addr, int port)
 
 /* Every address a name resolves to (IPv4 and IPv6), as conninfos. */
 static List *
-fdn_resolve_dns(const char *name, int port)
+resolve_dns(const char *name, int port)
 {
 	struct addrinfo hints = {0};
 	struct addrinfo *res;
@@ -182,7 +182,7 @@ fdn_resolve_dns(const char *name, int port)
 
 		if (inet_ntop(ai->ai_family, src, host, sizeof(host)) == NULL)
 			continue;
-		ci = fdn_addr_conninfo(host, port);
+		ci = addr_conninfo(host, port);
 		foreach(lc, out)
 			if (strcmp(lfirst(lc), ci) == 0)
 				dup = true;
@@ -201,7 +201,7 @@ fdn_resolve_dns(const char *name, int port)
  * at config.<key> (returned; NULL if absent or key is NULL).
  */
 static char *
-fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
+topo_get(Jsonb *topo, const char *key, char **strategy)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -242,7 +242,7 @@ fdn_topo_get(Jsonb *topo, const char *key, char **strategy)
 
 /* The strings of the array at config.<key> of the topology's first entry. */
 static List *
-fdn_topo_list(Jsonb *topo, const char *key)
+topo_list(Jsonb *topo, const char *key)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -278,7 +278,7 @@ fdn_topo_list(Jsonb *topo, const char *key)
 
 /* Known nodes' conninfos (gossip asks them too). */
 static List *
-fdn_known_conninfos(void)
+known_conninfos(void)
 {
 	FdnPrivState priv;
 	List	   *out = NIL;
@@ -295,7 +295,7 @@ fdn_known_conninfos(void)
 }
 
 static List *
-fdn_append_unique(List *list, const char *conninfo)
+append_unique(List *list, const char *conninfo)
 {
 	ListCell   *lc;
 
@@ -307,7 +307,7 @@ fdn_append_unique(List *list, const char *conninfo)
 
 /* Upsert one node; manual rows keep their source. */
 static void
-fdn_upsert_node(const char *name, const char *conninfo, const char *source,
+upsert_node(const char *name, const char *conninfo, const char *source,
 				bool up, int64 ping_us)
 {
 	Datum		values[5];
@@ -348,7 +348,7 @@ fdn_discover(void)
 
 	if (strcmp(mode, "no_clustering") == 0)
 		return 0;
-	(void) fdn_topo_get(topo, NULL, &strategy);
+	(void) topo_get(topo, NULL, &strategy);
 	if (strategy == NULL)
 		strategy = pstrdup("manual");
 	gossip = strcmp(strategy, "gossip") == 0;
@@ -368,23 +368,23 @@ fdn_discover(void)
 	 */
 	if (strcmp(strategy, "static") == 0 || gossip)
 	{
-		foreach(lc, fdn_topo_list(topo, gossip ? "seeds" : "nodes"))
-			cands = fdn_append_unique(cands, lfirst(lc));
+		foreach(lc, topo_list(topo, gossip ? "seeds" : "nodes"))
+			cands = append_unique(cands, lfirst(lc));
 	}
 	else if (strcmp(strategy, "dns") == 0 || strcmp(strategy, "kubernetes") == 0 ||
 			 strcmp(strategy, "consul") == 0)
 	{
-		char	   *dns = fdn_topo_get(topo, strategy[0] == 'd' ? "service" : "dns_name",
+		char	   *dns = topo_get(topo, strategy[0] == 'd' ? "service" : "dns_name",
 									   NULL);
-		char	   *port = fdn_topo_get(topo, "port", NULL);
+		char	   *port = topo_get(topo, "port", NULL);
 
 		if (dns)
-			cands = fdn_resolve_dns(dns, port ? atoi(port) : fdn_cluster_port);
+			cands = resolve_dns(dns, port ? atoi(port) : fdn_cluster_port);
 	}
 	/* manual (wizard), and gossip: every known node too */
 	if (gossip || strcmp(strategy, "manual") == 0)
-		foreach(lc, fdn_known_conninfos())
-			cands = fdn_append_unique(cands, lfirst(lc));
+		foreach(lc, known_conninfos())
+			cands = append_unique(cands, lfirst(lc));
 
 	n = list_length(cands);
 	ereport(LOG,
@@ -436,7 +436,7 @@ fdn_discover(void)
 
 			if (strcmp(name, fdn_node()) == 0)
 				continue;
-			fdn_upsert_node(name, calls[i].conninfo, strategy, true, calls[i].ping_us);
+			upsert_node(name, calls[i].conninfo, strategy, true, calls[i].ping_us);
 			found++;
 		}
 		else
@@ -476,12 +476,12 @@ fdn_discover(void)
 					continue;
 				name = pnstrdup(nm.val.string.val, nm.val.string.len);
 				/* A peer says where a node is, not how we log in there. */
-				conninfo = fdn_peer_conninfo(pnstrdup(ci.val.string.val, ci.val.string.len));
+				conninfo = peer_conninfo(pnstrdup(ci.val.string.val, ci.val.string.len));
 				if (strcmp(name, fdn_node()) != 0)
 				{
 					/* The peer we talked to is up; the others it reports, we note. */
 					if (first)
-						fdn_upsert_node(name, calls[i].conninfo, "gossip", true, calls[i].ping_us);
+						upsert_node(name, calls[i].conninfo, "gossip", true, calls[i].ping_us);
 					else
 						fdn_spi_exec("INSERT INTO foundation.nodes (name, conninfo, source, status)"
 									 " VALUES ($1, $2, 'gossip', 'unknown') ON CONFLICT (name) DO NOTHING",
@@ -554,7 +554,7 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
 
 	fdn_priv_begin(&priv);
 	if (strcmp(name, fdn_node()) != 0)
-		fdn_upsert_node(name, fdn_peer_conninfo(conninfo), "gossip", true, -1);
+		upsert_node(name, peer_conninfo(conninfo), "gossip", true, -1);
 	fdn_spi_exec("SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $1::pg_catalog.text, 'conninfo', $2::pg_catalog.text))"
 				 " OPERATOR(pg_catalog.||) coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', name, 'conninfo', conninfo) ORDER BY name)"
 				 "              FROM foundation.nodes WHERE name OPERATOR(pg_catalog.<>) $3), '[]')",
@@ -573,7 +573,7 @@ fdn_gossip_exchange(PG_FUNCTION_ARGS)
  * foundation.cluster_conninfo_options (who we log in as, TLS) after it.
  */
 static char *
-fdn_peer_conninfo(const char *given)
+peer_conninfo(const char *given)
 {
 	bool		dropped;
 	char	   *ci = fdn_conninfo_filter(given, FDN_CI_ADDRESS, &dropped);

@@ -57,7 +57,7 @@ int			fdn_cluster_port = 5432;
 char	   *fdn_topology = NULL;
 
 static const char *
-fdn_env(const char *name, const char *dflt)
+env(const char *name, const char *dflt)
 {
 	const char *v = getenv(name);
 
@@ -66,7 +66,7 @@ fdn_env(const char *name, const char *dflt)
 
 /* foundation.cluster_nodes: each ;-separated entry must be a conninfo. */
 static bool
-fdn_check_cluster_nodes(char **newval, void **extra, GucSource source)
+check_cluster_nodes(char **newval, void **extra, GucSource source)
 {
 	char	   *copy = pstrdup(*newval);
 	char	   *entry;
@@ -103,7 +103,7 @@ fdn_check_cluster_nodes(char **newval, void **extra, GucSource source)
 
 /* foundation.topology: empty, or a JSON object. */
 static bool
-fdn_check_topology(char **newval, void **extra, GucSource source)
+check_topology(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
 
@@ -133,17 +133,17 @@ fdn_define_cluster_gucs(void)
 	DefineCustomStringVariable("foundation.app_name",
 							   "Application name used by the translated topologies.",
 							   "Default: the FOUNDATION_APP_NAME environment variable, else foundation-app.",
-							   &fdn_app_name, fdn_env("FOUNDATION_APP_NAME", "foundation-app"),
+							   &fdn_app_name, env("FOUNDATION_APP_NAME", "foundation-app"),
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.k8s_selector",
 							   "Kubernetes label selector; empty means app=<app name>.",
 							   "Default: the FOUNDATION_K8S_SELECTOR environment variable.",
-							   &fdn_k8s_selector, fdn_env("FOUNDATION_K8S_SELECTOR", ""),
+							   &fdn_k8s_selector, env("FOUNDATION_K8S_SELECTOR", ""),
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.k8s_namespace",
 							   "Kubernetes namespace of the headless service.",
 							   "Default: the POD_NAMESPACE environment variable, else default.",
-							   &fdn_k8s_namespace, fdn_env("POD_NAMESPACE", "default"),
+							   &fdn_k8s_namespace, env("POD_NAMESPACE", "default"),
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.k8s_dns_name",
 							   "DNS name to resolve for kubernetes discovery; empty means <app>.<namespace>.svc.cluster.local.",
@@ -152,24 +152,24 @@ fdn_define_cluster_gucs(void)
 	DefineCustomStringVariable("foundation.service_name",
 							   "Consul service name; empty means the app name.",
 							   "Default: the FOUNDATION_SERVICE_NAME environment variable.",
-							   &fdn_service_name, fdn_env("FOUNDATION_SERVICE_NAME", ""),
+							   &fdn_service_name, env("FOUNDATION_SERVICE_NAME", ""),
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.dns_service",
 							   "DNS name whose addresses are the nodes; empty means the app name.",
 							   "Default: the FOUNDATION_DNS_SERVICE environment variable.",
-							   &fdn_dns_service, fdn_env("FOUNDATION_DNS_SERVICE", ""),
+							   &fdn_dns_service, env("FOUNDATION_DNS_SERVICE", ""),
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.gossip_secret",
 							   "Shared secret that gossiping nodes must present.",
 							   "Default: the FOUNDATION_GOSSIP_SECRET environment variable, else empty. Gossip is off while it is empty or the seed's default, foundation-cluster.",
-							   &fdn_gossip_secret, fdn_env("FOUNDATION_GOSSIP_SECRET", ""),
+							   &fdn_gossip_secret, env("FOUNDATION_GOSSIP_SECRET", ""),
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	/* Connection strings may carry credentials: superusers only read them. */
 	DefineCustomStringVariable("foundation.cluster_nodes",
 							   "Connection strings of other nodes, separated by semicolons (static nodes, gossip seeds).",
 							   NULL,
 							   &fdn_cluster_nodes, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   fdn_check_cluster_nodes, NULL, NULL);
+							   check_cluster_nodes, NULL, NULL);
 	DefineCustomIntVariable("foundation.cluster_port",
 							"Port of the nodes found by DNS discovery.",
 							NULL,
@@ -179,7 +179,7 @@ fdn_define_cluster_gucs(void)
 							   "An explicit topology (JSON): foundation then steps aside (wizard mode).",
 							   NULL,
 							   &fdn_topology, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   fdn_check_topology, NULL, NULL);
+							   check_topology, NULL, NULL);
 }
 
 /*
@@ -216,7 +216,7 @@ fdn_cluster_node_list(void)
 /* ---------- translation ---------- */
 
 static void
-fdn_json_kv(StringInfo buf, const char *key, const char *value, bool comma)
+json_kv(StringInfo buf, const char *key, const char *value, bool comma)
 {
 	if (comma)
 		appendStringInfoString(buf, ", ");
@@ -226,19 +226,19 @@ fdn_json_kv(StringInfo buf, const char *key, const char *value, bool comma)
 }
 
 static Jsonb *
-fdn_jsonb(StringInfo buf)
+jsonb(StringInfo buf)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
 }
 
 static const char *
-fdn_or_app(const char *v)
+or_app(const char *v)
 {
 	return (v && v[0]) ? v : fdn_app_name;
 }
 
 static Jsonb *
-fdn_translate(const char *strategy)
+translate_config(const char *strategy)
 {
 	StringInfoData buf;
 	const char *app = fdn_app_name;
@@ -253,11 +253,11 @@ fdn_translate(const char *strategy)
 			psprintf("%s.%s.svc.cluster.local", app, fdn_k8s_namespace);
 
 		appendStringInfoString(&buf, "{\"foundation_k8s\": {\"strategy\": \"kubernetes\", \"config\": {");
-		fdn_json_kv(&buf, "mode", "hostname", false);
-		fdn_json_kv(&buf, "kubernetes_node_basename", app, true);
-		fdn_json_kv(&buf, "kubernetes_selector", selector, true);
-		fdn_json_kv(&buf, "namespace", fdn_k8s_namespace, true);
-		fdn_json_kv(&buf, "dns_name", dns, true);
+		json_kv(&buf, "mode", "hostname", false);
+		json_kv(&buf, "kubernetes_node_basename", app, true);
+		json_kv(&buf, "kubernetes_selector", selector, true);
+		json_kv(&buf, "namespace", fdn_k8s_namespace, true);
+		json_kv(&buf, "dns_name", dns, true);
 		appendStringInfo(&buf, ", \"port\": %d}}}", fdn_cluster_port);
 		ereport(DEBUG1,
 				(errmsg_internal(CC "Kubernetes config: app %s, selector %s, headless service %s",
@@ -265,18 +265,18 @@ fdn_translate(const char *strategy)
 	}
 	else if (strcmp(strategy, "consul") == 0)
 	{
-		const char *svc = fdn_or_app(fdn_service_name);
+		const char *svc = or_app(fdn_service_name);
 
 		appendStringInfoString(&buf, "{\"foundation_consul\": {\"strategy\": \"consul\", \"config\": {");
-		fdn_json_kv(&buf, "service_name", svc, false);
-		fdn_json_kv(&buf, "dns_name", psprintf("%s.service.consul", svc), true);
+		json_kv(&buf, "service_name", svc, false);
+		json_kv(&buf, "dns_name", psprintf("%s.service.consul", svc), true);
 		appendStringInfo(&buf, ", \"port\": %d}}}", fdn_cluster_port);
 	}
 	else if (strcmp(strategy, "dns") == 0)
 	{
 		appendStringInfoString(&buf, "{\"foundation_dns\": {\"strategy\": \"dns\", \"config\": {");
-		fdn_json_kv(&buf, "service", fdn_or_app(fdn_dns_service), false);
-		fdn_json_kv(&buf, "application_name", app, true);
+		json_kv(&buf, "service", or_app(fdn_dns_service), false);
+		json_kv(&buf, "application_name", app, true);
 		appendStringInfo(&buf, ", \"port\": %d}}}", fdn_cluster_port);
 	}
 	else if (strcmp(strategy, "gossip") == 0 || strcmp(strategy, "static") == 0)
@@ -297,7 +297,7 @@ fdn_translate(const char *strategy)
 		appendStringInfoString(&buf, "]");
 		/* The secret is a setting only superusers read; say where it is. */
 		if (gossip)
-			fdn_json_kv(&buf, "secret", "(foundation.gossip_secret)", true);
+			json_kv(&buf, "secret", "(foundation.gossip_secret)", true);
 		appendStringInfoString(&buf, "}}}");
 	}
 	else
@@ -306,12 +306,12 @@ fdn_translate(const char *strategy)
 				 errmsg("unknown clustering strategy \"%s\"", strategy),
 				 errhint("Use static, dns, kubernetes, consul or gossip.")));
 	ereport(DEBUG1, (errmsg_internal(CC "  Translated %s to: %s", strategy, buf.data)));
-	return fdn_jsonb(&buf);
+	return jsonb(&buf);
 }
 
 /* The seed's order: Kubernetes, then Consul, then gossip (no mDNS here). */
 static Jsonb *
-fdn_auto_detect(void)
+auto_detect(void)
 {
 	Jsonb	   *topology;
 
@@ -319,24 +319,24 @@ fdn_auto_detect(void)
 	if (getenv("KUBERNETES_SERVICE_HOST") != NULL)
 	{
 		ereport(LOG, (errmsg(CC "  Detected: Kubernetes environment (KUBERNETES_SERVICE_HOST present)")));
-		topology = fdn_translate("kubernetes");
+		topology = translate_config("kubernetes");
 	}
 	else if (getenv("CONSUL_HTTP_ADDR") != NULL)
 	{
 		ereport(LOG, (errmsg(CC "  Detected: Consul available (CONSUL_HTTP_ADDR present)")));
-		topology = fdn_translate("consul");
+		topology = translate_config("consul");
 	}
 	else
 	{
 		ereport(LOG, (errmsg(CC "  Detected: Generic environment; strategy gossip (fallback)")));
-		topology = fdn_translate("gossip");
+		topology = translate_config("gossip");
 	}
 	return topology;
 }
 
 /* Nodes added by hand, as a wizard-mode topology; NULL if none. */
 static Jsonb *
-fdn_manual_topology(void)
+manual_topology(void)
 {
 	FdnPrivState priv;
 	Jsonb	   *res = NULL;
@@ -372,7 +372,7 @@ fdn_resolve_cluster(const char **mode)
 		*mode = "wizard";
 		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(fdn_topology)));
 	}
-	if ((manual = fdn_manual_topology()) != NULL)
+	if ((manual = manual_topology()) != NULL)
 	{
 		ereport(LOG, (errmsg(CC "  Found nodes added by hand in foundation.nodes (wizard mode): foundation steps aside")));
 		*mode = "wizard";
@@ -389,7 +389,7 @@ fdn_resolve_cluster(const char **mode)
 	{
 		ereport(LOG, (errmsg(CC "  Mortal mode: auto-detecting the best strategy")));
 		*mode = "mortal";
-		return fdn_auto_detect();
+		return auto_detect();
 	}
 	if (strcmp(c, "static") == 0 || strcmp(c, "dns") == 0 ||
 		strcmp(c, "kubernetes") == 0 || strcmp(c, "consul") == 0 ||
@@ -397,14 +397,14 @@ fdn_resolve_cluster(const char **mode)
 	{
 		ereport(LOG, (errmsg(CC "  Apprentice mode: translating %s", c)));
 		*mode = "apprentice";
-		return fdn_translate(c);
+		return translate_config(c);
 	}
 	ereport(WARNING,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg(CC "unknown foundation.cluster value \"%s\"; falling back to auto-detection", c),
 			 errhint("Use off, on, static, dns, kubernetes, consul or gossip.")));
 	*mode = "mortal";
-	return fdn_auto_detect();
+	return auto_detect();
 }
 
 Datum
@@ -425,7 +425,7 @@ fdn_resolve_cluster_config(PG_FUNCTION_ARGS)
 Datum
 fdn_auto_detect_strategy(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(fdn_auto_detect());
+	PG_RETURN_JSONB_P(auto_detect());
 }
 
 Datum
@@ -434,5 +434,5 @@ fdn_translate_cluster_config(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		fdn_null_arg_error("strategy",
 						   "Use static, dns, kubernetes, consul or gossip.");
-	PG_RETURN_JSONB_P(fdn_translate(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_JSONB_P(translate_config(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }

@@ -54,7 +54,7 @@ null_arg(const char *what)
 
 /* Cluster-wide, or this node only? */
 static bool
-fdn_scope_is_cluster(FunctionCallInfo fcinfo, int argno)
+scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *scope;
 
@@ -85,7 +85,7 @@ fdn_start_singleton(PG_FUNCTION_ARGS)
 		null_arg("args");
 	if (PG_ARGISNULL(3))
 		null_arg("restart");
-	if (fdn_scope_is_cluster(fcinfo, 4))
+	if (scope_is_cluster(fcinfo, 4))
 	{
 		int32		pid;
 
@@ -193,7 +193,7 @@ typedef struct FdnStartArgs
 } FdnStartArgs;
 
 static void
-fdn_start_cb(void *arg)
+start_cb(void *arg)
 {
 	FdnStartArgs *a = arg;
 
@@ -297,7 +297,7 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	sargs.args = args;
 	sargs.name = psprintf("%s@%s", base, fdn_node());
 	sargs.pid = 0;
-	edata = fdn_try_subxact(fdn_start_cb, &sargs);
+	edata = fdn_try_subxact(start_cb, &sargs);
 	values[0] = CStringGetTextDatum(fdn_node());
 	values[1] = Int32GetDatum(sargs.pid);
 	nulls[1] = edata != NULL;

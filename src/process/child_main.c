@@ -48,14 +48,14 @@
 #include "process/child_main.h"
 
 
-static FdnChildSlot *fdn_my_slot = NULL;
-static volatile sig_atomic_t fdn_got_sigterm = false;
+static FdnChildSlot *my_slot = NULL;
+static volatile sig_atomic_t got_sigterm = false;
 
 /* SIGTERM: remember why, then behave exactly like die(). */
 static void
-fdn_child_sigterm(SIGNAL_ARGS)
+child_sigterm(SIGNAL_ARGS)
 {
-	fdn_got_sigterm = true;
+	got_sigterm = true;
 	die(postgres_signal_arg);
 }
 
@@ -65,15 +65,15 @@ fdn_child_sigterm(SIGNAL_ARGS)
  * wake the supervisor.
  */
 static void
-fdn_child_on_exit(int code, Datum arg)
+child_on_exit(int code, Datum arg)
 {
-	FdnChildSlot *slot = fdn_my_slot;
+	FdnChildSlot *slot = my_slot;
 
 	if (slot == NULL)
 		return;
 	if (slot->exit_kind == FDN_EXIT_NONE)
 	{
-		if (fdn_got_sigterm)
+		if (got_sigterm)
 			slot->exit_kind = FDN_EXIT_TERMINATED;
 		else if (code != 0)
 		{
@@ -108,11 +108,11 @@ fdn_clip_copy(char *dst, const char *src, int size)
 
 /* Record an error for the supervisor (and a waiting launcher). */
 static void
-fdn_child_record_error(ErrorData *edata)
+child_record_error(ErrorData *edata)
 {
-	fdn_my_slot->exit_kind = FDN_EXIT_ERROR;
-	fdn_my_slot->exit_sqlstate = edata->sqlerrcode;
-	fdn_clip_copy(fdn_my_slot->exit_detail,
+	my_slot->exit_kind = FDN_EXIT_ERROR;
+	my_slot->exit_sqlstate = edata->sqlerrcode;
+	fdn_clip_copy(my_slot->exit_detail,
 				  edata->message ? edata->message : "", FDN_EXIT_DETAIL_LEN);
 }
 
@@ -192,7 +192,7 @@ fdn_resolve_module(const char *module)
  * lets the procedure COMMIT and keep going.
  */
 static void
-fdn_child_run(const char *module, const char *args)
+child_run(const char *module, const char *args)
 {
 	MemoryContext runcxt;
 	MemoryContext oldcxt;
@@ -292,9 +292,9 @@ fdn_child_main(Datum main_arg)
 	if (slot->child_id != extra.child_id || slot->generation != extra.generation)
 		proc_exit(0);
 
-	fdn_my_slot = slot;
-	before_shmem_exit(fdn_child_on_exit, (Datum) 0);
-	pqsignal(SIGTERM, fdn_child_sigterm);
+	my_slot = slot;
+	before_shmem_exit(child_on_exit, (Datum) 0);
+	pqsignal(SIGTERM, child_sigterm);
 	BackgroundWorkerUnblockSignals();
 	slot->pid = MyProcPid;
 	creator_xid = slot->creator_xid;
@@ -348,7 +348,7 @@ fdn_child_main(Datum main_arg)
 			}
 		}
 
-		fdn_child_run(module, args);
+		child_run(module, args);
 	}
 	PG_CATCH();
 	{
@@ -356,7 +356,7 @@ fdn_child_main(Datum main_arg)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		fdn_child_record_error(edata);
+		child_record_error(edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -101,7 +101,7 @@ typedef struct FdnSpec
 } FdnSpec;
 
 static void
-fdn_bad_spec(const char *msg, const char *hint)
+bad_spec(const char *msg, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -111,7 +111,7 @@ fdn_bad_spec(const char *msg, const char *hint)
 
 /* Look up key in an object; returns false if absent or JSON null. */
 static bool
-fdn_get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
+get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
 {
 	if (getKeyJsonValueFromContainer(obj, key, strlen(key), out) == NULL)
 		return false;
@@ -119,26 +119,26 @@ fdn_get_key(JsonbContainer *obj, const char *key, JsonbValue *out)
 }
 
 static char *
-fdn_get_string(JsonbContainer *obj, const char *key)
+get_string(JsonbContainer *obj, const char *key)
 {
 	JsonbValue	v;
 
-	if (!fdn_get_key(obj, key, &v))
+	if (!get_key(obj, key, &v))
 		return NULL;
 	if (v.type != jbvString)
-		fdn_bad_spec(psprintf("\"%s\" must be a string", key),
+		bad_spec(psprintf("\"%s\" must be a string", key),
 					 "See docs/processes.md for the spec's keys and types.");
 	return pnstrdup(v.val.string.val, v.val.string.len);
 }
 
 static int
-fdn_get_int(JsonbContainer *obj, const char *key, int dflt, int min)
+get_int(JsonbContainer *obj, const char *key, int dflt, int min)
 {
 	JsonbValue	v;
 	int64		n;
 	bool		ok;
 
-	if (!fdn_get_key(obj, key, &v))
+	if (!get_key(obj, key, &v))
 		return dflt;
 	ok = v.type == jbvNumeric;
 	if (ok)
@@ -153,7 +153,7 @@ fdn_get_int(JsonbContainer *obj, const char *key, int dflt, int min)
 		ok = ok && !overflow && n >= min;
 	}
 	if (!ok)
-		fdn_bad_spec(psprintf("\"%s\" must be a whole number of at least %d",
+		bad_spec(psprintf("\"%s\" must be a whole number of at least %d",
 							  key, min),
 					 "See docs/processes.md for the spec's keys and types.");
 	return (int) n;
@@ -161,7 +161,7 @@ fdn_get_int(JsonbContainer *obj, const char *key, int dflt, int min)
 
 /* Reject keys we do not know: a typo must not pass silently. */
 static void
-fdn_check_keys(JsonbContainer *obj, const char *const *allowed,
+check_keys(JsonbContainer *obj, const char *const *allowed,
 			   const char *where)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
@@ -181,14 +181,14 @@ fdn_check_keys(JsonbContainer *obj, const char *const *allowed,
 				if (strcmp(*a, key) == 0)
 					known = true;
 			if (!known)
-				fdn_bad_spec(psprintf("unknown key \"%s\" in %s", key, where),
+				bad_spec(psprintf("unknown key \"%s\" in %s", key, where),
 							 "A child spec has the keys id, start (module, args), restart, database, shutdown, max_restarts and max_seconds.");
 		}
 	}
 }
 
 static void
-fdn_parse_spec(Jsonb *jb, FdnSpec *spec)
+parse_spec(Jsonb *jb, FdnSpec *spec)
 {
 	static const char *const top_keys[] = {"id", "start", "restart", "database",
 	"shutdown", "max_restarts", "max_seconds", NULL};
@@ -198,18 +198,18 @@ fdn_parse_spec(Jsonb *jb, FdnSpec *spec)
 	char	   *dbname;
 
 	if (!JB_ROOT_IS_OBJECT(jb))
-		fdn_bad_spec("it is not a JSON object",
+		bad_spec("it is not a JSON object",
 					 "Pass an object such as '{\"start\": {\"module\": \"my_schema.my_proc\"}}'.");
-	fdn_check_keys(&jb->root, top_keys, "the spec");
+	check_keys(&jb->root, top_keys, "the spec");
 
-	if (!fdn_get_key(&jb->root, "start", &start) || start.type != jbvBinary ||
+	if (!get_key(&jb->root, "start", &start) || start.type != jbvBinary ||
 		!JsonContainerIsObject(start.val.binary.data))
-		fdn_bad_spec("\"start\" must be an object with a \"module\"",
+		bad_spec("\"start\" must be an object with a \"module\"",
 					 "Pass '{\"start\": {\"module\": \"my_schema.my_proc\", \"args\": {...}}}'.");
-	fdn_check_keys(start.val.binary.data, start_keys, "\"start\"");
-	spec->module = fdn_get_string(start.val.binary.data, "module");
+	check_keys(start.val.binary.data, start_keys, "\"start\"");
+	spec->module = get_string(start.val.binary.data, "module");
 	if (spec->module == NULL || spec->module[0] == '\0')
-		fdn_bad_spec("\"start\" has no \"module\"",
+		bad_spec("\"start\" has no \"module\"",
 					 "Name the procedure to run: {\"start\": {\"module\": \"my_schema.my_proc\"}}.");
 
 	if (getKeyJsonValueFromContainer(start.val.binary.data, "args", 4, &args))
@@ -221,12 +221,12 @@ fdn_parse_spec(Jsonb *jb, FdnSpec *spec)
 	else
 		spec->args = pstrdup("null");
 
-	spec->id = fdn_get_string(&jb->root, "id");
+	spec->id = get_string(&jb->root, "id");
 	if (spec->id == NULL)
 		spec->id = pstrdup(spec->module);
 	fdn_check_name("a child id", spec->id);
 
-	spec->restart = fdn_get_string(&jb->root, "restart");
+	spec->restart = get_string(&jb->root, "restart");
 	if (spec->restart == NULL)
 		spec->restart = pstrdup("permanent");
 	if (strcmp(spec->restart, "permanent") != 0 &&
@@ -237,7 +237,7 @@ fdn_parse_spec(Jsonb *jb, FdnSpec *spec)
 				 errmsg("invalid restart value \"%s\"", spec->restart),
 				 errhint("Use permanent (always restart), transient (restart after an abnormal exit) or temporary (never restart).")));
 
-	dbname = fdn_get_string(&jb->root, "database");
+	dbname = get_string(&jb->root, "database");
 	if (dbname == NULL)
 		spec->dboid = MyDatabaseId;
 	else
@@ -256,14 +256,14 @@ fdn_parse_spec(Jsonb *jb, FdnSpec *spec)
 					 errhint("A child connects to its database as you: you need the CONNECT privilege on it.")));
 	}
 
-	spec->shutdown_ms = fdn_get_int(&jb->root, "shutdown", 5000, 0);
-	spec->max_restarts = fdn_get_int(&jb->root, "max_restarts", 3, 0);
-	spec->max_seconds = fdn_get_int(&jb->root, "max_seconds", 5, 1);
+	spec->shutdown_ms = get_int(&jb->root, "shutdown", 5000, 0);
+	spec->max_restarts = get_int(&jb->root, "max_restarts", 3, 0);
+	spec->max_seconds = get_int(&jb->root, "max_seconds", 5, 1);
 }
 
 /* A child connects as its role, and PostgreSQL 15 requires LOGIN for that. */
 static void
-fdn_check_role_can_run(Oid roleid)
+check_role_can_run(Oid roleid)
 {
 	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
 	bool		canlogin;
@@ -295,8 +295,8 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 	bool		isnull;
 
 	fdn_require_preload();
-	fdn_parse_spec(jb, &spec);
-	fdn_check_role_can_run(roleid);
+	parse_spec(jb, &spec);
+	check_role_can_run(roleid);
 
 	/*
 	 * Resolve the module here when the child runs in this database, so a
@@ -385,7 +385,7 @@ fdn_start_child(PG_FUNCTION_ARGS)
 
 /* Wait up to timeout_ms for the slot's child to be gone. */
 static bool
-fdn_wait_child_gone(int index, int64 child_id, int timeout_ms)
+wait_child_gone(int index, int64 child_id, int timeout_ms)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
@@ -453,7 +453,7 @@ fdn_terminate_child_id(int64 child_id)
 								 child_id, (int) pid, shutdown_ms)));
 		if (pid != 0)
 			kill(pid, SIGTERM);
-		stopped = fdn_wait_child_gone(index, child_id, shutdown_ms);
+		stopped = wait_child_gone(index, child_id, shutdown_ms);
 		if (!stopped)
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_IN_USE),

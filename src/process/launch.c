@@ -35,7 +35,7 @@
 
 /* Copy module and args into a new pinned segment; returns its handle. */
 static dsm_handle
-fdn_make_spec_segment(const FdnLaunch *launch)
+make_spec_segment(const FdnLaunch *launch)
 {
 	Size		module_len = strlen(launch->module) + 1;
 	Size		args_len = strlen(launch->args) + 1;
@@ -84,7 +84,7 @@ fdn_launch_child(const FdnLaunch *launch)
 	slot = &fdn_shared->slots[index];
 	slot->creator_xid = xid;
 	slot->roleoid = launch->roleoid;
-	slot->spec_handle = fdn_make_spec_segment(launch);
+	slot->spec_handle = make_spec_segment(launch);
 
 	fdn_bgworker_init(&worker, "fdn_child_main", "foundation child",
 					  BGW_NEVER_RESTART);

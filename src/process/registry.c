@@ -68,9 +68,9 @@ fdn_pid_alive(PG_FUNCTION_ARGS)
  * forgotten when a relcache invalidation says either may have changed
  * (DROP EXTENSION, for one): lookups are the hot path.
  */
-static Oid	fdn_registry_relid = InvalidOid;
-static Oid	fdn_registry_idxid = InvalidOid;
-static bool fdn_registry_callback = false;
+static Oid	registry_relid = InvalidOid;
+static Oid	registry_idxid = InvalidOid;
+static bool registry_callback = false;
 
 /*
  * A backend-local cache of names, as pg_cron caches its job table: a
@@ -87,27 +87,27 @@ typedef struct FdnNameEntry
 	int64		child_id;
 } FdnNameEntry;
 
-static HTAB *fdn_name_cache = NULL;
+static HTAB *name_cache = NULL;
 
 /*
- * The registry's OID as last looked up.  Unlike fdn_registry_relid it is
+ * The registry's OID as last looked up.  Unlike registry_relid it is
  * not forgotten by an invalidation, so that a later one still empties a
  * cache refilled meanwhile.
  */
-static Oid	fdn_registry_known_relid = InvalidOid;
+static Oid	registry_known_relid = InvalidOid;
 
 static void
-fdn_registry_invalidate(Datum arg, Oid relid)
+registry_invalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == fdn_registry_known_relid ||
-		relid == fdn_registry_relid || relid == fdn_registry_idxid)
+	if (!OidIsValid(relid) || relid == registry_known_relid ||
+		relid == registry_relid || relid == registry_idxid)
 	{
-		fdn_registry_relid = InvalidOid;
-		fdn_registry_idxid = InvalidOid;
-		if (fdn_name_cache)
+		registry_relid = InvalidOid;
+		registry_idxid = InvalidOid;
+		if (name_cache)
 		{
-			hash_destroy(fdn_name_cache);
-			fdn_name_cache = NULL;
+			hash_destroy(name_cache);
+			name_cache = NULL;
 		}
 	}
 }
@@ -125,31 +125,31 @@ fdn_registry_changed(PG_FUNCTION_ARGS)
 }
 
 static void
-fdn_registry_oids(Oid *relid, Oid *idxid)
+registry_oids(Oid *relid, Oid *idxid)
 {
-	if (!OidIsValid(fdn_registry_relid))
+	if (!OidIsValid(registry_relid))
 	{
 		Oid			nsp = get_namespace_oid("foundation", false);
 
-		if (!fdn_registry_callback)
+		if (!registry_callback)
 		{
-			CacheRegisterRelcacheCallback(fdn_registry_invalidate, (Datum) 0);
-			fdn_registry_callback = true;
+			CacheRegisterRelcacheCallback(registry_invalidate, (Datum) 0);
+			registry_callback = true;
 		}
-		fdn_registry_idxid = get_relname_relid("registry_pkey", nsp);
-		fdn_registry_relid = get_relname_relid("registry", nsp);
-		fdn_registry_known_relid = fdn_registry_relid;
-		if (!OidIsValid(fdn_registry_relid) || !OidIsValid(fdn_registry_idxid))
+		registry_idxid = get_relname_relid("registry_pkey", nsp);
+		registry_relid = get_relname_relid("registry", nsp);
+		registry_known_relid = registry_relid;
+		if (!OidIsValid(registry_relid) || !OidIsValid(registry_idxid))
 		{
-			fdn_registry_relid = InvalidOid;
+			registry_relid = InvalidOid;
 			elog(ERROR, "foundation.registry is missing");
 		}
 	}
-	*relid = fdn_registry_relid;
-	*idxid = fdn_registry_idxid;
+	*relid = registry_relid;
+	*idxid = registry_idxid;
 }
 
-static bool fdn_registry_scan(const char *name, int32 *pid, bool *local,
+static bool registry_scan(const char *name, int32 *pid, bool *local,
 							  int64 *child_id);
 
 bool
@@ -167,8 +167,8 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 
 	/* Other sessions' commits since our last look reach the cache now. */
 	AcceptInvalidationMessages();
-	if (fdn_name_cache != NULL && !latest)
-		entry = hash_search(fdn_name_cache, name, HASH_FIND, NULL);
+	if (name_cache != NULL && !latest)
+		entry = hash_search(name_cache, name, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		/*
@@ -176,18 +176,18 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
 		 * after it sends an invalidation we see on our next look.  The scan
 		 * may itself empty the cache, so create and fill it afterwards.
 		 */
-		fresh.found = fdn_registry_scan(name, &fresh.pid, &fresh.local,
+		fresh.found = registry_scan(name, &fresh.pid, &fresh.local,
 										&fresh.child_id);
-		if (fdn_name_cache == NULL)
+		if (name_cache == NULL)
 		{
 			HASHCTL		ctl;
 
 			ctl.keysize = FDN_MAX_NAME_LEN + 1;
 			ctl.entrysize = sizeof(FdnNameEntry);
-			fdn_name_cache = hash_create("foundation names", 64, &ctl,
+			name_cache = hash_create("foundation names", 64, &ctl,
 										 HASH_ELEM | HASH_STRINGS);
 		}
-		entry = hash_search(fdn_name_cache, name, HASH_ENTER, NULL);
+		entry = hash_search(name_cache, name, HASH_ENTER, NULL);
 		entry->found = fresh.found;
 		entry->pid = fresh.pid;
 		entry->local = fresh.local;
@@ -206,7 +206,7 @@ fdn_registry_find(const char *name, bool latest, int32 *pid, bool *alive,
  * node's) and *child_id; false when there is no such name.
  */
 static bool
-fdn_registry_scan(const char *name, int32 *pid, bool *local, int64 *child_id)
+registry_scan(const char *name, int32 *pid, bool *local, int64 *child_id)
 {
 	Snapshot	snapshot;
 	Oid			relid;
@@ -218,7 +218,7 @@ fdn_registry_scan(const char *name, int32 *pid, bool *local, int64 *child_id)
 	ScanKeyData key;
 	bool		found = false;
 
-	fdn_registry_oids(&relid, &idxid);
+	registry_oids(&relid, &idxid);
 	rel = table_open(relid, AccessShareLock);
 	idx = index_open(idxid, AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,

@@ -47,7 +47,7 @@ static const struct
 {
 	const char *name;
 	const char *module;
-}			fdn_own_singletons[] =
+}			own_singletons[] =
 {
 	{"foundation:dispatcher", "foundation.handler_dispatcher"},
 	{"foundation:relay", "foundation.cluster_relay"},
@@ -56,7 +56,7 @@ static const struct
 
 /* Build the child spec exactly as the seed does, as jsonb. */
 static Jsonb *
-fdn_singleton_spec(const char *id, const char *module, Jsonb *args,
+singleton_spec(const char *id, const char *module, Jsonb *args,
 				   const char *restart)
 {
 	JsonbParseState *state = NULL;
@@ -98,7 +98,7 @@ fdn_singleton_spec(const char *id, const char *module, Jsonb *args,
  * pass to pg_advisory_lock reaches it, so no user can hold up a start.
  */
 static void
-fdn_lock_singleton_name(const char *name)
+lock_singleton_name(const char *name)
 {
 	LOCKTAG		tag;
 	uint64		h = hash_bytes_extended((const unsigned char *) name,
@@ -111,15 +111,15 @@ fdn_lock_singleton_name(const char *name)
 
 /* Is this foundation starting one of its own singletons? */
 static bool
-fdn_is_own_singleton(const char *name, const char *module)
+is_own_singleton(const char *name, const char *module)
 {
 	size_t		i;
 
 	if (name == NULL || GetUserId() != BOOTSTRAP_SUPERUSERID)
 		return false;
-	for (i = 0; i < lengthof(fdn_own_singletons); i++)
-		if (strcmp(fdn_own_singletons[i].name, name) == 0 &&
-			strcmp(fdn_own_singletons[i].module, module) == 0)
+	for (i = 0; i < lengthof(own_singletons); i++)
+		if (strcmp(own_singletons[i].name, name) == 0 &&
+			strcmp(own_singletons[i].module, module) == 0)
 			return true;
 	return false;
 }
@@ -128,7 +128,7 @@ fdn_is_own_singleton(const char *name, const char *module)
  * start_child, with any error's hint pointing at the raw call.
  */
 static pid_t
-fdn_start_child_for_facade(Jsonb *spec, const char *what)
+start_child_for_facade(Jsonb *spec, const char *what)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	pid_t		pid = 0;
@@ -165,7 +165,7 @@ typedef struct FdnRegisterArgs
 } FdnRegisterArgs;
 
 static void
-fdn_register_cb(void *arg)
+register_cb(void *arg)
 {
 	FdnRegisterArgs *a = arg;
 
@@ -174,7 +174,7 @@ fdn_register_cb(void *arg)
 
 /* Register in a subtransaction: a failure is a warning, as in the seed. */
 static void
-fdn_register_for_facade(const char *name, pid_t pid, const char *module)
+register_for_facade(const char *name, pid_t pid, const char *module)
 {
 	FdnRegisterArgs args;
 	ErrorData  *edata;
@@ -223,7 +223,7 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 		args.name = name;
 		args.pid = pid;
 		args.metadata = JsonbValueToJsonb(res);
-		edata = fdn_try_subxact(fdn_register_cb, &args);
+		edata = fdn_try_subxact(register_cb, &args);
 		if (edata == NULL)
 			ereport(DEBUG1,
 					(errmsg_internal(PM "Singleton %s started and registered",
@@ -241,7 +241,7 @@ fdn_register_for_facade(const char *name, pid_t pid, const char *module)
 }
 
 static pid_t
-fdn_singleton_start_checked(const char *module, Jsonb *args, const char *name,
+singleton_start_checked(const char *module, Jsonb *args, const char *name,
 							const char *restart)
 {
 	Jsonb	   *spec;
@@ -265,7 +265,7 @@ fdn_singleton_start_checked(const char *module, Jsonb *args, const char *name,
 		 * a fresh snapshot since it may have waited for the lock.  A name
 		 * tied to a child is taken even while that child restarts.
 		 */
-		fdn_lock_singleton_name(name);
+		lock_singleton_name(name);
 		if (fdn_registry_find(name, true, &existing, &alive, &child_id) &&
 			(alive || child_id != 0))
 		{
@@ -276,15 +276,15 @@ fdn_singleton_start_checked(const char *module, Jsonb *args, const char *name,
 		}
 	}
 
-	spec = fdn_singleton_spec(name ? name : module, module, args, restart);
+	spec = singleton_spec(name ? name : module, module, args, restart);
 	ereport(DEBUG1,
 			(errmsg_internal("  Child spec: %s",
 							 JsonbToCString(NULL, &spec->root, VARSIZE(spec)))));
 	ereport(DEBUG1, (errmsg_internal("  Using foundation.start_child")));
-	pid = fdn_start_child_for_facade(spec, name ? name : module);
+	pid = start_child_for_facade(spec, name ? name : module);
 
 	if (name)
-		fdn_register_for_facade(name, pid, module);
+		register_for_facade(name, pid, module);
 	return pid;
 }
 
@@ -300,13 +300,13 @@ fdn_singleton_start(const char *module, Jsonb *args, const char *name,
 {
 	volatile pid_t pid = 0;
 
-	if (!fdn_is_own_singleton(name, module))
-		return fdn_singleton_start_checked(module, args, name, restart);
+	if (!is_own_singleton(name, module))
+		return singleton_start_checked(module, args, name, restart);
 
 	fdn_allow_reserved_name(name);
 	PG_TRY();
 	{
-		pid = fdn_singleton_start_checked(module, args, name, restart);
+		pid = singleton_start_checked(module, args, name, restart);
 	}
 	PG_FINALLY();
 	{

@@ -173,7 +173,7 @@ run_exit_hook(const FdnSupervisorHooks *h)
 }
 
 static void
-fdn_supervisor_on_exit(int code, Datum arg)
+supervisor_on_exit(int code, Datum arg)
 {
 	if (fdn_shared && fdn_shared->supervisor_pid == MyProcPid)
 	{
@@ -188,7 +188,7 @@ fdn_supervisor_on_exit(int code, Datum arg)
 }
 
 static char *
-fdn_text_col(int row, int col)
+text_col(int row, int col)
 {
 	bool		isnull;
 	Datum		d = fdn_spi_getdatum(row, col, &isnull);
@@ -198,7 +198,7 @@ fdn_text_col(int row, int col)
 
 /* Load every row that should be running. */
 static FdnRow *
-fdn_load_rows(int *nrows)
+load_rows(int *nrows)
 {
 	FdnRow	   *rows;
 	uint64		i;
@@ -213,10 +213,10 @@ fdn_load_rows(int *nrows)
 	for (i = 0; i < SPI_processed; i++)
 	{
 		rows[i].child_id = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
-		rows[i].id = fdn_text_col(i, 2);
-		rows[i].restart = fdn_text_col(i, 3);
-		rows[i].module = fdn_text_col(i, 4);
-		rows[i].args = fdn_text_col(i, 5);
+		rows[i].id = text_col(i, 2);
+		rows[i].restart = text_col(i, 3);
+		rows[i].module = text_col(i, 4);
+		rows[i].args = text_col(i, 5);
 		rows[i].dboid = DatumGetObjectId(fdn_spi_getdatum(i, 6, &isnull));
 		rows[i].owner = DatumGetObjectId(fdn_spi_getdatum(i, 7, &isnull));
 		rows[i].max_restarts = DatumGetInt32(fdn_spi_getdatum(i, 8, &isnull));
@@ -230,7 +230,7 @@ fdn_load_rows(int *nrows)
  * and last exit, and drop its name, which must not point at a dead pid.
  */
 static void
-fdn_mark_stopped(int64 child_id, const char *status, const char *exit_text)
+mark_stopped(int64 child_id, const char *status, const char *exit_text)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -250,7 +250,7 @@ fdn_mark_stopped(int64 child_id, const char *status, const char *exit_text)
  * vanished with its slot, in a crash or a server restart).
  */
 static void
-fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
+handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				const char *detail)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
@@ -295,7 +295,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 	{
 		elog(DEBUG1, "foundation supervisor: transient child " INT64_FORMAT " exited normally",
 			 row->child_id);
-		fdn_mark_stopped(row->child_id, "exited", exit_text);
+		mark_stopped(row->child_id, "exited", exit_text);
 		return;
 	}
 
@@ -308,7 +308,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 errdetail("It stopped more than %d times within %d seconds; last exit: %s.",
 						   row->max_restarts, row->max_seconds, exit_text),
 				 errhint("Fix the cause, then start it again with foundation.start_child or foundation.start_singleton.")));
-		fdn_mark_stopped(row->child_id, "failed", exit_text);
+		mark_stopped(row->child_id, "failed", exit_text);
 		return;
 	}
 
@@ -351,7 +351,7 @@ fdn_handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 
 /* One pass; returns ms until a feature needs the next one, or -1. */
 static long
-fdn_reconcile(void)
+reconcile(void)
 {
 	long		next_deadline_ms = -1;
 	FdnPrivState priv;
@@ -373,7 +373,7 @@ fdn_reconcile(void)
 	if (installed)
 	{
 		(void) run_hooks(HOOK_PASS_START);
-		rows = fdn_load_rows(&nrows);
+		rows = load_rows(&nrows);
 	}
 
 	for (i = 0; i < fdn_shared->nslots; i++)
@@ -426,7 +426,7 @@ fdn_reconcile(void)
 		if (row)
 		{
 			row->seen = true;
-			fdn_handle_exit(row, i, slot->exit_kind, slot->exit_detail);
+			handle_exit(row, i, slot->exit_kind, slot->exit_detail);
 		}
 		else if (!TransactionIdIsInProgress(slot->creator_xid))
 		{
@@ -438,7 +438,7 @@ fdn_reconcile(void)
 	/* Rows nothing runs: left behind by a crash or a server restart. */
 	for (r = 0; r < nrows; r++)
 		if (!rows[r].seen)
-			fdn_handle_exit(&rows[r], -1, FDN_EXIT_LOST, "");
+			handle_exit(&rows[r], -1, FDN_EXIT_LOST, "");
 
 	/* Names of dead processes that are not children go. */
 	if (installed)
@@ -470,7 +470,7 @@ fdn_reconcile(void)
 static void
 reconcile_pass(void *arg)
 {
-	*(long *) arg = fdn_reconcile();
+	*(long *) arg = reconcile();
 }
 
 void
@@ -487,7 +487,7 @@ fdn_supervisor_main(Datum main_arg)
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	before_shmem_exit(fdn_supervisor_on_exit, (Datum) 0);
+	before_shmem_exit(supervisor_on_exit, (Datum) 0);
 	fdn_shared->supervisor_pid = MyProcPid;
 	fdn_shared->supervisor_procno = MyProc->pgprocno;
 	elog(LOG, "foundation supervisor started in database \"%s\"", fdn_database);
