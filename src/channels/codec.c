@@ -27,6 +27,7 @@
 #include "utils/jsonb.h"
 
 #include "core/foundation.h"
+#include "core/jsonb_util.h"
 #include "core/spi_util.h"
 #include "channels/codec.h"
 
@@ -264,8 +265,7 @@ fetch(int64 id)
 Jsonb *
 fdn_decode_payload(const char *payload)
 {
-	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														CStringGetDatum(payload)));
+	Jsonb	   *jb = fdn_jsonb_from_text(payload);
 	JsonbValue	v;
 
 	if (envelope_string(jb, KEY_COMPRESSED, &v))
@@ -275,8 +275,7 @@ fdn_decode_payload(const char *payload)
 		if (v.type != jbvString)
 			bad_payload("\"foundation_compressed\" is not a string");
 		text = decompress(v.val.string.val, v.val.string.len);
-		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												  CStringGetDatum(text)));
+		return fdn_jsonb_from_text(text);
 	}
 	if (envelope_string(jb, KEY_REF, &v))
 	{

@@ -29,6 +29,7 @@
 #include "libpq-fe.h"
 
 #include "core/foundation.h"
+#include "core/jsonb_util.h"
 #include "core/remote.h"
 #include "core/spi_util.h"
 
@@ -523,7 +524,7 @@ parse_cb(void *arg)
 {
 	FdnParseArg *a = arg;
 
-	a->result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(a->text)));
+	a->result = fdn_jsonb_from_text(a->text);
 }
 
 Jsonb *

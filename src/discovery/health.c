@@ -120,12 +120,6 @@ json_num(Jsonb *jb, const char *key, double def)
 											  NumericGetDatum(v.val.numeric)));
 }
 
-static Jsonb *
-parse_jsonb(const char *text)
-{
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-}
-
 /* load_avg[0] of a metrics object */
 static double
 json_load1(Jsonb *jb)
@@ -263,7 +257,7 @@ fdn_health_run(bool store)
 	appendStringInfoChar(&recs, '[');
 
 	/* --- cluster: every known node, in parallel, under the deadline --- */
-	local = parse_jsonb(fdn_node_metrics_text());
+	local = fdn_jsonb_from_text(fdn_node_metrics_text());
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT name, conninfo, failed_checks FROM foundation.nodes ORDER BY name",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -503,7 +497,7 @@ fdn_health_run(bool store)
 
 	if (store)
 	{
-		Jsonb	   *report = parse_jsonb(result);
+		Jsonb	   *report = fdn_jsonb_from_text(result);
 		char	   *summary;
 
 		fdn_priv_begin(&priv);
@@ -547,13 +541,13 @@ fdn_health_run(bool store)
 			appendStringInfo(&ch, ", \"to\": \"%s\", \"node\": ", st_names[overall]);
 			escape_json(&ch, fdn_node());
 			appendStringInfoChar(&ch, '}');
-			fdn_broadcast(0, parse_jsonb(ch.data), false, FDN_ROUTE_NONE);
+			fdn_broadcast(0, fdn_jsonb_from_text(ch.data), false, FDN_ROUTE_NONE);
 		}
 		summary = psprintf("{\"type\": \"measurement\", \"name\": \"foundation.health\", \"overall_status\": \"%s\","
 						   " \"healthy_nodes\": %d, \"expected_nodes\": %d, \"unhealthy_services\": " INT64_FORMAT ","
 						   " \"check_duration_ms\": %.3f}",
 						   st_names[overall], healthy_nodes, expected, unhealthy_children, duration_ms);
-		fdn_broadcast(3, parse_jsonb(summary), false, FDN_ROUTE_NONE);
+		fdn_broadcast(3, fdn_jsonb_from_text(summary), false, FDN_ROUTE_NONE);
 	}
 	return result;
 }
@@ -562,14 +556,14 @@ Datum
 fdn_health_check(PG_FUNCTION_ARGS)
 {
 	fdn_require_preload();
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(fdn_health_run(true))));
+	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_health_run(true)));
 }
 
 Datum
 fdn_cluster_health(PG_FUNCTION_ARGS)
 {
 	fdn_require_preload();
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(fdn_health_run(false))));
+	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_health_run(false)));
 }
 
 /* The settings of this file (_PG_init). */

@@ -129,8 +129,7 @@ fdn_node_metrics_text(void)
 Datum
 fdn_node_metrics(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
-										CStringGetDatum(fdn_node_metrics_text())));
+	PG_RETURN_JSONB_P(fdn_jsonb_from_text(fdn_node_metrics_text()));
 }
 
 /* ---------- discovery ---------- */

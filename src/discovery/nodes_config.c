@@ -34,6 +34,7 @@
 #include "libpq-fe.h"
 
 #include "core/foundation.h"
+#include "core/jsonb_util.h"
 #include "core/spi_util.h"
 #include "discovery/nodes_config.h"
 
@@ -228,7 +229,7 @@ json_kv(StringInfo buf, const char *key, const char *value, bool comma)
 static Jsonb *
 jsonb(StringInfo buf)
 {
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
+	return fdn_jsonb_from_text(buf->data);
 }
 
 static const char *
@@ -370,7 +371,7 @@ fdn_resolve_cluster(const char **mode)
 	{
 		ereport(LOG, (errmsg(CC "  Found an explicit foundation.topology (wizard mode): foundation steps aside")));
 		*mode = "wizard";
-		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(fdn_topology)));
+		return fdn_jsonb_from_text(fdn_topology);
 	}
 	if ((manual = manual_topology()) != NULL)
 	{
@@ -383,7 +384,7 @@ fdn_resolve_cluster(const char **mode)
 	{
 		ereport(LOG, (errmsg(CC "  Clustering disabled")));
 		*mode = "no_clustering";
-		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")));
+		return fdn_jsonb_from_text("[]");
 	}
 	if (strcmp(c, "on") == 0)
 	{

@@ -44,6 +44,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "core/jsonb_util.h"
 #include "core/shmem.h"
 #include "process/child_main.h"
 
@@ -234,8 +235,7 @@ child_run(const char *module, const char *args)
 	ReleaseSysCache(tup);
 
 	params = makeParamList(1);
-	params->params[0].value = DirectFunctionCall1(jsonb_in,
-												  CStringGetDatum(args));
+	params->params[0].value = JsonbPGetDatum(fdn_jsonb_from_text(args));
 	params->params[0].isnull = false;
 	params->params[0].pflags = PARAM_FLAG_CONST;
 	params->params[0].ptype = JSONBOID;
