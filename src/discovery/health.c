@@ -46,6 +46,7 @@
 #include "channels/channel_stats.h"
 #include "channels/channels.h"
 #include "discovery/health.h"
+#include "discovery/health_monitor.h"
 #include "discovery/nodes.h"
 
 /*

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * discovery/health.h
- *	  The health check (the seed's HealthMonitor) and its monitor worker.
+ *	  The health check (the seed's HealthMonitor).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,8 +23,5 @@ extern char *fdn_health_run(bool store);
 
 /* Shared memory and the monitor worker (_PG_init, when preloaded). */
 extern void fdn_health_init(void);
-
-extern void fdn_register_health_monitor(void);
-extern PGDLLEXPORT void fdn_health_monitor_main(Datum main_arg);
 
 #endif							/* FDN_HEALTH_H */

@@ -29,6 +29,7 @@
 #include "core/bgworker.h"
 #include "core/foundation.h"
 #include "discovery/health.h"
+#include "discovery/health_monitor.h"
 #include "discovery/nodes.h"
 #include "discovery/nodes_config.h"
 
