@@ -1,34 +1,41 @@
 # foundation: PGXS build
 MODULE_big = foundation
 OBJS = \
-	src/foundation.o \
-	src/shmem.o \
-	src/spi_util.o \
-	src/user_call.o \
-	src/child.o \
-	src/launch.o \
-	src/supervisor.o \
-	src/children.o \
-	src/registry.o \
-	src/process_manager.o \
-	src/codec.o \
-	src/channel_stats.o \
-	src/channels.o \
-	src/handlers.o \
-	src/remote.o \
-	src/cluster_config.o \
-	src/nodes.o \
-	src/health.o \
-	src/health_monitor.o \
-	src/agents.o \
-	src/coordination.o \
-	src/orchestration.o \
-	src/async_protocols.o \
-	src/async_auctions.o \
-	src/async_proposals.o \
-	src/membership.o \
-	src/cluster_singletons.o \
-	src/relay.o
+	src/core/entry.o \
+	src/core/foundation.o \
+	src/core/shmem.o \
+	src/core/spi_util.o \
+	src/core/user_call.o \
+	src/core/remote.o \
+	src/core/names.o \
+	src/core/jsonb_util.o \
+	src/core/xact_end.o \
+	src/core/bgworker.o \
+	src/process/child_main.o \
+	src/process/launch.o \
+	src/process/supervisor.o \
+	src/process/child_ops.o \
+	src/process/registry.o \
+	src/process/singleton_start.o \
+	src/channels/codec.o \
+	src/channels/channel_stats.o \
+	src/channels/channels.o \
+	src/channels/handlers.o \
+	src/discovery/nodes_config.o \
+	src/discovery/nodes.o \
+	src/discovery/health.o \
+	src/discovery/health_monitor.o \
+	src/coordination/agents.o \
+	src/coordination/coordination.o \
+	src/coordination/orchestration.o \
+	src/coordination/async_protocols.o \
+	src/coordination/async_auctions.o \
+	src/coordination/async_proposals.o \
+	src/cluster/members.o \
+	src/cluster/members_singletons.o \
+	src/cluster/relay.o \
+	src/cluster/broadcast.o \
+	src/facade/singletons.o
 
 EXTENSION = foundation
 # The extension's SQL, all installed side by side in the extension directory:
@@ -56,6 +63,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
+# Includes name their floor folder: #include "process/launch.h".
 PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
 SHLIB_LINK = -lz
 SHLIB_LINK_INTERNAL = $(libpq)
@@ -71,4 +79,4 @@ $(DATA_built): $(SQL_PIECES) sql/install
 	cat $(SQL_PIECES) >$@.tmp && mv $@.tmp $@
 
 # Rebuild every object when a header changes: they share structs.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*/*.h)

@@ -1,0 +1,256 @@
+/*-------------------------------------------------------------------------
+ *
+ * channels/channel_stats.c
+ *	  Per-channel counters in shared memory, of committed broadcasts only.
+ *
+ * A broadcast counts only if its transaction commits, exactly as its
+ * notification is delivered only then.  Each backend keeps what its open
+ * transaction broadcast, tagged with the subtransaction level, drops what
+ * an aborted (sub)transaction sent, and adds the rest to shared memory at
+ * commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "core/foundation.h"
+#include "core/shmem.h"
+#include "channels/channel_stats.h"
+#include "channels/channels.h"
+
+
+FdnChannelStats *fdn_channel_stats_shared = NULL;
+
+static void
+stats_shmem_init(void *part)
+{
+	SpinLockInit(&((FdnChannelStats *) part)->mutex);
+}
+
+void
+fdn_channel_stats_shmem_register(void)
+{
+	fdn_shmem_add("foundation channel stats", sizeof(FdnChannelStats),
+				  stats_shmem_init, (void **) &fdn_channel_stats_shared);
+}
+
+PG_FUNCTION_INFO_V1(fdn_channel_stats);
+PG_FUNCTION_INFO_V1(fdn_reset_channel_stats);
+
+typedef struct FdnPendingCount
+{
+	int			level;			/* subtransaction nesting level */
+	FdnChannelCounters counts[FDN_NCHANNELS];
+} FdnPendingCount;
+
+/* One entry per nesting level that broadcast, innermost last. */
+static FdnPendingCount *pending = NULL;
+static int	npending = 0;
+static int	pending_cap = 0;
+static bool callbacks_registered = false;
+
+static void
+pending_clear(void)
+{
+	npending = 0;
+}
+
+static void
+add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
+{
+	int			r;
+
+	to->messages += from->messages;
+	to->bytes += from->bytes;
+	to->compressed += from->compressed;
+	to->stored += from->stored;
+	for (r = 0; r < FDN_NROUTES; r++)
+		to->routed[r] += from->routed[r];
+	to->errors += from->errors;
+	to->dropped += from->dropped;
+	if (from->last_message_at > to->last_message_at)
+		to->last_message_at = from->last_message_at;
+}
+
+static void
+stats_xact_callback(XactEvent event, void *arg)
+{
+	int			i;
+	int			c;
+
+	if (npending == 0)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (fdn_channel_stats_shared != NULL)
+			{
+				TimestampTz now = GetCurrentTimestamp();
+
+				SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+				for (i = 0; i < npending; i++)
+					for (c = 0; c < FDN_NCHANNELS; c++)
+					{
+						if (pending[i].counts[c].messages > 0)
+							pending[i].counts[c].last_message_at = now;
+						add_counters(&fdn_channel_stats_shared->channel[c],
+										 &pending[i].counts[c]);
+					}
+				SpinLockRelease(&fdn_channel_stats_shared->mutex);
+			}
+			pending_clear();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending_clear();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+stats_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			c;
+
+	if (npending == 0 || pending[npending - 1].level < level)
+		return;
+	switch (event)
+	{
+		case SUBXACT_EVENT_ABORT_SUB:
+			/* Its notifications are dropped; so are its counts. */
+			npending--;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			/* Fold into the parent level. */
+			if (npending >= 2 && pending[npending - 2].level == level - 1)
+			{
+				for (c = 0; c < FDN_NCHANNELS; c++)
+					add_counters(&pending[npending - 2].counts[c],
+									 &pending[npending - 1].counts[c]);
+				npending--;
+			}
+			else
+				pending[npending - 1].level = level - 1;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+fdn_stats_count(int channel, int64 bytes, bool compressed, bool stored,
+				FdnRoute route)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	FdnChannelCounters *cnt;
+
+	if (fdn_channel_stats_shared == NULL)
+		return;
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(stats_xact_callback, NULL);
+		RegisterSubXactCallback(stats_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (npending == 0 || pending[npending - 1].level != level)
+	{
+		if (npending == pending_cap)
+		{
+			pending_cap = Max(4, pending_cap * 2);
+			pending = pending == NULL ?
+				MemoryContextAlloc(TopMemoryContext,
+								   sizeof(FdnPendingCount) * pending_cap) :
+				repalloc(pending, sizeof(FdnPendingCount) * pending_cap);
+		}
+		memset(&pending[npending], 0, sizeof(FdnPendingCount));
+		pending[npending].level = level;
+		npending++;
+	}
+	cnt = &pending[npending - 1].counts[channel];
+	cnt->messages++;
+	cnt->bytes += bytes;
+	if (compressed)
+		cnt->compressed++;
+	if (stored)
+		cnt->stored++;
+	if (route != FDN_ROUTE_NONE)
+		cnt->routed[route]++;
+}
+
+void
+fdn_stats_error(int channel)
+{
+	if (fdn_channel_stats_shared == NULL)
+		return;
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	fdn_channel_stats_shared->channel[channel].errors++;
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+}
+
+void
+fdn_stats_dropped(int channel)
+{
+	if (fdn_channel_stats_shared == NULL)
+		return;
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	fdn_channel_stats_shared->channel[channel].dropped++;
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+}
+
+Datum
+fdn_channel_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FdnChannelCounters snap[FDN_NCHANNELS];
+	int			c;
+
+	fdn_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	memcpy(snap, fdn_channel_stats_shared->channel, sizeof(snap));
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+
+	for (c = 0; c < FDN_NCHANNELS; c++)
+	{
+		Datum		values[13];
+		bool		nulls[13] = {0};
+		int			r;
+
+		values[0] = CStringGetTextDatum(fdn_channel_names[c]);
+		values[1] = CStringGetTextDatum(fdn_channel_topics[c]);
+		values[2] = Int64GetDatum(snap[c].messages);
+		values[3] = Int64GetDatum(snap[c].bytes);
+		values[4] = Int64GetDatum(snap[c].compressed);
+		values[5] = Int64GetDatum(snap[c].stored);
+		for (r = 0; r < FDN_NROUTES; r++)
+			values[6 + r] = Int64GetDatum(snap[c].routed[r]);
+		values[10] = Int64GetDatum(snap[c].errors);
+		values[11] = TimestampTzGetDatum(snap[c].last_message_at);
+		nulls[11] = snap[c].last_message_at == 0;
+		values[12] = Int64GetDatum(snap[c].dropped);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+fdn_reset_channel_stats(PG_FUNCTION_ARGS)
+{
+	fdn_require_preload();
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	memset(fdn_channel_stats_shared->channel, 0, sizeof(fdn_channel_stats_shared->channel));
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+	PG_RETURN_VOID();
+}

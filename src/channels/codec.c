@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * channels/codec.c
+ *	  The three wire forms of a channel message: plain, compressed, stored.
+ *
+ * A NOTIFY payload holds at most 7999 bytes.  A message is sent as its
+ * jsonb text when it fits; otherwise (or when asked) as
+ *   {"foundation_compressed": "<base64 of the zlib stream of the text>"}
+ * and when even that does not fit it is stored in foundation.messages in
+ * the same transaction and announced as
+ *   {"foundation_ref": <id>, "bytes": <size of the text>}.
+ * zlib (RFC 1950) and base64 (RFC 4648) are what every language's standard
+ * library decodes; docs/channels.md shows how.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <zlib.h>
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "core/foundation.h"
+#include "core/jsonb_util.h"
+#include "core/spi_util.h"
+#include "channels/codec.h"
+
+
+PG_FUNCTION_INFO_V1(fdn_decode_message);
+PG_FUNCTION_INFO_V1(fdn_fetch_message);
+
+#define KEY_COMPRESSED "foundation_compressed"
+#define KEY_REF "foundation_ref"
+
+static void
+bad_payload(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("malformed foundation payload: %s", why),
+			 errhint("Pass the payload exactly as the listener received it; docs/channels.md describes the three forms.")));
+}
+
+/* The string value of key when obj is an object with it. */
+static bool
+envelope_string(Jsonb *jb, const char *key, JsonbValue *v)
+{
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return false;
+	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), v) != NULL;
+}
+
+/*
+ * Would a plain message be read back as an envelope?  Then it must not
+ * travel plain, or decode_message would misread it.
+ */
+static bool
+looks_like_envelope(Jsonb *jb)
+{
+	JsonbValue	v;
+
+	return envelope_string(jb, KEY_COMPRESSED, &v) ||
+		envelope_string(jb, KEY_REF, &v);
+}
+
+/*
+ * The most zlib bytes whose envelope still fits a payload: base64 makes 4
+ * characters of every 3 bytes, and the envelope adds its key and quotes.
+ */
+#define FDN_ENVELOPE_OVERHEAD (sizeof("{\"" KEY_COMPRESSED "\": \"\"}") - 1)
+#define FDN_MAX_ZLIB (((FDN_MAX_PAYLOAD - FDN_ENVELOPE_OVERHEAD) / 4) * 3)
+
+/*
+ * Compress text into base64 of a zlib stream, or return NULL as soon as
+ * the result could no longer fit a payload: a large message that does not
+ * compress well is stored instead, and finishing its compression first
+ * would only cost time.
+ */
+static char *
+compress_message(const char *text, int64 len, int64 *outlen)
+{
+	uLong		cap = FDN_MAX_ZLIB + 1;
+	Bytef	   *buf = palloc(cap);
+	z_stream	zs = {0};
+	char	   *b64;
+	int			b64len;
+	int			rc;
+
+	if (deflateInit(&zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	zs.next_in = (Bytef *) text;
+	zs.avail_in = (uInt) len;
+	zs.next_out = buf;
+	zs.avail_out = (uInt) cap;
+	rc = deflate(&zs, Z_FINISH);
+	*outlen = zs.total_out;
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+	{
+		pfree(buf);
+		if (rc == Z_OK || rc == Z_BUF_ERROR)
+			return NULL;		/* too big for a payload */
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compress message: zlib error %d", rc)));
+	}
+	b64 = palloc(pg_b64_enc_len((int) *outlen) + 1);
+	b64len = pg_b64_encode((const char *) buf, (int) *outlen, b64,
+						   pg_b64_enc_len((int) *outlen));
+	if (b64len < 0)
+		elog(ERROR, "could not base64-encode a compressed message");
+	b64[b64len] = '\0';
+	pfree(buf);
+	return b64;
+}
+
+static char *
+decompress(const char *b64, int b64len)
+{
+	int			ziplen;
+	char	   *zip;
+	z_stream	zs = {0};
+	StringInfoData out;
+	int			rc;
+
+	zip = palloc(pg_b64_dec_len(b64len) + 1);
+	ziplen = pg_b64_decode(b64, b64len, zip, pg_b64_dec_len(b64len));
+	if (ziplen < 0)
+		bad_payload("\"foundation_compressed\" is not valid base64");
+
+	if (inflateInit(&zs) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	initStringInfo(&out);
+	zs.next_in = (Bytef *) zip;
+	zs.avail_in = ziplen;
+	do
+	{
+		enlargeStringInfo(&out, Max(ziplen * 4, 8192));
+		zs.next_out = (Bytef *) out.data + out.len;
+		zs.avail_out = out.maxlen - out.len - 1;
+		rc = inflate(&zs, Z_NO_FLUSH);
+		out.len = out.maxlen - 1 - zs.avail_out;
+		if (rc != Z_OK && rc != Z_STREAM_END)
+		{
+			inflateEnd(&zs);
+			bad_payload("\"foundation_compressed\" is not a zlib stream");
+		}
+	} while (rc != Z_STREAM_END && (zs.avail_in > 0 || zs.avail_out == 0));
+	inflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+		bad_payload("\"foundation_compressed\" is a truncated zlib stream");
+	out.data[out.len] = '\0';
+
+	/*
+	 * The bytes come from whoever wrote the payload: they become text (and
+	 * jsonb) only if they are text, with no NUL and valid in this encoding.
+	 */
+	if (memchr(out.data, '\0', out.len) != NULL ||
+		!pg_verify_mbstr(GetDatabaseEncoding(), out.data, out.len, true))
+		bad_payload("\"foundation_compressed\" does not hold text in the database encoding");
+	pfree(zip);
+	return out.data;
+}
+
+static int64
+store_message(const char *channel, Jsonb *message, int64 bytes)
+{
+	FdnPrivState priv;
+	Datum		values[3];
+	bool		isnull;
+	int64		id;
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = JsonbPGetDatum(message);
+	values[2] = Int64GetDatum(bytes);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.messages (channel, message, bytes)"
+				 " VALUES ($1, $2, $3) RETURNING id",
+				 3, (Oid[]) {TEXTOID, JSONBOID, INT8OID}, values, NULL,
+				 SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+	return id;
+}
+
+FdnEncoded
+fdn_encode_message(const char *channel, Jsonb *message, char *text,
+				   bool compression)
+{
+	FdnEncoded	enc;
+	int64		len;
+
+	if (text == NULL)
+		text = JsonbToCString(NULL, &message->root, VARSIZE(message));
+	len = strlen(text);
+
+	enc.bytes = len;
+	enc.form = FDN_WIRE_PLAIN;
+	enc.payload = text;
+
+	if (compression || len > FDN_MAX_PAYLOAD || looks_like_envelope(message))
+	{
+		int64		ziplen;
+		char	   *b64 = compress_message(text, len, &ziplen);
+
+		if (b64 != NULL)
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> " INT64_FORMAT " bytes",
+									 len, ziplen)));
+			enc.form = FDN_WIRE_COMPRESSED;
+			enc.payload = psprintf("{\"" KEY_COMPRESSED "\": \"%s\"}", b64);
+			pfree(b64);
+		}
+		else
+			ereport(DEBUG1,
+					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> more than " INT64_FORMAT " bytes: too large for a payload",
+									 len, (int64) FDN_MAX_ZLIB)));
+	}
+	if (enc.form != FDN_WIRE_COMPRESSED &&
+		(len > FDN_MAX_PAYLOAD || looks_like_envelope(message) || compression))
+	{
+		int64		id = store_message(channel, message, len);
+
+		ereport(DEBUG1,
+				(errmsg_internal("  Stored as foundation.messages id " INT64_FORMAT " (" INT64_FORMAT " bytes)",
+								 id, len)));
+		enc.form = FDN_WIRE_STORED;
+		enc.payload = psprintf("{\"" KEY_REF "\": " INT64_FORMAT ", \"bytes\": " INT64_FORMAT "}",
+							   id, len);
+	}
+	return enc;
+}
+
+static Jsonb *
+fetch(int64 id)
+{
+	FdnPrivState priv;
+	Datum		value = Int64GetDatum(id);
+	bool		isnull = true;
+	Datum		message = (Datum) 0;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT message FROM foundation.messages WHERE id = $1",
+				 1, (Oid[]) {INT8OID}, &value, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		message = fdn_spi_getdatum(0, 1, &isnull);
+	fdn_priv_end(&priv);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("stored message " INT64_FORMAT " does not exist", id),
+				 errdetail("Stored messages are kept for \"foundation.message_retention\" and then removed."),
+				 errhint("Fetch a stored message soon after its notification arrives, or raise \"foundation.message_retention\".")));
+	/* Detoast here, outside SPI, so the copy outlives SPI's memory. */
+	return DatumGetJsonbP(message);
+}
+
+Jsonb *
+fdn_decode_payload(const char *payload)
+{
+	Jsonb	   *jb = fdn_jsonb_from_text(payload);
+	JsonbValue	v;
+
+	if (envelope_string(jb, KEY_COMPRESSED, &v))
+	{
+		char	   *text;
+
+		if (v.type != jbvString)
+			bad_payload("\"foundation_compressed\" is not a string");
+		text = decompress(v.val.string.val, v.val.string.len);
+		return fdn_jsonb_from_text(text);
+	}
+	if (envelope_string(jb, KEY_REF, &v))
+	{
+		int64		id;
+
+		if (v.type != jbvNumeric)
+			bad_payload("\"foundation_ref\" is not a number");
+		id = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											   NumericGetDatum(v.val.numeric)));
+		return fetch(id);
+	}
+	return jb;
+}
+
+Datum
+fdn_decode_message(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null_arg_error("payload",
+						   "Pass the payload text of a notification.");
+	PG_RETURN_JSONB_P(fdn_decode_payload(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+Datum
+fdn_fetch_message(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		fdn_null_arg_error("message id",
+						   "Pass the \"foundation_ref\" of a notification.");
+	PG_RETURN_JSONB_P(fetch(PG_GETARG_INT64(0)));
+}

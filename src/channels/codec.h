@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * channels/codec.h
+ *	  The three wire forms of a channel message: plain, compressed, stored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_CODEC_H
+#define FDN_CODEC_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+
+
+/* The longest NOTIFY payload PostgreSQL accepts. */
+#define FDN_MAX_PAYLOAD 7999
+
+typedef enum FdnWireForm
+{
+	FDN_WIRE_PLAIN,
+	FDN_WIRE_COMPRESSED,
+	FDN_WIRE_STORED
+} FdnWireForm;
+
+typedef struct FdnEncoded
+{
+	char	   *payload;		/* what goes to NOTIFY */
+	FdnWireForm form;
+	int64		bytes;			/* the message's text size */
+} FdnEncoded;
+
+/*
+ * Encode a message for a channel: plain if it fits and compression was not
+ * asked for, else compressed, else stored in foundation.messages (in the
+ * current transaction) and announced by reference.
+ */
+extern FdnEncoded fdn_encode_message(const char *channel, Jsonb *message,
+									 char *text, bool compression);
+
+/* Any payload a listener received, back to the original message. */
+extern Jsonb *fdn_decode_payload(const char *payload);
+
+#endif							/* FDN_CODEC_H */

@@ -1,0 +1,797 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster/members.c
+ *	  Cluster membership: the supervisor's lease on the control database,
+ *	  and running the cluster singletons assigned to this member.
+ *
+ * The control database (foundation.control_conninfo) holds the members'
+ * leases and the cluster singletons' assignments; all the decisions are
+ * made there, in one transaction per renewal (foundation.member_heartbeat
+ * in the install script).  This member's supervisor, once per
+ * foundation.lease_renew_interval (or at once when asked), calls it over
+ * libpq: it joins (epoch 0 gets a new epoch) or renews (its node AND its
+ * epoch must match, and the lease must not have expired: a member whose
+ * lease ran out must rejoin, under a new epoch, and its old assignments are
+ * gone), reports the pids of what it runs, and gets its assignments back;
+ * then it starts what it was given and stops what it was not (or what it
+ * has at an older fencing epoch).
+ *
+ * Fencing: a member that could not renew stops every cluster singleton it
+ * runs one second before its lease could expire, measured from when it
+ * sent its last renewal that worked (the control database's clock starts
+ * the lease later than that), so a singleton never runs on two members at
+ * once, even when this member is cut off from the control database.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "libpq-fe.h"
+
+#include "core/foundation.h"
+#include "core/jsonb_util.h"
+#include "core/remote.h"
+#include "core/shmem.h"
+#include "core/spi_util.h"
+#include "process/child_ops.h"
+#include "process/registry.h"
+#include "process/singleton_start.h"
+#include "process/supervisor.h"
+#include "discovery/nodes.h"
+#include "cluster/members.h"
+#include "cluster/members_singletons.h"
+#include "cluster/relay.h"
+
+/* This member's state; survives a supervisor restart. */
+typedef struct MembersShared
+{
+	bool		sync;			/* renew the lease now (a placement waits) */
+	int64		epoch;			/* 0: not a member (yet, or fenced) */
+	TimestampTz renewed;		/* when the last renewal that worked was sent */
+} MembersShared;
+
+static MembersShared *members_shared = NULL;
+
+
+PG_FUNCTION_INFO_V1(fdn_member_wake);
+
+char	   *fdn_control_conninfo = NULL;
+int			fdn_lease_renew_interval_ms = 5000;
+int			fdn_lease_duration_ms = 15000;
+int			fdn_distribution = FDN_DIST_UNIFORM;
+char	   *fdn_cluster_secret = NULL;
+bool		fdn_cluster_allow_superuser = false;
+
+/* Stop this long before the lease could expire. */
+#define FDN_FENCE_MARGIN_MS 1000
+
+static const struct config_enum_entry distribution_options[] = {
+	{"uniform", FDN_DIST_UNIFORM, false},
+	{"local", FDN_DIST_LOCAL, false},
+	{"least_loaded", FDN_DIST_LEAST_LOADED, false},
+	{NULL, 0, false}
+};
+
+void
+fdn_define_membership_gucs(void)
+{
+	DefineCustomStringVariable("foundation.control_conninfo",
+							   "libpq connection string of the cluster's control database.",
+							   "Empty: this node alone. A multi-host string with target_session_attrs=read-write follows a promoted standby.",
+							   &fdn_control_conninfo, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_renew_interval",
+							"How often the supervisor renews this member's lease.",
+							NULL,
+							&fdn_lease_renew_interval_ms,
+							5000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_duration",
+							"How long a renewed lease lasts.",
+							"A member that cannot renew stops its cluster singletons one second before it ends; then they move to other members.",
+							&fdn_lease_duration_ms,
+							15000, 2000, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("foundation.distribution",
+							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
+							 NULL,
+							 &fdn_distribution, FDN_DIST_UNIFORM, distribution_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("foundation.cluster_secret",
+							   "Secret the members share to sign cluster singletons' placements.",
+							   "The control database never holds it: a member starts a cluster singleton only if its placement is signed with it. Empty: cluster singletons cannot be started.",
+							   &fdn_cluster_secret, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("foundation.cluster_allow_superuser_singletons",
+							 "Whether this member starts cluster singletons owned by a superuser.",
+							 "Off: a placement whose owner is a superuser here is refused.",
+							 &fdn_cluster_allow_superuser, false, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+}
+
+bool
+fdn_cluster_enabled(void)
+{
+	return fdn_control_conninfo != NULL && fdn_control_conninfo[0] != '\0';
+}
+
+const char *
+fdn_distribution_name(void)
+{
+	return distribution_options[fdn_distribution].name;
+}
+
+void
+fdn_member_request_sync(void)
+{
+	fdn_require_preload();
+	members_shared->sync = true;
+	fdn_wake_supervisor();
+}
+
+Datum
+fdn_member_wake(PG_FUNCTION_ARGS)
+{
+	fdn_member_request_sync();
+	PG_RETURN_VOID();
+}
+
+/* ---------- this member's cluster singletons ---------- */
+
+typedef struct FdnLocalSingleton
+{
+	char	   *name;
+	int64		epoch;
+	int64		child_id;
+	bool		keep;
+} FdnLocalSingleton;
+
+static FdnLocalSingleton *
+local_singletons(int *n)
+{
+	FdnPrivState priv;
+	FdnLocalSingleton *v;
+	bool		isnull;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT name, epoch, child_id FROM foundation.cluster_local ORDER BY name",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	v = palloc0(sizeof(FdnLocalSingleton) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+	{
+		v[i].name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		v[i].epoch = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
+		v[i].child_id = DatumGetInt64(fdn_spi_getdatum(i, 3, &isnull));
+	}
+	fdn_priv_end(&priv);
+	return v;
+}
+
+/* The pids of our cluster singletons at the last renewal (for leaving). */
+#define FDN_MAX_TRACKED 256
+static int32 cluster_pids[FDN_MAX_TRACKED];
+static int	ncluster_pids = 0;
+
+/*
+ * What runs, for the control database: [{name, epoch, pid}]; its pids are
+ * also kept for leaving.
+ */
+static char *
+local_running_json(void)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	StringInfoData res;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT l.name, l.epoch, c.pid"
+				 " FROM foundation.cluster_local l JOIN foundation.child_specs c USING (child_id)"
+				 " WHERE c.status = 'running' AND c.pid IS NOT NULL ORDER BY l.name",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	initStringInfo(&res);
+	appendStringInfoChar(&res, '[');
+	ncluster_pids = 0;
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		int32		pid = DatumGetInt32(fdn_spi_getdatum(i, 3, &isnull));
+
+		appendStringInfoString(&res, i > 0 ? ", {\"name\": " : "{\"name\": ");
+		escape_json(&res, TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull)));
+		appendStringInfo(&res, ", \"epoch\": " INT64_FORMAT ", \"pid\": %d}",
+						 DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull)), pid);
+		if (ncluster_pids < FDN_MAX_TRACKED)
+			cluster_pids[ncluster_pids++] = pid;
+	}
+	appendStringInfoChar(&res, ']');
+	fdn_priv_end(&priv);
+	return res.data;
+}
+
+static void
+stop_local_cb(void *arg)
+{
+	FdnLocalSingleton *s = arg;
+	FdnPrivState priv;
+
+	(void) fdn_terminate_child_id(s->child_id);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("DELETE FROM foundation.cluster_local WHERE name = $1",
+				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(s->name)},
+				 NULL, SPI_OK_DELETE);
+	fdn_priv_end(&priv);
+}
+
+static void
+stop_local(FdnLocalSingleton *s, const char *why)
+{
+	ErrorData  *edata;
+
+	elog(LOG, "foundation: stopping cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
+		 s->name, s->epoch, why);
+	edata = fdn_try_subxact(stop_local_cb, s);
+	if (edata)
+		ereport(WARNING,
+				(errmsg("foundation could not stop cluster singleton \"%s\": %s",
+						s->name, edata->message)));
+}
+
+/* Stop every cluster singleton here: the lease is, or may be, lost. */
+static void
+fence_member(const char *why)
+{
+	FdnLocalSingleton *v;
+	int			n;
+	int			i;
+
+	v = local_singletons(&n);
+	for (i = 0; i < n; i++)
+		stop_local(&v[i], why);
+	members_shared->epoch = 0;
+}
+
+typedef struct FdnStartAssigned
+{
+	const char *name;
+	const char *module;
+	Jsonb	   *args;
+	const char *restart;
+	Oid			role;
+	int64		epoch;
+} FdnStartAssigned;
+
+static void
+start_assigned_cb(void *arg)
+{
+	FdnStartAssigned *a = arg;
+	Oid			save_userid;
+	int			save_sec;
+	int32		pid;
+	bool		alive;
+	int64		child_id = 0;
+	FdnPrivState priv;
+
+	/* A local singleton of the same name is not ours to adopt. */
+	if (fdn_registry_find(a->name, true, &pid, &alive, &child_id) && (alive || child_id != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("the name \"%s\" is taken on this member", a->name),
+				 errhint("Stop the local singleton of that name, or rename one of the two.")));
+
+	/* Started as the role that started it, as everywhere in foundation. */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(a->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	(void) fdn_singleton_start(a->module, a->args, a->name, a->restart);
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	if (!fdn_registry_find(a->name, true, &pid, &alive, &child_id) || child_id == 0)
+		elog(ERROR, "foundation: cluster singleton \"%s\" started but not registered", a->name);
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("INSERT INTO foundation.cluster_local (name, epoch, child_id) VALUES ($1, $2, $3)",
+				 3, (Oid[]) {TEXTOID, INT8OID, INT8OID},
+				 (Datum[]) {CStringGetTextDatum(a->name), Int64GetDatum(a->epoch),
+				 Int64GetDatum(child_id)}, NULL, SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+}
+
+/*
+ * Refused placements, each warned about once ("name/epoch/why"): the
+ * control database repeats them at every renewal.
+ */
+static List *refused = NIL;
+
+static void
+refuse(const char *name, int64 epoch, const char *why, const char *hint)
+{
+	char	   *key = psprintf("%s/" INT64_FORMAT "/%s", name, epoch, why);
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, refused)
+		if (strcmp(lfirst(lc), key) == 0)
+			return;
+	if (list_length(refused) >= 1000)
+	{
+		list_free_deep(refused);	/* forget them: warn again */
+		refused = NIL;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	refused = lappend(refused, pstrdup(key));
+	MemoryContextSwitchTo(old);
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("foundation refuses to start cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
+					name, epoch, why),
+			 errhint("%s", hint)));
+}
+
+/*
+ * Whether this member may start a placement: the control database only
+ * stores them, so it must carry the signature that a member's backend made
+ * with foundation.cluster_secret for the role that asked, and that role
+ * must not be a superuser unless foundation.cluster_allow_superuser_singletons.
+ */
+static bool
+placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature)
+{
+	char	   *expected;
+
+	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
+	{
+		refuse(sa->name, sa->epoch, "\"foundation.cluster_secret\" is not set on this member",
+				   "Set the same \"foundation.cluster_secret\" on every member.");
+		return false;
+	}
+	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner);
+	if (signature == NULL || !fdn_secret_equal(signature, expected))
+	{
+		refuse(sa->name, sa->epoch,
+				   signature == NULL ? "its placement is not signed" : "its placement's signature does not match",
+				   "Only a member's backend, for the role that called start_singleton, can place a cluster singleton; "
+				   "check that every member has the same \"foundation.cluster_secret\", and who can write foundation.cluster_singletons in the control database.");
+		return false;
+	}
+	if (superuser_arg(sa->role) && !fdn_cluster_allow_superuser)
+	{
+		refuse(sa->name, sa->epoch, psprintf("its owner \"%s\" is a superuser on this member", owner),
+				   "Start it as an ordinary role, or set \"foundation.cluster_allow_superuser_singletons\" on every member.");
+		return false;
+	}
+	return true;
+}
+
+/* A whole int64 from text, without raising an error. */
+bool
+fdn_parse_int64(const char *text, int64 *out)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return false;
+	*out = (int64) v;
+	return true;
+}
+
+/* Make what runs here match the assignments; true if anything started. */
+static bool
+apply_assignments(Jsonb *assignments)
+{
+	FdnLocalSingleton *local;
+	int			nlocal;
+	int			i;
+	int			n = JB_ROOT_COUNT(assignments);
+	bool		started = false;
+
+	local = local_singletons(&nlocal);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(&assignments->root, i);
+		Jsonb	   *a;
+		char	   *name;
+		char	   *epoch_text;
+		int64		epoch;
+		int			j;
+		bool		have = false;
+
+		if (!fdn_json_is_object(e))
+			continue;
+		a = JsonbValueToJsonb(e);
+		name = fdn_jsonb_field_text(a, "name");
+		epoch_text = fdn_jsonb_field_text(a, "epoch");
+		if (name == NULL || epoch_text == NULL ||
+			!fdn_parse_int64(epoch_text, &epoch))
+			continue;			/* not an assignment: nothing to start */
+		for (j = 0; j < nlocal; j++)
+			if (strcmp(local[j].name, name) == 0 && local[j].epoch == epoch)
+				local[j].keep = have = true;
+		if (!have)
+		{
+			FdnStartAssigned sa;
+			JsonbValue	args;
+			ErrorData  *edata;
+			char	   *owner = fdn_jsonb_field_text(a, "owner_role");
+
+			/* An older epoch of the same name goes first. */
+			for (j = 0; j < nlocal; j++)
+				if (strcmp(local[j].name, name) == 0 && !local[j].keep)
+				{
+					stop_local(&local[j], "reassigned at a newer epoch");
+					local[j].keep = true;	/* already stopped */
+				}
+			sa.name = name;
+			sa.module = fdn_jsonb_field_text(a, "module");
+			sa.restart = fdn_jsonb_field_text(a, "restart");
+			sa.epoch = epoch;
+			sa.role = owner ? get_role_oid(owner, true) : InvalidOid;
+			if (sa.module == NULL || sa.restart == NULL ||
+				!fdn_json_obj_get(&a->root, "args", &args))
+				continue;
+			sa.args = JsonbValueToJsonb(&args);
+			if (!OidIsValid(sa.role))
+			{
+				ereport(WARNING,
+						(errmsg("foundation cannot start cluster singleton \"%s\": role \"%s\" does not exist on this member",
+								name, owner ? owner : "?"),
+						 errhint("Create the role on every member (roles are per server).")));
+				continue;
+			}
+			if (!placement_trusted(&sa, owner, fdn_jsonb_field_text(a, "signature")))
+				continue;
+			edata = fdn_try_subxact(start_assigned_cb, &sa);
+			if (edata)
+				ereport(WARNING,
+						(errmsg("foundation could not start cluster singleton \"%s\": %s",
+								name, edata->message),
+						 errhint("It is retried at the next lease renewal.")));
+			else
+			{
+				elog(LOG, "foundation: started cluster singleton \"%s\" (epoch " INT64_FORMAT ")",
+					 name, epoch);
+				started = true;
+			}
+		}
+	}
+	for (i = 0; i < nlocal; i++)
+		if (!local[i].keep)
+			stop_local(&local[i], "no longer assigned to this member");
+	return started;
+}
+
+char *
+fdn_members_json(Jsonb *members)
+{
+	StringInfoData buf;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	if (members != NULL && JB_ROOT_IS_ARRAY(members) && !JB_ROOT_IS_SCALAR(members))
+	{
+		it = JsonbIteratorInit(&members->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			JsonbValue	nd;
+			JsonbValue	ci;
+
+			if (tok != WJB_ELEM || !fdn_json_is_object(&v) ||
+				!fdn_json_obj_get(v.val.binary.data, "node", &nd) || nd.type != jbvString)
+				continue;
+			appendStringInfoString(&buf, first ? "{\"node\": " : ", {\"node\": ");
+			escape_json(&buf, pnstrdup(nd.val.string.val, nd.val.string.len));
+			appendStringInfoString(&buf, ", \"conninfo\": ");
+			if (fdn_json_obj_get(v.val.binary.data, "conninfo", &ci) && ci.type == jbvString)
+				escape_json(&buf,
+							fdn_conninfo_filter(pnstrdup(ci.val.string.val, ci.val.string.len),
+												FDN_CI_MEMBER, NULL));
+			else
+				appendStringInfoString(&buf, "null");
+			appendStringInfoChar(&buf, '}');
+			first = false;
+		}
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/* The other members, for the outbox (relay.c): written when they change. */
+static void
+update_peers(Jsonb *members)
+{
+	static char *last = NULL;
+	char	   *text = fdn_members_json(members);
+	FdnPrivState priv;
+
+	if (last != NULL && strcmp(last, text) == 0)
+		return;
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("WITH m AS (SELECT DISTINCT ON (x.node) x.node, x.conninfo"
+				 "            FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS x(node text, conninfo text)),"
+				 " d AS (DELETE FROM foundation.cluster_peers p WHERE NOT EXISTS (SELECT FROM m WHERE m.node = p.node))"
+				 " INSERT INTO foundation.cluster_peers AS p (node, conninfo)"
+				 " SELECT node, conninfo FROM m"
+				 " ON CONFLICT (node) DO UPDATE SET conninfo = excluded.conninfo, updated_at = now()"
+				 " WHERE p.conninfo IS DISTINCT FROM excluded.conninfo",
+				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(text)}, NULL,
+				 SPI_OK_INSERT);
+	fdn_priv_end(&priv);
+	if (last)
+		pfree(last);
+	last = MemoryContextStrdup(TopMemoryContext, text);
+}
+
+/*
+ * Without an epoch this member runs no cluster singleton (it has not
+ * joined yet, or it fenced): rows of cluster_local are then left over from
+ * before a server restart or a crash.  Their children must not be
+ * restarted as ordinary children would be: another member may run them by
+ * now.  Drop them (their specs, and so their names); the member starts what
+ * it is assigned once it has joined.
+ */
+void
+fdn_membership_forget_stale(void)
+{
+	static bool done = false;
+
+	/*
+	 * Only a supervisor's first pass can meet such rows: later, fencing
+	 * removes what it stops.  A supervisor restarted on its own keeps its
+	 * member's epoch, and the children it finds are current.
+	 */
+	if (done)
+		return;
+	done = true;
+	if (members_shared->epoch != 0)
+		return;
+	fdn_spi_exec("WITH l AS (DELETE FROM foundation.cluster_local RETURNING child_id)"
+				 " DELETE FROM foundation.child_specs c USING l WHERE c.child_id = l.child_id",
+				 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	if (SPI_processed > 0)
+		elog(LOG, "foundation: forgot %d cluster singleton(s) of a past epoch; they start again only if assigned here",
+			 (int) SPI_processed);
+}
+
+/* ---------- the lease ---------- */
+
+static long
+ms_until(TimestampTz t)
+{
+	long		secs;
+	int			usecs;
+
+	if (t <= GetCurrentTimestamp())
+		return 0;
+	TimestampDifference(GetCurrentTimestamp(), t, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+static int
+local_load(void)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < fdn_shared->nslots; i++)
+		if (fdn_slot_alive(&fdn_shared->slots[i]))
+			n++;
+	return n;
+}
+
+/* One call of member_heartbeat; its result, or NULL with *error set. */
+static Jsonb *
+heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
+{
+	FdnRemoteCall call = {0};
+	const char *params[7];
+
+	params[0] = fdn_node();
+	params[1] = psprintf(INT64_FORMAT, members_shared->epoch);
+	params[2] = psprintf("%d", fdn_lease_duration_ms);
+	params[3] = psprintf("%d", local_load());
+	params[4] = running;
+	params[5] = leaving ? "true" : "false";
+	params[6] = fdn_advertised_conninfo();
+	call.conninfo = fdn_control_conninfo;
+	call.sql = "SELECT foundation.member_heartbeat($1, $2::pg_catalog.int8, $3::pg_catalog.int4,"
+		" $4::pg_catalog.float8, $5::pg_catalog.jsonb, $6::pg_catalog.bool, $7)::pg_catalog.text";
+	call.nparams = 7;
+	call.params = params;
+	fdn_remote_run(&call, 1, timeout_ms, 0);
+	if (!call.ok || call.result == NULL)
+	{
+		*error = call.error ? call.error : "no result";
+		return NULL;
+	}
+	/* The control database stores; what it answers is checked. */
+	{
+		char	   *why = NULL;
+		Jsonb	   *res = fdn_remote_jsonb(call.result, FDN_JSON_OBJECT, &why);
+
+		if (res == NULL)
+			*error = psprintf("unusable answer from member_heartbeat: %s", why);
+		return res;
+	}
+}
+
+long
+fdn_membership_pass(void)
+{
+	static TimestampTz next_due = 0;
+	static bool failing = false;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz sent;
+	TimestampTz fence_at;
+	Jsonb	   *res;
+	char	   *error = NULL;
+	int			timeout_ms;
+	JsonbValue	v;
+
+	if (!fdn_cluster_enabled())
+	{
+		if (members_shared->epoch != 0)
+		{
+			elog(LOG, "foundation: foundation.control_conninfo is empty: leaving the cluster");
+			fence_member("foundation.control_conninfo is empty");
+		}
+		return -1;
+	}
+
+	fence_at = TimestampTzPlusMilliseconds(members_shared->renewed,
+										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
+	if (!members_shared->sync && now < next_due)
+		return ms_until(next_due);
+	members_shared->sync = false;
+
+	/* Never wait past the moment we must fence. */
+	timeout_ms = fdn_lease_renew_interval_ms;
+	if (members_shared->epoch != 0)
+		timeout_ms = Min(timeout_ms, ms_until(fence_at));
+	timeout_ms = Max(timeout_ms, 200);
+
+	sent = GetCurrentTimestamp();
+	res = heartbeat(false, local_running_json(), timeout_ms, &error);
+	now = GetCurrentTimestamp();
+	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
+
+	if (res == NULL)
+	{
+		if (!failing)
+			ereport(WARNING,
+					(errmsg("foundation could not renew this member's lease: %s", error),
+					 errhint("Check foundation.control_conninfo and that the control database accepts this member.")));
+		failing = true;
+		if (members_shared->epoch != 0 && now >= fence_at)
+		{
+			elog(LOG, "foundation: lease not renewed since %s: fencing",
+				 timestamptz_to_str(members_shared->renewed));
+			fence_member("this member's lease could not be renewed");
+		}
+		if (members_shared->epoch != 0 && fence_at < next_due)
+			next_due = fence_at;
+		return ms_until(next_due);
+	}
+	if (failing)
+		elog(LOG, "foundation: the control database answers again");
+	failing = false;
+
+	if (fdn_json_obj_get(&res->root, "lost", &v))
+	{
+		elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") is gone: fencing and rejoining",
+			 members_shared->epoch);
+		fence_member("this member's lease is gone");
+		members_shared->sync = true;
+		return 0;
+	}
+	{
+		char	   *epoch_text = fdn_jsonb_field_text(res, "epoch");
+		int64		epoch;
+
+		if (epoch_text == NULL || !fdn_parse_int64(epoch_text, &epoch) || epoch <= 0)
+		{
+			ereport(WARNING,
+					(errmsg("foundation: the control database answered member_heartbeat without a valid epoch"),
+					 errhint("Check that the control database has the same foundation version as this member.")));
+			return ms_until(next_due);
+		}
+		if (epoch != members_shared->epoch)
+			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
+				 fdn_node(), epoch);
+		members_shared->epoch = epoch;
+		members_shared->renewed = sent;
+	}
+	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
+		update_peers(JsonbValueToJsonb(&v));
+	fdn_ensure_relay();
+	if (fdn_json_obj_get(&res->root, "assignments", &v) &&
+		fdn_json_is_array(&v) && apply_assignments(JsonbValueToJsonb(&v)))
+	{
+		/* Report the new pids as soon as the children run (after commit). */
+		members_shared->sync = true;
+		return 0;
+	}
+	return ms_until(next_due);
+}
+
+void
+fdn_membership_leave(void)
+{
+	TimestampTz deadline;
+	char	   *error = NULL;
+	int			i;
+	bool		alive;
+
+	if (!fdn_cluster_enabled() || members_shared->epoch == 0)
+		return;
+
+	/*
+	 * Hand over only if our children are going too (a server shutdown): a
+	 * supervisor stopped by itself leaves them running, and handing their
+	 * names to another member then would run them twice.
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 2000);
+	HOLD_INTERRUPTS();
+	do
+	{
+		alive = false;
+		for (i = 0; i < ncluster_pids; i++)
+			if (cluster_pids[i] != 0 && BackendPidGetProc(cluster_pids[i]) != NULL)
+				alive = true;
+		if (alive)
+			pg_usleep(10000);
+	} while (alive && GetCurrentTimestamp() < deadline);
+	if (!alive)
+	{
+		if (heartbeat(true, "[]", 2000, &error) != NULL)
+		{
+			elog(LOG, "foundation: member \"%s\" left the cluster, its singletons handed over",
+				 fdn_node());
+			members_shared->epoch = 0;
+		}
+		else
+			elog(LOG, "foundation: could not hand over on leaving (%s): the lease will expire", error);
+	}
+	RESUME_INTERRUPTS();
+}
+
+/*
+ * In the supervisor: cluster singletons of a past epoch never restart here
+ * (before the children are reconciled); the relay's tables are trimmed;
+ * after the pass, the lease and the singletons assigned to this member;
+ * at exit, this member's singletons are handed over.
+ */
+static const FdnSupervisorHooks cluster_hooks = {
+	.feature = "cluster",
+	.pass_start = fdn_membership_forget_stale,
+	.cleanup = fdn_relay_cleanup,
+	.after_pass = fdn_membership_pass,
+	.on_exit = fdn_membership_leave,
+};
+
+void
+fdn_cluster_init(void)
+{
+	fdn_shmem_add("foundation members", sizeof(MembersShared), NULL,
+				  (void **) &members_shared);
+	fdn_relay_shmem_register();
+	fdn_supervisor_add_hooks(&cluster_hooks);
+}

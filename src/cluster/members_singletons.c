@@ -1,0 +1,391 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster/members_singletons.c
+ *	  Cluster-wide singletons from a backend: place one (start_singleton
+ *	  with a control database), find it (whereis, lookup_singleton) and stop
+ *	  it (stop_singleton), over libpq to the control database.
+ *
+ * A backend only writes the assignment (foundation.cluster_place in the
+ * control database, which picks a live member by foundation.distribution)
+ * and asks the chosen member's supervisor to renew its lease at once; the
+ * supervisor starts it (cluster/members.c) and reports the pid at its next
+ * renewal, which the backend waits for.  The placement is committed in the
+ * control database at once, not with the caller's transaction: like any
+ * call to another server, a rollback here does not undo it
+ * (stop_singleton does).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "libpq-fe.h"
+
+#include "core/foundation.h"
+#include "core/jsonb_util.h"
+#include "core/names.h"
+#include "core/remote.h"
+#include "core/spi_util.h"
+#include "process/registry.h"
+#include "cluster/members.h"
+#include "cluster/members_singletons.h"
+
+
+PG_FUNCTION_INFO_V1(fdn_whereis);
+
+/* ---------- signed placements ---------- */
+
+static void
+sig_field(StringInfo buf, const char *v)
+{
+	/* length-prefixed: no two different field lists give the same bytes */
+	appendStringInfo(buf, "%zu:", strlen(v));
+	appendStringInfoString(buf, v);
+	appendStringInfoChar(buf, ';');
+}
+
+char *
+fdn_placement_signature(const char *name, const char *module, Jsonb *args,
+						const char *restart, const char *owner)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "foundation cluster placement v1;");
+	sig_field(&buf, name);
+	sig_field(&buf, module);
+	/* jsonb's own text form: the same on every member for the same value */
+	sig_field(&buf, JsonbToCString(NULL, &args->root, VARSIZE(args)));
+	sig_field(&buf, restart);
+	sig_field(&buf, owner);
+	return fdn_hmac_sha256_hex(fdn_cluster_secret, (const uint8 *) buf.data, buf.len);
+}
+
+/* An answer of the control database, as a jsonb object, or an error. */
+static Jsonb *
+control_object(const char *text, const char *what)
+{
+	char	   *why = NULL;
+	Jsonb	   *j = fdn_remote_jsonb(text, FDN_JSON_OBJECT, &why);
+
+	if (j == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("could not %s: the control database gave an unusable answer: %s",
+						what, why),
+				 errhint("Check that the control database has the same foundation version as this member.")));
+	return j;
+}
+
+/*
+ * One statement on the control database; its text result, or an error.
+ * With keep, over *keep's connection (opened if NULL), left open for the
+ * next statement: the caller closes it.
+ */
+static char *
+control_call(const char *sql, int nparams, const char *const *params,
+				 const char *what, PGconn **keep)
+{
+	FdnRemoteCall call = {0};
+
+	call.conninfo = fdn_control_conninfo;
+	call.sql = sql;
+	call.nparams = nparams;
+	call.params = params;
+	if (keep)
+	{
+		call.conn = *keep;
+		call.keep = true;
+		*keep = NULL;
+	}
+	fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
+	if (keep)
+		*keep = call.conn;
+	if (!call.ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not %s: the control database did not answer: %s",
+						what, call.error ? call.error : "?"),
+				 errhint("Check foundation.control_conninfo; scope => 'local' works without it.")));
+	return call.result;
+}
+
+/*
+ * Ask a member's supervisor to renew now: ours directly, another over
+ * libpq at the address it advertises (conninfo, or else the control
+ * database's foundation.members, or else foundation.nodes).  Best effort:
+ * a member not woken picks the change up at its next renewal.
+ */
+static void
+wake_member(const char *node, const char *conninfo)
+{
+	FdnRemoteCall call = {0};
+
+	if (strcmp(node, fdn_node()) == 0)
+	{
+		fdn_member_request_sync();
+		return;
+	}
+	if (conninfo == NULL)
+	{
+		const char *params[1] = {node};
+
+		conninfo = control_call("SELECT conninfo FROM foundation.members WHERE node OPERATOR(pg_catalog.=) $1",
+									1, params, "find the member", NULL);
+	}
+	if (conninfo == NULL)
+	{
+		FdnPrivState priv;
+		bool		isnull;
+
+		fdn_priv_begin(&priv);
+		fdn_spi_exec("SELECT conninfo FROM foundation.nodes WHERE name OPERATOR(pg_catalog.=) $1",
+					 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(node)}, NULL,
+					 SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			conninfo = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+		fdn_priv_end(&priv);
+	}
+	if (conninfo == NULL)
+		return;
+	/* where the control database says it is, not how it says to log in */
+	call.conninfo = fdn_conninfo_filter(conninfo, FDN_CI_MEMBER, NULL);
+	call.sql = "SELECT foundation.member_wake()::pg_catalog.text";
+	fdn_remote_run(&call, 1, 2000, 0);
+	if (!call.ok)
+		ereport(DEBUG1,
+				(errmsg_internal("could not wake member %s: %s", node, call.error)));
+}
+
+int32
+fdn_cluster_start(const char *module, Jsonb *args, const char *name,
+				  const char *restart)
+{
+	const char *params[8];
+	Jsonb	   *placed;
+	char	   *node;
+	char	   *epoch;
+	char	   *pid;
+	TimestampTz deadline;
+	/* In memory, not a register: the FINALLY below must see it. */
+	PGconn	  **conn = palloc0(sizeof(PGconn *));
+	volatile int32 started = 0;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a cluster singleton needs a name"),
+				 errhint("Pass a name, or scope => 'local' for an unnamed process on this node.")));
+	fdn_check_name("a singleton name", name);
+	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"foundation.cluster_secret\" is not set"),
+				 errdetail("Members start a cluster singleton only if its placement is signed with the secret they share."),
+				 errhint("Set the same \"foundation.cluster_secret\" on every member (not in the control database), or use scope => 'local'.")));
+	if (superuser_arg(GetUserId()) && !fdn_cluster_allow_superuser)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a cluster singleton cannot run as superuser \"%s\"",
+						GetUserNameFromId(GetUserId(), false)),
+				 errhint("Start it as an ordinary role (SET ROLE ...), use scope => 'local', or set \"foundation.cluster_allow_superuser_singletons\" on every member.")));
+	if (strcmp(restart, "permanent") != 0 && strcmp(restart, "transient") != 0 &&
+		strcmp(restart, "temporary") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid restart \"%s\"", restart),
+				 errhint("Use permanent, transient or temporary.")));
+
+	params[0] = name;
+	params[1] = module;
+	params[2] = JsonbToCString(NULL, &args->root, VARSIZE(args));
+	params[3] = restart;
+	params[4] = GetUserNameFromId(GetUserId(), false);
+	params[5] = fdn_distribution_name();
+	params[6] = fdn_node();
+	params[7] = fdn_placement_signature(name, module, args, restart, params[4]);
+	ereport(DEBUG1,
+			(errmsg_internal("  Placing cluster singleton %s with foundation.cluster_place (distribution %s)",
+							 name, params[5])));
+	placed = control_object(control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
+												 " $5, $6, $7, $8)::pg_catalog.text",
+												 8, params, "place the singleton", NULL),
+								"place the singleton");
+	node = fdn_jsonb_field_text(placed, "node");
+	epoch = fdn_jsonb_field_text(placed, "epoch");
+	pid = fdn_jsonb_field_text(placed, "pid");
+	ereport(DEBUG1,
+			(errmsg_internal("  Assigned to member %s at epoch %s%s", node ? node : "(none)",
+							 epoch ? epoch : "?", pid ? ", running" : "")));
+	if (pid)
+		return pg_strtoint32(pid);
+	if (node == NULL)
+		return 0;
+	wake_member(node, fdn_jsonb_field_text(placed, "conninfo"));
+	if (epoch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("could not place the singleton: the control database answered without an epoch"),
+				 errhint("Check that the control database has the same foundation version as this member.")));
+
+	/*
+	 * Wait, bounded, for the member to report it running, asking over one
+	 * connection rather than a new one every 50 ms.
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   fdn_start_timeout_ms + fdn_lease_renew_interval_ms);
+	PG_TRY();
+	{
+		for (;;)
+		{
+			const char *p[2] = {name, epoch};
+			char	   *r = control_call("SELECT pid::pg_catalog.text FROM foundation.cluster_singletons"
+											 " WHERE name OPERATOR(pg_catalog.=) $1 AND epoch OPERATOR(pg_catalog.=) $2::pg_catalog.int8",
+											 2, p, "look up the singleton", conn);
+
+			if (r != NULL)
+			{
+				started = pg_strtoint32(r);
+				break;
+			}
+			if (GetCurrentTimestamp() >= deadline)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 50, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		if (*conn)
+			PQfinish(*conn);
+	}
+	PG_END_TRY();
+	if (started != 0)
+		return started;
+	ereport(WARNING,
+			(errmsg("cluster singleton \"%s\" is assigned to member \"%s\" but has not started yet", name, node),
+			 errhint("SELECT * FROM foundation.whereis(%s) shows its pid once it runs.",
+					 quote_literal_cstr(name))));
+	return 0;
+}
+
+char *
+fdn_cluster_live_members(void)
+{
+	char	   *r = control_call("SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('node', node, 'conninfo', conninfo)"
+									 "                         ORDER BY node), '[]')::pg_catalog.text"
+									 " FROM foundation.members WHERE state OPERATOR(pg_catalog.=) 'up'"
+									 " AND lease_expires OPERATOR(pg_catalog.>) pg_catalog.now()",
+									 0, NULL, "list the live members", NULL);
+
+	/* checked, and each conninfo kept to what the control database may say */
+	return fdn_members_json(fdn_remote_jsonb(r, FDN_JSON_ARRAY, NULL));
+}
+
+bool
+fdn_cluster_whereis(const char *name, char **node, int32 *pid)
+{
+	const char *params[1] = {name};
+	char	   *r;
+	Jsonb	   *j;
+	char	   *p;
+
+	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid)::pg_catalog.text"
+						 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
+						 1, params, "look up the singleton", NULL);
+	if (r == NULL)
+		return false;
+	j = control_object(r, "look up the singleton");
+	*node = fdn_jsonb_field_text(j, "node");
+	p = fdn_jsonb_field_text(j, "pid");
+	*pid = p ? pg_strtoint32(p) : 0;
+	return true;
+}
+
+bool
+fdn_cluster_stop(const char *name)
+{
+	const char *params[2];
+	char	   *r;
+	Jsonb	   *j;
+	char	   *node;
+	char	   *removed;
+
+	/*
+	 * Only its owner (or a superuser) stops it: this backend knows who asks,
+	 * the control database does not, so the owner goes with the request.
+	 */
+	params[0] = name;
+	params[1] = superuser() ? NULL : GetUserNameFromId(GetUserId(), false);
+	r = control_call("SELECT foundation.cluster_unplace($1, $2)::pg_catalog.text", 2, params,
+						 "stop the singleton", NULL);
+	if (r == NULL)
+		return false;
+	j = control_object(r, "stop the singleton");
+	removed = fdn_jsonb_field_text(j, "removed");
+	if (removed == NULL || strcmp(removed, "true") != 0)
+	{
+		char	   *owner = fdn_jsonb_field_text(j, "owner_role");
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of cluster singleton \"%s\"", name),
+				 errdetail("It was started by role \"%s\".", owner ? owner : "?"),
+				 errhint("Only its owner or a superuser can stop it.")));
+	}
+	node = fdn_jsonb_field_text(j, "node");
+	if (node == NULL)
+		node = "";
+	ereport(DEBUG1,
+			(errmsg_internal("  Removed from foundation.cluster_singletons; member %s stops it",
+							 node[0] ? node : "(none)")));
+	if (node[0])
+		wake_member(node, NULL);
+	return true;
+}
+
+Datum
+fdn_whereis(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	char	   *node = NULL;
+	int32		pid = 0;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	bool		alive;
+	int64		child_id;
+
+	if (PG_ARGISNULL(0))
+		fdn_null_arg_error("name",
+						   "Call foundation.whereis('name').");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid))
+	{
+		nulls[0] = node == NULL;
+		values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;
+		nulls[1] = pid == 0;
+		values[1] = Int32GetDatum(pid);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	else if (fdn_registry_find(name, false, &pid, &alive, &child_id) && alive)
+	{
+		values[0] = CStringGetTextDatum(fdn_node());
+		values[1] = Int32GetDatum(pid);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,564 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/remote.c
+ *	  Calling other nodes over libpq: in parallel, non-blocking, under a
+ *	  deadline (the seed's Task.async + :rpc.call).
+ *
+ * A small state machine per call, in the manner of pg_auto_failover's
+ * health checks: PQconnectStart/PQconnectPoll, then PQsendQueryParams and
+ * PQconsumeInput, all sockets waited on together with poll() in short
+ * slices so that interrupts are served, and everything bounded by one
+ * deadline.  A node that does not answer in time fails with a reason.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <poll.h>
+
+#include "catalog/pg_authid.h"
+#include "common/cryptohash.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+#include "libpq-fe.h"
+
+#include "core/foundation.h"
+#include "core/jsonb_util.h"
+#include "core/remote.h"
+#include "core/spi_util.h"
+
+
+typedef enum
+{
+	RC_CONNECTING,
+	RC_PINNING,					/* our search_path, before anything else */
+	RC_QUERYING,
+	RC_DONE
+} RcState;
+
+typedef struct RcWork
+{
+	PGconn	   *conn;
+	RcState		state;
+	PostgresPollingStatusType poll;
+	TimestampTz sent_at;
+} RcWork;
+
+static void
+rc_fail(FdnRemoteCall *call, RcWork *w, const char *why)
+{
+	char	   *c;
+
+	call->ok = false;
+	call->error = pstrdup(why);
+	/* libpq messages span lines: make them one line, without the last \n */
+	if (call->error[0] && call->error[strlen(call->error) - 1] == '\n')
+		call->error[strlen(call->error) - 1] = '\0';
+	for (c = call->error; *c; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
+	if (w->conn)
+		PQfinish(w->conn);
+	w->conn = NULL;
+	w->state = RC_DONE;
+}
+
+static void rc_send(FdnRemoteCall *call, RcWork *w);
+static void rc_pin(FdnRemoteCall *call, RcWork *w);
+
+static void
+rc_start(FdnRemoteCall *call, RcWork *w)
+{
+	call->attempts++;
+	/* An open connection the caller kept: straight to the query. */
+	if (call->conn != NULL)
+	{
+		w->conn = call->conn;
+		call->conn = NULL;
+		if (PQstatus(w->conn) == CONNECTION_OK)
+		{
+			rc_send(call, w);
+			return;
+		}
+		PQfinish(w->conn);
+	}
+	w->conn = fdn_connect_start(call->conninfo);
+	if (w->conn == NULL)
+	{
+		rc_fail(call, w, "out of memory");
+		return;
+	}
+	if (PQstatus(w->conn) == CONNECTION_BAD)
+	{
+		rc_fail(call, w, PQerrorMessage(w->conn));
+		return;
+	}
+	w->state = RC_CONNECTING;
+	w->poll = PGRES_POLLING_WRITING;
+}
+
+/*
+ * A new connection: pin its search_path before the call's own statement,
+ * so that neither the conninfo's options nor the role's or database's
+ * settings on the other server decide what the names we send resolve to.
+ */
+static void
+rc_pin(FdnRemoteCall *call, RcWork *w)
+{
+	if (!PQsendQuery(w->conn, FDN_SECURE_SEARCH_PATH_SQL))
+	{
+		rc_fail(call, w, PQerrorMessage(w->conn));
+		return;
+	}
+	w->state = RC_PINNING;
+}
+
+static void
+rc_send(FdnRemoteCall *call, RcWork *w)
+{
+	if (!PQsendQueryParams(w->conn, call->sql, call->nparams, NULL,
+						   call->params, NULL, NULL, 0))
+	{
+		rc_fail(call, w, PQerrorMessage(w->conn));
+		return;
+	}
+	w->sent_at = GetCurrentTimestamp();
+	w->state = RC_QUERYING;
+}
+
+/* Advance one call after its socket was ready (or to start it). */
+static void
+rc_step(FdnRemoteCall *call, RcWork *w, int retries)
+{
+	if (w->state == RC_CONNECTING)
+	{
+		w->poll = PQconnectPoll(w->conn);
+		if (w->poll == PGRES_POLLING_OK)
+			rc_pin(call, w);
+		else if (w->poll == PGRES_POLLING_FAILED)
+		{
+			char	   *why = pstrdup(PQerrorMessage(w->conn));
+
+			PQfinish(w->conn);
+			w->conn = NULL;
+			if (call->attempts <= retries)
+				rc_start(call, w);
+			else
+				rc_fail(call, w, why);
+		}
+		return;
+	}
+	if (w->state == RC_PINNING)
+	{
+		if (!PQconsumeInput(w->conn))
+		{
+			rc_fail(call, w, PQerrorMessage(w->conn));
+			return;
+		}
+		if (!PQisBusy(w->conn))
+		{
+			PGresult   *res;
+			bool		ok = true;
+			char	   *why = NULL;
+
+			while ((res = PQgetResult(w->conn)) != NULL)
+			{
+				if (PQresultStatus(res) != PGRES_TUPLES_OK && ok)
+				{
+					ok = false;
+					why = psprintf("could not set search_path: %s",
+								   PQresultErrorMessage(res));
+				}
+				PQclear(res);
+			}
+			if (ok)
+				rc_send(call, w);
+			else
+				rc_fail(call, w, why);
+		}
+		return;
+	}
+	if (w->state == RC_QUERYING)
+	{
+		if (!PQconsumeInput(w->conn))
+		{
+			rc_fail(call, w, PQerrorMessage(w->conn));
+			return;
+		}
+		if (!PQisBusy(w->conn))
+		{
+			PGresult   *res;
+			PGresult   *last = NULL;
+
+			call->ping_us = GetCurrentTimestamp() - w->sent_at;
+			while ((res = PQgetResult(w->conn)) != NULL)
+			{
+				if (last)
+					PQclear(last);
+				last = res;
+			}
+			if (last && PQresultStatus(last) == PGRES_TUPLES_OK)
+			{
+				call->ok = true;
+				if (PQntuples(last) > 0 && !PQgetisnull(last, 0, 0))
+					call->result = pstrdup(PQgetvalue(last, 0, 0));
+				PQclear(last);
+				if (call->keep)
+					call->conn = w->conn;
+				else
+					PQfinish(w->conn);
+				w->conn = NULL;
+				w->state = RC_DONE;
+			}
+			else
+			{
+				char	   *why = last ? pstrdup(PQresultErrorMessage(last)) :
+					pstrdup("no result");
+
+				if (last)
+					PQclear(last);
+				rc_fail(call, w, why);
+			}
+		}
+	}
+}
+
+void
+fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
+{
+	RcWork	   *work = palloc0(sizeof(RcWork) * Max(ncalls, 1));
+	struct pollfd *fds = palloc0(sizeof(struct pollfd) * Max(ncalls, 1));
+	int		   *idx = palloc0(sizeof(int) * Max(ncalls, 1));
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	int			i;
+
+	for (i = 0; i < ncalls; i++)
+	{
+		calls[i].ok = false;
+		calls[i].result = NULL;
+		calls[i].error = NULL;
+		calls[i].ping_us = -1;
+		calls[i].attempts = 0;
+		rc_start(&calls[i], &work[i]);
+	}
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			int			n = 0;
+			long		remain;
+
+			for (i = 0; i < ncalls; i++)
+			{
+				RcWork	   *w = &work[i];
+
+				if (w->state == RC_DONE)
+					continue;
+				fds[n].fd = PQsocket(w->conn);
+				fds[n].events = (w->state == RC_CONNECTING &&
+								 w->poll == PGRES_POLLING_WRITING) ? POLLOUT : POLLIN;
+				fds[n].revents = 0;
+				idx[n] = i;
+				n++;
+			}
+			if (n == 0)
+				break;
+			remain = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (remain <= 0)
+			{
+				for (i = 0; i < ncalls; i++)
+					if (work[i].state != RC_DONE)
+						rc_fail(&calls[i], &work[i],
+								psprintf("no answer within %d ms", timeout_ms));
+				break;
+			}
+			/* Short slices: interrupts must not wait for a slow node. */
+			if (poll(fds, n, (int) Min(remain, 100)) < 0 && errno != EINTR)
+				elog(ERROR, "poll() failed: %m");
+			CHECK_FOR_INTERRUPTS();
+			for (i = 0; i < n; i++)
+				if (fds[i].revents != 0)
+					rc_step(&calls[idx[i]], &work[idx[i]], retries);
+		}
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < ncalls; i++)
+			if (work[i].conn)
+				PQfinish(work[i].conn);
+	}
+	PG_END_TRY();
+}
+
+/* A conninfo value in single quotes, with ' and \\ escaped. */
+static char *
+conn_quote(const char *v)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (; *v; v++)
+	{
+		if (*v == '\'' || *v == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *v);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+char *
+fdn_local_conninfo(const char *application_name)
+{
+	char	   *sockdirs = pstrdup(Unix_socket_directories ? Unix_socket_directories : "");
+	char	   *comma = strchr(sockdirs, ',');
+	const char *host;
+
+	if (fdn_dispatcher_conninfo && fdn_dispatcher_conninfo[0])
+		return pstrdup(fdn_dispatcher_conninfo);
+	if (comma)
+		*comma = '\0';
+	host = sockdirs[0] ? sockdirs : "127.0.0.1";
+	return psprintf("host=%s port=%d dbname=%s user=%s connect_timeout=10"
+					" application_name=%s",
+					conn_quote(host), PostPortNumber,
+					conn_quote(fdn_database),
+					conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)),
+					conn_quote(application_name));
+}
+
+/* ---------- connections foundation opens ---------- */
+
+PGconn *
+fdn_connect_start(const char *conninfo)
+{
+	return PQconnectStart(conninfo);
+}
+
+bool
+fdn_conn_pin(PGconn *conn, char **error)
+{
+	PGresult   *res = PQexec(conn, FDN_SECURE_SEARCH_PATH_SQL);
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok && error)
+		*error = pstrdup(PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+PGconn *
+fdn_connectdb(const char *conninfo)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+	char	   *error = NULL;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		return conn;
+	if (!fdn_conn_pin(conn, &error))
+	{
+		PQfinish(conn);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not set search_path on a new connection: %s", error),
+				 errhint("Check the connection string's options and the server it names.")));
+	}
+	return conn;
+}
+
+/* ---------- connection strings from elsewhere ---------- */
+
+/*
+ * What a peer may choose of the way we reach it: where it is, and how the
+ * connection is carried.  Who we log in as, with which password, passfile,
+ * service file entry, certificate or server options is our own
+ * configuration (foundation.cluster_conninfo_options), never a peer's.
+ */
+static const char *const address_keywords[] = {
+	"host", "hostaddr", "port", "dbname", "connect_timeout", "sslmode",
+	"target_session_attrs", "application_name", NULL
+};
+
+/*
+ * What a member advertising itself through the control database may not
+ * choose: anything that reads this server's files (passfile, service
+ * file, certificates and keys), a password, or server options.
+ */
+static const char *const local_keywords[] = {
+	"password", "passfile", "service", "servicefile", "options", "sslkey",
+	"sslcert", "sslrootcert", "sslcrl", "sslcrldir", "sslpassword",
+	"krbsrvname", "gsslib", NULL
+};
+
+static bool
+keyword_allowed(const char *kw, FdnConninfoFilter filter)
+{
+	int			i;
+
+	switch (filter)
+	{
+		case FDN_CI_NO_PASSWORD:
+			return strcmp(kw, "password") != 0;
+		case FDN_CI_MEMBER:
+			for (i = 0; local_keywords[i]; i++)
+				if (strcmp(kw, local_keywords[i]) == 0)
+					return false;
+			return true;
+		case FDN_CI_ADDRESS:
+			for (i = 0; address_keywords[i]; i++)
+				if (strcmp(kw, address_keywords[i]) == 0)
+					return true;
+			return false;
+	}
+	return false;
+}
+
+char *
+fdn_conninfo_filter(const char *conninfo, FdnConninfoFilter filter, bool *dropped)
+{
+	PQconninfoOption *opts;
+	PQconninfoOption *o;
+	StringInfoData buf;
+	bool		any = false;
+
+	if (dropped)
+		*dropped = false;
+	opts = PQconninfoParse(conninfo, NULL);
+	if (opts == NULL)
+		return pstrdup(conninfo);	/* it cannot connect either */
+	initStringInfo(&buf);
+	for (o = opts; o->keyword != NULL; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (!keyword_allowed(o->keyword, filter))
+		{
+			any = true;
+			continue;
+		}
+		appendStringInfo(&buf, "%s%s=%s", buf.len > 0 ? " " : "", o->keyword,
+						 conn_quote(o->val));
+	}
+	PQconninfoFree(opts);
+	if (dropped)
+		*dropped = any;
+	return any ? buf.data : pstrdup(conninfo);	/* as written if whole */
+}
+
+bool
+fdn_conninfo_has_password(const char *conninfo)
+{
+	bool		dropped;
+
+	(void) fdn_conninfo_filter(conninfo, FDN_CI_NO_PASSWORD, &dropped);
+	return dropped;
+}
+
+/* ---------- secrets ---------- */
+
+bool
+fdn_secret_equal(const char *given, const char *expected)
+{
+	uint8		a[PG_SHA256_DIGEST_LENGTH];
+	uint8		b[PG_SHA256_DIGEST_LENGTH];
+
+	/*
+	 * Digests of both, compared in constant time: neither the length nor
+	 * the first differing byte of the secret shows in the timing.
+	 */
+	fdn_sha256((const uint8 *) given, strlen(given), a);
+	fdn_sha256((const uint8 *) expected, strlen(expected), b);
+	return timingsafe_bcmp(a, b, sizeof(a)) == 0;
+}
+
+void
+fdn_sha256(const uint8 *data, size_t len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, data, len) < 0 ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+char *
+fdn_hmac_sha256_hex(const char *key, const uint8 *data, size_t len)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	int			i;
+
+	if (ctx == NULL || pg_hmac_init(ctx, (const uint8 *) key, strlen(key)) < 0 ||
+		pg_hmac_update(ctx, data, len) < 0 ||
+		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
+		elog(ERROR, "could not compute an HMAC: %s", pg_hmac_error(ctx));
+	pg_hmac_free(ctx);
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", mac[i]);
+	return hex;
+}
+
+/* ---------- answers from elsewhere ---------- */
+
+typedef struct FdnParseArg
+{
+	const char *text;
+	Jsonb	   *result;
+} FdnParseArg;
+
+static void
+parse_cb(void *arg)
+{
+	FdnParseArg *a = arg;
+
+	a->result = fdn_jsonb_from_text(a->text);
+}
+
+Jsonb *
+fdn_remote_jsonb(const char *text, FdnJsonShape shape, char **why)
+{
+	FdnParseArg a;
+	ErrorData  *edata;
+
+	if (why)
+		*why = NULL;
+	if (text == NULL)
+	{
+		if (why)
+			*why = pstrdup("no answer");
+		return NULL;
+	}
+	a.text = text;
+	a.result = NULL;
+	/* Whatever the text holds, a failed parse is this answer's problem. */
+	edata = fdn_try_subxact(parse_cb, &a);
+	if (edata)
+	{
+		if (why)
+			*why = psprintf("not JSON: %s", edata->message);
+		FreeErrorData(edata);
+		return NULL;
+	}
+	if ((shape == FDN_JSON_OBJECT && !JB_ROOT_IS_OBJECT(a.result)) ||
+		(shape == FDN_JSON_ARRAY &&
+		 (!JB_ROOT_IS_ARRAY(a.result) || JB_ROOT_IS_SCALAR(a.result))))
+	{
+		if (why)
+			*why = pstrdup(shape == FDN_JSON_OBJECT ? "not a JSON object" : "not a JSON array");
+		return NULL;
+	}
+	return a.result;
+}

@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/shmem.c
+ *	  Shared memory: the supervisor's whereabouts and the child slots.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "core/foundation.h"
+#include "core/shmem.h"
+
+
+FdnShared  *fdn_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* The features' own parts (fdn_shmem_add). */
+typedef struct ShmemPart
+{
+	const char *name;
+	Size		size;
+	FdnShmemInit init;
+	void	  **ptr;
+} ShmemPart;
+
+#define FDN_MAX_SHMEM_PARTS 16
+static ShmemPart parts[FDN_MAX_SHMEM_PARTS];
+static int	nparts = 0;
+
+void
+fdn_shmem_add(const char *name, Size size, FdnShmemInit init, void **ptr)
+{
+	if (nparts >= FDN_MAX_SHMEM_PARTS)
+		elog(ERROR, "too many foundation shared memory parts");
+	parts[nparts].name = name;
+	parts[nparts].size = size;
+	parts[nparts].init = init;
+	parts[nparts].ptr = ptr;
+	nparts++;
+}
+
+static Size
+shmem_size(void)
+{
+	return add_size(offsetof(FdnShared, slots),
+					mul_size(sizeof(FdnChildSlot), fdn_max_children));
+}
+
+static void
+shmem_request(void)
+{
+	int			i;
+
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shmem_size());
+	RequestNamedLWLockTranche("foundation", 1);
+	for (i = 0; i < nparts; i++)
+		RequestAddinShmemSpace(parts[i].size);
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	fdn_shared = ShmemInitStruct("foundation", shmem_size(), &found);
+	if (!found)
+	{
+		memset(fdn_shared, 0, shmem_size());
+		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))->lock;
+		fdn_shared->nslots = fdn_max_children;
+		fdn_shared->supervisor_procno = -1;
+	}
+	for (i = 0; i < nparts; i++)
+	{
+		void	   *part = ShmemInitStruct(parts[i].name, parts[i].size, &found);
+
+		if (!found)
+		{
+			memset(part, 0, parts[i].size);
+			if (parts[i].init)
+				parts[i].init(part);
+		}
+		*parts[i].ptr = part;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+fdn_shmem_init_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+void
+fdn_wake_supervisor(void)
+{
+	int			procno;
+
+	if (fdn_shared == NULL)
+		return;
+	procno = fdn_shared->supervisor_procno;
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+Oid
+fdn_current_extension(void)
+{
+	return get_extension_oid("foundation", true);
+}
+
+int
+fdn_slot_reserve(int64 child_id)
+{
+	int			i;
+	int			found = -1;
+	Oid			ext = fdn_current_extension();
+
+	LWLockAcquire(fdn_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < fdn_shared->nslots; i++)
+	{
+		FdnChildSlot *slot = &fdn_shared->slots[i];
+
+		if (slot->child_id == 0)
+		{
+			uint32		generation = slot->generation + 1;
+
+			memset(slot, 0, sizeof(FdnChildSlot));
+			slot->child_id = child_id;
+			slot->ext_oid = ext;
+			slot->generation = generation;
+			slot->launcher_procno = MyProc->pgprocno;
+			slot->spec_handle = DSM_HANDLE_INVALID;
+			slot->launched_at = GetCurrentTimestamp();
+			found = i;
+			break;
+		}
+	}
+	LWLockRelease(fdn_shared->lock);
+	return found;
+}
+
+void
+fdn_slot_release(int index)
+{
+	FdnChildSlot *slot = &fdn_shared->slots[index];
+	dsm_handle	handle;
+
+	LWLockAcquire(fdn_shared->lock, LW_EXCLUSIVE);
+	handle = slot->spec_handle;
+	slot->spec_handle = DSM_HANDLE_INVALID;
+	slot->child_id = 0;
+	LWLockRelease(fdn_shared->lock);
+
+	/* The segment was pinned by the launcher so that it outlives it. */
+	if (handle != DSM_HANDLE_INVALID)
+		dsm_unpin_segment(handle);
+}
+
+int
+fdn_slot_find(int64 child_id)
+{
+	int			i;
+	Oid			ext = fdn_current_extension();
+
+	for (i = 0; i < fdn_shared->nslots; i++)
+		if (fdn_shared->slots[i].child_id == child_id &&
+			fdn_shared->slots[i].ext_oid == ext)
+			return i;
+	return -1;
+}
+
+bool
+fdn_slot_alive(FdnChildSlot *slot)
+{
+	pid_t		pid = slot->pid;
+
+	if (slot->child_id == 0 || slot->exited)
+		return false;
+	/* Launched but not yet running our code: its launcher waits for it. */
+	if (pid == 0)
+		return slot->start_state == FDN_START_PENDING;
+	/* Belt and braces: a child that vanished without its exit callback. */
+	return BackendPidGetProc(pid) != NULL;
+}
+
+char *
+fdn_exit_text(FdnExitKind kind, const char *detail)
+{
+	switch (kind)
+	{
+		case FDN_EXIT_NORMAL:
+			return pstrdup("normal");
+		case FDN_EXIT_ERROR:
+			return psprintf("error: %s", detail);
+		case FDN_EXIT_TERMINATED:
+			return pstrdup("terminated");
+		case FDN_EXIT_ABANDONED:
+			return pstrdup("abandoned: its transaction rolled back");
+		case FDN_EXIT_LOST:
+			return pstrdup("lost: the server restarted or crashed");
+		case FDN_EXIT_NONE:
+			break;
+	}
+	return pstrdup("crashed");
+}

@@ -1,0 +1,111 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/shmem.h
+ *	  The shared state between callers, the supervisor and the children.
+ *
+ * Tables hold what should run (foundation.children); this shared memory
+ * holds what runs now: one slot per live child worker.  The supervisor
+ * reconciles the two.  Everything here is lost in a crash restart, which is
+ * exactly when the tables must win.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_SHMEM_H
+#define FDN_SHMEM_H
+
+#include "postgres.h"
+
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
+
+
+/* Why a child stopped, as recorded by the child itself. */
+typedef enum FdnExitKind
+{
+	FDN_EXIT_NONE = 0,			/* still running, or died without a word */
+	FDN_EXIT_NORMAL,			/* the module returned */
+	FDN_EXIT_ERROR,				/* the module (or its start) raised an error */
+	FDN_EXIT_TERMINATED,		/* SIGTERM: pg_terminate_backend, shutdown */
+	FDN_EXIT_ABANDONED,			/* its creating transaction rolled back */
+	FDN_EXIT_LOST				/* gone with its slot: server restart or crash */
+} FdnExitKind;
+
+/* Start-up handshake between a child and whoever launched it. */
+typedef enum FdnStartState
+{
+	FDN_START_PENDING = 0,		/* launched, not yet seen */
+	FDN_START_READY,			/* running our code, module resolved */
+	FDN_START_FAILED			/* could not start: see exit_detail */
+} FdnStartState;
+
+#define FDN_EXIT_DETAIL_LEN 256
+
+typedef struct FdnChildSlot
+{
+	int64		child_id;		/* 0 when the slot is free */
+	Oid			ext_oid;		/* the foundation extension it belongs to */
+	Oid			roleoid;		/* the role it runs as: who may see it */
+	uint32		generation;		/* bumped on every launch into this slot */
+	pid_t		pid;			/* set by the child itself once running */
+	int			launcher_procno;	/* whose latch to set when started */
+	TransactionId creator_xid;	/* xact that must commit for us to run */
+	dsm_handle	spec_handle;	/* pinned DSM with module and args */
+	TimestampTz launched_at;
+	FdnStartState start_state;
+	bool		exited;			/* set by the child's exit callback */
+	FdnExitKind exit_kind;
+	int			exit_sqlstate;	/* for FDN_EXIT_ERROR */
+	char		exit_detail[FDN_EXIT_DETAIL_LEN];
+} FdnChildSlot;
+
+typedef struct FdnShared
+{
+	LWLock	   *lock;			/* protects the slots' allocation */
+	pid_t		supervisor_pid; /* 0 while no supervisor runs */
+	int			supervisor_procno;
+	int			nslots;
+	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} FdnShared;
+
+extern FdnShared *fdn_shared;
+
+extern void fdn_shmem_init_hooks(void);
+
+/*
+ * A part of shared memory a feature owns, apart from FdnShared: register it
+ * from _PG_init, before fdn_shmem_init_hooks.  At server start it is
+ * created zeroed, init (if any) runs on it once, and *ptr points to it in
+ * every process; *ptr stays NULL when foundation is not preloaded.
+ */
+typedef void (*FdnShmemInit) (void *part);
+extern void fdn_shmem_add(const char *name, Size size, FdnShmemInit init,
+						  void **ptr);
+
+/* Wake the supervisor, if one runs: its reconcile pass follows. */
+extern void fdn_wake_supervisor(void);
+
+/* Reserve a free slot for child_id; returns its index, or -1 if none. */
+extern int	fdn_slot_reserve(int64 child_id);
+
+/* Release a slot, unpinning its spec segment. */
+extern void fdn_slot_release(int index);
+
+/*
+ * The OID of the installed extension (InvalidOid if none).  Child ids
+ * restart after DROP and CREATE EXTENSION, so a slot is matched by both.
+ */
+extern Oid	fdn_current_extension(void);
+
+/* Index of the slot running child_id of the current extension, or -1. */
+extern int	fdn_slot_find(int64 child_id);
+
+/* Is this slot's child alive?  (false once its exit callback ran) */
+extern bool fdn_slot_alive(FdnChildSlot *slot);
+
+/* Human-readable form of an exit, e.g. "error: division by zero". */
+extern char *fdn_exit_text(FdnExitKind kind, const char *detail);
+
+#endif							/* FDN_SHMEM_H */

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * process/child_ops.h
+ *	  The supervisor's raw layer: start_child, terminate_child.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_CHILDREN_H
+#define FDN_CHILDREN_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+
+
+/* Start a child from a spec; returns its child id and sets *pid. */
+extern int64 fdn_start_child_spec(Jsonb *spec, pid_t *pid);
+
+/* Stop a child for good; returns whether it stopped in time. */
+extern bool fdn_terminate_child_id(int64 child_id);
+
+/* Wake the supervisor when the current transaction ends. */
+extern void fdn_wake_supervisor_at_xact_end(void);
+
+#endif							/* FDN_CHILDREN_H */

@@ -1,0 +1,514 @@
+/*-------------------------------------------------------------------------
+ *
+ * process/supervisor.c
+ *	  The supervisor background worker (DynamicSupervisor).
+ *
+ * A reconciler: foundation.child_specs says what should run, the slots in
+ * shared memory say what runs.  Each pass (on a child's exit, on the end
+ * of a transaction that started or stopped a child, or every
+ * foundation.naptime) it applies the restart policy to every child that
+ * stopped, restarts what a crash or a server restart left behind, and
+ * removes registry names of dead processes.  The postmaster restarts it if
+ * it dies; it then adopts the children still running from the slots.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/bgworker.h"
+#include "core/foundation.h"
+#include "core/shmem.h"
+#include "core/spi_util.h"
+#include "process/launch.h"
+#include "process/supervisor.h"
+
+
+/* One row of foundation.child_specs that should be running. */
+typedef struct FdnRow
+{
+	int64		child_id;
+	char	   *id;
+	char	   *restart;
+	char	   *module;
+	char	   *args;
+	Oid			dboid;
+	Oid			owner;
+	int			max_restarts;
+	int			max_seconds;
+	bool		seen;			/* a slot runs it */
+} FdnRow;
+
+/* The features' hooks, in the order _PG_init registered them. */
+#define FDN_MAX_SUPERVISOR_HOOKS 16
+static const FdnSupervisorHooks *hooks[FDN_MAX_SUPERVISOR_HOOKS];
+static int	nhooks = 0;
+
+void
+fdn_supervisor_add_hooks(const FdnSupervisorHooks *h)
+{
+	if (nhooks >= FDN_MAX_SUPERVISOR_HOOKS)
+		elog(ERROR, "too many foundation supervisor hooks");
+	hooks[nhooks++] = h;
+}
+
+typedef enum HookKind
+{
+	HOOK_PASS_START,
+	HOOK_CLEANUP,
+	HOOK_AFTER_PASS
+} HookKind;
+
+static const char *const hook_names[] = {"pass_start", "cleanup", "after_pass"};
+
+typedef struct HookCall
+{
+	const FdnSupervisorHooks *hooks;
+	HookKind	kind;
+	long		next_ms;
+} HookCall;
+
+static void
+call_hook(void *arg)
+{
+	HookCall   *call = arg;
+
+	switch (call->kind)
+	{
+		case HOOK_PASS_START:
+			call->hooks->pass_start();
+			break;
+		case HOOK_CLEANUP:
+			call->hooks->cleanup();
+			break;
+		case HOOK_AFTER_PASS:
+			call->next_ms = call->hooks->after_pass();
+			break;
+	}
+}
+
+/*
+ * Run one kind of hook of every feature, each in its own subtransaction:
+ * a feature's error is logged and rolls back only its own work, and the
+ * other features and the children's reconciliation go on.  Returns the
+ * soonest wake-up an after_pass asked for (ms), or -1.
+ */
+static long
+run_hooks(HookKind kind)
+{
+	long		next_ms = -1;
+	int			i;
+
+	for (i = 0; i < nhooks; i++)
+	{
+		HookCall	call = {hooks[i], kind, -1};
+		ErrorData  *edata;
+
+		if ((kind == HOOK_PASS_START && !hooks[i]->pass_start) ||
+			(kind == HOOK_CLEANUP && !hooks[i]->cleanup) ||
+			(kind == HOOK_AFTER_PASS && !hooks[i]->after_pass))
+			continue;
+		edata = fdn_try_subxact(call_hook, &call);
+		if (edata != NULL)
+		{
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("foundation supervisor: the %s hook of %s failed: %s",
+							hook_names[kind], hooks[i]->feature, edata->message),
+					 edata->detail ? errdetail("%s", edata->detail) : 0,
+					 errhint("Its work is rolled back and tried again at the next pass; the children and the other features are not affected.")));
+			FreeErrorData(edata);
+			continue;
+		}
+		if (call.next_ms >= 0 && (next_ms < 0 || call.next_ms < next_ms))
+			next_ms = call.next_ms;
+	}
+	return next_ms;
+}
+
+void
+fdn_register_supervisor(void)
+{
+	fdn_register_static_worker("fdn_supervisor_main", "foundation supervisor", 1);
+}
+
+/* An on_exit hook's error is reported; the next one still runs. */
+static void
+run_exit_hook(const FdnSupervisorHooks *h)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		h->on_exit();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+}
+
+static void
+supervisor_on_exit(int code, Datum arg)
+{
+	if (fdn_shared && fdn_shared->supervisor_pid == MyProcPid)
+	{
+		int			i;
+
+		for (i = 0; i < nhooks; i++)
+			if (hooks[i]->on_exit)
+				run_exit_hook(hooks[i]);
+		fdn_shared->supervisor_procno = -1;
+		fdn_shared->supervisor_pid = 0;
+	}
+}
+
+static char *
+text_col(int row, int col)
+{
+	bool		isnull;
+	Datum		d = fdn_spi_getdatum(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Load every row that should be running. */
+static FdnRow *
+load_rows(int *nrows)
+{
+	FdnRow	   *rows;
+	uint64		i;
+	bool		isnull;
+
+	fdn_spi_exec("SELECT child_id, id, restart, module, args::text, database, owner,"
+				 " max_restarts, max_seconds FROM foundation.child_specs"
+				 " WHERE status = 'running'",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	*nrows = (int) SPI_processed;
+	rows = palloc0(sizeof(FdnRow) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		rows[i].child_id = DatumGetInt64(fdn_spi_getdatum(i, 1, &isnull));
+		rows[i].id = text_col(i, 2);
+		rows[i].restart = text_col(i, 3);
+		rows[i].module = text_col(i, 4);
+		rows[i].args = text_col(i, 5);
+		rows[i].dboid = DatumGetObjectId(fdn_spi_getdatum(i, 6, &isnull));
+		rows[i].owner = DatumGetObjectId(fdn_spi_getdatum(i, 7, &isnull));
+		rows[i].max_restarts = DatumGetInt32(fdn_spi_getdatum(i, 8, &isnull));
+		rows[i].max_seconds = DatumGetInt32(fdn_spi_getdatum(i, 9, &isnull));
+	}
+	return rows;
+}
+
+/*
+ * A child that stays stopped: keep its row for inspection with the status
+ * and last exit, and drop its name, which must not point at a dead pid.
+ */
+static void
+mark_stopped(int64 child_id, const char *status, const char *exit_text)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(child_id);
+	values[1] = CStringGetTextDatum(exit_text);
+	values[2] = CStringGetTextDatum(status);
+	fdn_spi_exec("UPDATE foundation.child_specs SET status = $3, pid = NULL,"
+				 " last_exit = $2 WHERE child_id = $1",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+	fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id = $1",
+				 1, types, values, NULL, SPI_OK_DELETE);
+}
+
+/*
+ * Apply the restart policy to a child that stopped (slot_index < 0: it
+ * vanished with its slot, in a crash or a server restart).
+ */
+static void
+handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
+				const char *detail)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+	char	   *exit_text = fdn_exit_text(kind, detail);
+	bool		abnormal = (kind != FDN_EXIT_NORMAL);
+	bool		isnull;
+	int			recent;
+	FdnLaunch	launch = {0};
+	FdnLaunchResult res;
+
+	values[0] = Int64GetDatum(row->child_id);
+	values[1] = CStringGetTextDatum(exit_text);
+
+	/*
+	 * Skip a row someone else is changing (terminate_child in an open
+	 * transaction): its end wakes us again.
+	 */
+	fdn_spi_exec("SELECT count(*) FILTER (WHERE t > now() - make_interval(secs => max_seconds))::int4"
+				 " FROM foundation.child_specs, unnest(restart_times) t"
+				 " WHERE child_id = $1",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	recent = DatumGetInt32(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_spi_exec("SELECT 1 FROM foundation.child_specs WHERE child_id = $1"
+				 " FOR NO KEY UPDATE SKIP LOCKED",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+
+	if (slot_index >= 0)
+		fdn_slot_release(slot_index);
+
+	if (strcmp(row->restart, "temporary") == 0)
+	{
+		elog(DEBUG1, "foundation supervisor: temporary child " INT64_FORMAT " exited (%s), removed",
+			 row->child_id, exit_text);
+		fdn_spi_exec("DELETE FROM foundation.child_specs WHERE child_id = $1",
+					 1, types, values, NULL, SPI_OK_DELETE);
+		return;
+	}
+	if (strcmp(row->restart, "transient") == 0 && !abnormal)
+	{
+		elog(DEBUG1, "foundation supervisor: transient child " INT64_FORMAT " exited normally",
+			 row->child_id);
+		mark_stopped(row->child_id, "exited", exit_text);
+		return;
+	}
+
+	/* Restart intensity: at most max_restarts within max_seconds. */
+	if (recent >= row->max_restarts)
+	{
+		ereport(WARNING,
+				(errmsg("foundation child " INT64_FORMAT " (\"%s\") reached its restart intensity and is marked failed",
+						row->child_id, row->id),
+				 errdetail("It stopped more than %d times within %d seconds; last exit: %s.",
+						   row->max_restarts, row->max_seconds, exit_text),
+				 errhint("Fix the cause, then start it again with foundation.start_child or foundation.start_singleton.")));
+		mark_stopped(row->child_id, "failed", exit_text);
+		return;
+	}
+
+	launch.child_id = row->child_id;
+	launch.label = row->id;
+	launch.dboid = row->dboid;
+	launch.roleoid = row->owner;
+	launch.module = row->module;
+	launch.args = row->args;
+	launch.validate = false;
+	res = fdn_launch_child(&launch);
+	if (res.status != FDN_LAUNCH_OK)
+	{
+		/* Leave the row as it is: the next pass tries again. */
+		ereport(WARNING,
+				(errmsg("foundation supervisor could not restart child " INT64_FORMAT " (\"%s\")",
+						row->child_id, row->id),
+				 errdetail("%s", res.message ? res.message :
+						   res.status == FDN_LAUNCH_NO_SLOT ? "All foundation.max_children slots are in use." :
+						   res.status == FDN_LAUNCH_NO_WORKER ? "No free background worker slot." :
+						   "The worker did not start in time."),
+				 errhint("It will be retried every \"foundation.naptime\".")));
+		return;
+	}
+	elog(DEBUG1, "foundation supervisor: restarted child " INT64_FORMAT " (%s) as pid %d",
+		 row->child_id, exit_text, (int) res.pid);
+	values[2] = Int32GetDatum(res.pid);
+	fdn_spi_exec("UPDATE foundation.child_specs SET pid = $3, started_at = now(),"
+				 " restart_count = restart_count + 1, last_exit = $2,"
+				 " restart_times = ARRAY(SELECT t FROM unnest(restart_times) t"
+				 "   WHERE t > now() - make_interval(secs => max_seconds)) || now()"
+				 " WHERE child_id = $1",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+	fdn_spi_exec("UPDATE foundation.registry SET pid = $3,"
+				 " metadata = CASE WHEN jsonb_typeof(metadata) = 'object' AND metadata ? 'pid'"
+				 "   THEN jsonb_set(metadata, '{pid}', to_jsonb($3)) ELSE metadata END"
+				 " WHERE child_id = $1",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/* One pass; returns ms until a feature needs the next one, or -1. */
+static long
+reconcile(void)
+{
+	long		next_deadline_ms = -1;
+	FdnPrivState priv;
+	FdnRow	   *rows = NULL;
+	int			nrows = 0;
+	int			i;
+	int			r;
+	bool		installed;
+	Oid			ext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "reconciling children");
+	fdn_priv_begin(&priv);
+
+	ext = fdn_current_extension();
+	installed = OidIsValid(ext);
+	if (installed)
+	{
+		(void) run_hooks(HOOK_PASS_START);
+		rows = load_rows(&nrows);
+	}
+
+	for (i = 0; i < fdn_shared->nslots; i++)
+	{
+		FdnChildSlot *slot = &fdn_shared->slots[i];
+		int64		child_id = slot->child_id;
+		FdnRow	   *row = NULL;
+
+		if (child_id == 0)
+			continue;
+
+		/*
+		 * DROP EXTENSION took the specs: the children go with them, also
+		 * when it was created again since (its child ids start anew).
+		 */
+		if (slot->ext_oid != ext)
+		{
+			if (fdn_slot_alive(slot) && slot->pid != 0)
+				kill(slot->pid, SIGTERM);
+			else if (!fdn_slot_alive(slot))
+				fdn_slot_release(i);
+			continue;
+		}
+		for (r = 0; r < nrows; r++)
+			if (rows[r].child_id == child_id)
+				row = &rows[r];
+
+		/*
+		 * A worker the postmaster never started (its launcher gave up or
+		 * died while waiting): count it as stopped.  Should it start after
+		 * all, it finds its slot reused and leaves.
+		 */
+		if (slot->pid == 0 && !slot->exited &&
+			TimestampDifferenceExceeds(slot->launched_at, GetCurrentTimestamp(),
+									   2 * fdn_start_timeout_ms) &&
+			!TransactionIdIsInProgress(slot->creator_xid))
+		{
+			slot->exit_kind = FDN_EXIT_ERROR;
+			strlcpy(slot->exit_detail, "the worker never started",
+					FDN_EXIT_DETAIL_LEN);
+			slot->exited = true;
+		}
+
+		if (fdn_slot_alive(slot))
+		{
+			if (row)
+				row->seen = true;
+			continue;
+		}
+		if (row)
+		{
+			row->seen = true;
+			handle_exit(row, i, slot->exit_kind, slot->exit_detail);
+		}
+		else if (!TransactionIdIsInProgress(slot->creator_xid))
+		{
+			/* Gone from the table (or never committed): forget it. */
+			fdn_slot_release(i);
+		}
+	}
+
+	/* Rows nothing runs: left behind by a crash or a server restart. */
+	for (r = 0; r < nrows; r++)
+		if (!rows[r].seen)
+			handle_exit(&rows[r], -1, FDN_EXIT_LOST, "");
+
+	/* Names of dead processes that are not children go. */
+	if (installed)
+	{
+		Datum		node = CStringGetTextDatum(fdn_node());
+
+		fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id IS NULL"
+					 " AND node = $1 AND NOT foundation.pid_alive(pid)",
+					 1, (Oid[]) {TEXTOID}, &node, NULL, SPI_OK_DELETE);
+	}
+
+	/* What the features keep past its time goes. */
+	if (installed)
+		(void) run_hooks(HOOK_CLEANUP);
+
+	fdn_priv_end(&priv);
+
+	/* The features' work after the pass: deadlines, the lease. */
+	if (installed)
+		next_deadline_ms = run_hooks(HOOK_AFTER_PASS);
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return next_deadline_ms;
+}
+
+/* A pass for fdn_worker_pass; *arg: ms until a feature needs the next. */
+static void
+reconcile_pass(void *arg)
+{
+	*(long *) arg = reconcile();
+}
+
+void
+fdn_supervisor_main(Datum main_arg)
+{
+	MemoryContext loopcxt;
+
+	fdn_worker_start("foundation supervisor");
+
+	/*
+	 * Our queries are small and run every pass; their estimates can still
+	 * pass jit_above_cost on big tables, and compiling them every time cost
+	 * the supervisor 75 % of its CPU in benchmark 12.
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	before_shmem_exit(supervisor_on_exit, (Datum) 0);
+	fdn_shared->supervisor_pid = MyProcPid;
+	fdn_shared->supervisor_procno = MyProc->pgprocno;
+	elog(LOG, "foundation supervisor started in database \"%s\"", fdn_database);
+
+	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation supervisor loop",
+									ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		long		next_deadline_ms = -1;
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		fdn_worker_reload();
+		fdn_worker_pass(reconcile_pass, &next_deadline_ms, loopcxt);
+
+		/* Wake when a feature asked to, too. */
+		wait_ms = fdn_naptime_ms;
+		if (next_deadline_ms >= 0 && next_deadline_ms < wait_ms)
+			wait_ms = Max(next_deadline_ms, 10);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
