@@ -204,12 +204,35 @@ for my $k (sort keys %atk)
 	(my $v = $atk{$k}) =~ s/'/''/g;
 	$m{m1}->safe_psql('postgres', "INSERT INTO foundation.nodes (name, conninfo) VALUES ('$k', '$v')");
 }
+# Every statement m1 receives is logged, with its backend's pid, so that
+# the pin can be seen on each connection (foundation's statements are
+# schema-qualified as well: the pin is what protects anything they miss).
+$m{m1}->safe_psql('postgres', "ALTER SYSTEM SET log_statement = 'all'; SELECT pg_reload_conf()");
+ok(wait_for($m{m1}, q{SELECT current_setting('log_statement')}, 'all'), 'm1 logs every statement');
+my $logged_from = -s $m{m1}->logfile;
 my $states = $m{m1}->safe_psql('postgres', q{
 	SELECT string_agg(n->>'node' || ':' || (n->>'status'), ' ' ORDER BY n->>'node')
 	  FROM jsonb_array_elements(foundation.health_check()#>'{cluster,node_health}') n
 	 WHERE n->>'node' LIKE 'atk%'});
 is($states, join(' ', map { "$_:healthy" } sort keys %atk),
 	'the health check reached every node and read its metrics');
+$m{m1}->safe_psql('postgres', "ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf()");
+{
+	my $log = substr(slurp_file($m{m1}->logfile), $logged_from);
+	my (%pinned, @metrics_pids);
+	for my $line (split /\n/, $log)
+	{
+		next unless $line =~ /\[(\d+)\]/;
+		my $pid = $1;
+		$pinned{$pid} = 1
+		  if $line =~ /set_config\('search_path', 'pg_catalog, pg_temp', false\)/;
+		push @metrics_pids, $pid . ($pinned{$pid} ? ':pinned' : ':not pinned')
+		  if $line =~ /foundation\.node_metrics\(\)::pg_catalog\.text/;
+	}
+	is(scalar(@metrics_pids), scalar(keys %atk), 'one node_metrics() call per attacker node reached m1');
+	is(scalar(grep { /:not pinned$/ } @metrics_pids), 0,
+		'each came on a connection that had pinned search_path first: ' . join(' ', @metrics_pids));
+}
 nothing_gained('health check over attacker-chosen options');
 
 ###########################################################################
