@@ -12,6 +12,7 @@ OBJS = \
 	src/core/xact_end.o \
 	src/core/bgworker.o \
 	src/process/child_main.o \
+	src/process/child_fence.o \
 	src/process/launch.o \
 	src/process/supervisor.o \
 	src/process/child_ops.o \

@@ -16,11 +16,18 @@
  * then it starts what it was given and stops what it was not (or what it
  * has at an older fencing epoch).
  *
- * Fencing: a member that could not renew stops every cluster singleton it
- * runs one second before its lease could expire, measured from when it
- * sent its last renewal that worked (the control database's clock starts
- * the lease later than that), so a singleton never runs on two members at
- * once, even when this member is cut off from the control database.
+ * Fencing: this member's lease ends foundation.lease_safety_margin before
+ * the control database's could, measured on the monotonic clock from when
+ * it sent its last renewal that worked (the control database starts the
+ * lease later than that, on its own clock: only the two clocks' rates must
+ * agree, within the margin over one lease).  That deadline is kept in each
+ * cluster singleton's slot, and the child enforces it itself
+ * (process/child_fence.c): it stops when the deadline passes and commits
+ * nothing after it, whatever this supervisor is doing.  The supervisor,
+ * finding the deadline past, fences (stops every cluster singleton here)
+ * before it tries anything else, and rejoins under a new epoch.  Each
+ * placement carries a fencing token (its epoch, which grows on every
+ * placement) that the singleton reads with foundation.fencing_token().
  *
  *-------------------------------------------------------------------------
  */
@@ -61,6 +68,7 @@ typedef struct MembersShared
 	bool		sync;			/* renew the lease now (a placement waits) */
 	int64		epoch;			/* 0: not a member (yet, or fenced) */
 	TimestampTz renewed;		/* when the last renewal that worked was sent */
+	uint64		deadline_ns;	/* this member's lease ends (fdn_monotonic_ns) */
 } MembersShared;
 
 static MembersShared *members_shared = NULL;
@@ -71,12 +79,11 @@ PG_FUNCTION_INFO_V1(fdn_member_wake);
 char	   *fdn_control_conninfo = NULL;
 int			fdn_lease_renew_interval_ms = 5000;
 int			fdn_lease_duration_ms = 15000;
+int			fdn_lease_safety_margin_ms = 1000;
 int			fdn_distribution = FDN_DIST_UNIFORM;
 char	   *fdn_cluster_secret = NULL;
 bool		fdn_cluster_allow_superuser = false;
 
-/* Stop this long before the lease could expire. */
-#define FDN_FENCE_MARGIN_MS 1000
 
 static const struct config_enum_entry distribution_options[] = {
 	{"uniform", FDN_DIST_UNIFORM, false},
@@ -101,9 +108,15 @@ fdn_define_membership_gucs(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("foundation.lease_duration",
 							"How long a renewed lease lasts.",
-							"A member that cannot renew stops its cluster singletons one second before it ends; then they move to other members.",
+							"A member that cannot renew stops its cluster singletons foundation.lease_safety_margin before it ends; then they move to other members.",
 							&fdn_lease_duration_ms,
 							15000, 2000, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_safety_margin",
+							"How long before the control database's end of a lease this member's ends.",
+							"It covers the difference in rate between this member's clock and the control database's over one lease; it must be less than foundation.lease_duration (a larger value counts as half of it).",
+							&fdn_lease_safety_margin_ms,
+							1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("foundation.distribution",
 							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
@@ -263,6 +276,68 @@ fence_member(const char *why)
 	for (i = 0; i < n; i++)
 		stop_local(&v[i], why);
 	members_shared->epoch = 0;
+	members_shared->deadline_ns = 0;
+}
+
+/* This member's lease deadline for a renewal sent at sent_ns. */
+static uint64
+lease_deadline(uint64 sent_ns)
+{
+	int			margin = fdn_lease_safety_margin_ms;
+
+	if (margin >= fdn_lease_duration_ms)
+		margin = fdn_lease_duration_ms / 2;
+	return sent_ns + (uint64) (fdn_lease_duration_ms - margin) * UINT64CONST(1000000);
+}
+
+/* ms until this member's lease deadline (0: passed). */
+static long
+ms_until_deadline(void)
+{
+	uint64		now = fdn_monotonic_ns();
+
+	if (members_shared->deadline_ns <= now)
+		return 0;
+	return (long) ((members_shared->deadline_ns - now) / 1000000) + 1;
+}
+
+/* Extend the lease of every child that has one (after a renewal). */
+static void
+extend_slots(uint64 deadline)
+{
+	int			i;
+
+	LWLockAcquire(fdn_shared->lock, LW_SHARED);
+	for (i = 0; i < fdn_shared->nslots; i++)
+	{
+		FdnChildSlot *slot = &fdn_shared->slots[i];
+
+		if (slot->child_id != 0 && slot->fence_token != 0)
+			pg_atomic_write_u64(&slot->lease_deadline, deadline);
+	}
+	LWLockRelease(fdn_shared->lock);
+}
+
+/*
+ * Give a cluster singleton's child its lease: this member's deadline, then
+ * its token (the child arms its fence when it sees a token).  In the
+ * supervisor's transaction that started it, which the child waits for
+ * before it runs its module.
+ */
+static void
+stamp_slot(int64 child_id, int64 token)
+{
+	int			index = fdn_slot_find(child_id);
+	FdnChildSlot *slot;
+
+	if (index < 0)
+		return;
+	slot = &fdn_shared->slots[index];
+	if (slot->fence_token == token)
+		return;
+	pg_atomic_write_u64(&slot->lease_deadline, members_shared->deadline_ns);
+	pg_write_barrier();
+	slot->fence_token = token;
 }
 
 typedef struct FdnStartAssigned
@@ -307,6 +382,7 @@ start_assigned_cb(void *arg)
 				 (Datum[]) {CStringGetTextDatum(a->name), Int64GetDatum(a->epoch),
 				 Int64GetDatum(child_id)}, NULL, SPI_OK_INSERT);
 	fdn_priv_end(&priv);
+	stamp_slot(child_id, a->epoch);
 }
 
 /*
@@ -633,6 +709,45 @@ heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	}
 }
 
+/*
+ * Fence, if this member's lease has ended (or one of its cluster
+ * singletons stopped itself for it): before anything else, so that nothing
+ * here runs on past the deadline while a renewal is tried.  True if it
+ * fenced.
+ */
+static bool
+fence_if_expired(void)
+{
+	static uint32 fenced_seen = 0;
+	uint32		fenced_count = pg_atomic_read_u32(&fdn_shared->fenced_count);
+	bool		child_fenced = fenced_count != fenced_seen;
+
+	fenced_seen = fenced_count;
+	if (members_shared->epoch == 0)
+		return false;
+	if (ms_until_deadline() > 0 && !child_fenced)
+		return false;
+	elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") was last renewed at %s and has ended%s: fencing",
+		 members_shared->epoch, timestamptz_to_str(members_shared->renewed),
+		 child_fenced ? " for a cluster singleton that stopped itself" : "");
+	fence_member("this member's lease ended before it was renewed");
+	members_shared->sync = true;	/* rejoin at once */
+	return true;
+}
+
+/* Cluster singletons started here without their lease get it now. */
+static void
+stamp_local(void)
+{
+	FdnLocalSingleton *v;
+	int			n;
+	int			i;
+
+	v = local_singletons(&n);
+	for (i = 0; i < n; i++)
+		stamp_slot(v[i].child_id, v[i].epoch);
+}
+
 long
 fdn_membership_pass(void)
 {
@@ -640,7 +755,7 @@ fdn_membership_pass(void)
 	static bool failing = false;
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz sent;
-	TimestampTz fence_at;
+	uint64		sent_ns;
 	Jsonb	   *res;
 	char	   *error = NULL;
 	int			timeout_ms;
@@ -656,23 +771,31 @@ fdn_membership_pass(void)
 		return -1;
 	}
 
-	fence_at = TimestampTzPlusMilliseconds(members_shared->renewed,
-										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
+	(void) fence_if_expired();
+	if (members_shared->epoch != 0)
+		stamp_local();
 	if (!members_shared->sync && now < next_due)
-		return ms_until(next_due);
+		return members_shared->epoch != 0 ?
+			Min(ms_until(next_due), ms_until_deadline()) : ms_until(next_due);
 	members_shared->sync = false;
 
-	/* Never wait past the moment we must fence. */
+	/* Never wait past the moment we must fence, not even a little. */
 	timeout_ms = fdn_lease_renew_interval_ms;
 	if (members_shared->epoch != 0)
-		timeout_ms = Min(timeout_ms, ms_until(fence_at));
-	timeout_ms = Max(timeout_ms, 200);
+		timeout_ms = Max(Min(timeout_ms, ms_until_deadline()), 1);
 
 	sent = GetCurrentTimestamp();
+	sent_ns = fdn_monotonic_ns();
 	res = heartbeat(false, local_running_json(), timeout_ms, &error);
 	now = GetCurrentTimestamp();
 	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
 
+	/* An answer after the deadline comes too late: the children stopped. */
+	if (res != NULL && members_shared->epoch != 0 && ms_until_deadline() == 0)
+	{
+		res = NULL;
+		error = "the answer came after this member's lease had ended";
+	}
 	if (res == NULL)
 	{
 		if (!failing)
@@ -680,14 +803,10 @@ fdn_membership_pass(void)
 					(errmsg("foundation could not renew this member's lease: %s", error),
 					 errhint("Check foundation.control_conninfo and that the control database accepts this member.")));
 		failing = true;
-		if (members_shared->epoch != 0 && now >= fence_at)
-		{
-			elog(LOG, "foundation: lease not renewed since %s: fencing",
-				 timestamptz_to_str(members_shared->renewed));
-			fence_member("this member's lease could not be renewed");
-		}
-		if (members_shared->epoch != 0 && fence_at < next_due)
-			next_due = fence_at;
+		if (fence_if_expired())
+			return 0;
+		if (members_shared->epoch != 0)
+			return Min(ms_until(next_due), ms_until_deadline());
 		return ms_until(next_due);
 	}
 	if (failing)
@@ -711,13 +830,16 @@ fdn_membership_pass(void)
 			ereport(WARNING,
 					(errmsg("foundation: the control database answered member_heartbeat without a valid epoch"),
 					 errhint("Check that the control database has the same foundation version as this member.")));
-			return ms_until(next_due);
+			return members_shared->epoch != 0 ?
+				Min(ms_until(next_due), ms_until_deadline()) : ms_until(next_due);
 		}
 		if (epoch != members_shared->epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
 				 fdn_node(), epoch);
 		members_shared->epoch = epoch;
 		members_shared->renewed = sent;
+		members_shared->deadline_ns = lease_deadline(sent_ns);
+		extend_slots(members_shared->deadline_ns);
 	}
 	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
 		update_peers(JsonbValueToJsonb(&v));
@@ -729,7 +851,7 @@ fdn_membership_pass(void)
 		members_shared->sync = true;
 		return 0;
 	}
-	return ms_until(next_due);
+	return Min(ms_until(next_due), ms_until_deadline());
 }
 
 void
