@@ -248,6 +248,7 @@ sub fault
 	my $label = $f{label};
 	my ($runner, $rpid, $token) = settled("before $label");
 	note "$label: fw runs on $runner (pid $rpid, token $token)";
+	my $log_offset = -s $m{$runner}->logfile;
 	my $since = time();
 	my $took;
 	eval {
@@ -275,6 +276,19 @@ sub fault
 	ok($one, "$label: exactly one copy runs again within ${AGAIN_S} s"
 		  . ($one ? sprintf(' (%s pid %s, after %.1f s)', @$one, time() - $t0) : ''));
 	check_writes($label, $since);
+	# With its supervisor stalled, only the copy itself can have stopped
+	# it: its log line names it, its token and the deadline.
+	if ($f{self_fenced})
+	{
+		like(slurp_file($m{$runner}->logfile, $log_offset),
+			qr/foundation child \d+ fw stopped itself: its lease ended at \S+ \S+ \(fencing token $token\)/,
+			"$label: the old copy stopped itself for its lease (token $token)");
+	}
+	# whereis shows the new placement's token, the same on every member.
+	my ($node, $pid, $now) = placed();
+	is(join(' ', map { q1($m{$_}, "SELECT node || ':' || pid || ':' || token FROM foundation.whereis('fw')") // 'error' } @MEMBERS),
+		join(' ', ("$node:$pid:$now") x @MEMBERS),
+		"$label: whereis shows the new token $now on every member");
 }
 
 my $first = $m{m1}->safe_psql('postgres',
@@ -287,6 +301,11 @@ like($first, qr/^\d+$/, 'start_singleton as worker returns a pid');
 	is($m{$node}->safe_psql('postgres',
 			"SELECT min(token) || ' ' || max(token) FROM public.writes WHERE pid = $pid"),
 		"$token $token", "each write carries the placement's fencing token ($token)");
+	is(join(' ', map { q1($m{$_}, "SELECT node || ':' || pid || ':' || token FROM foundation.whereis('fw')") // 'error' } @MEMBERS),
+		join(' ', ("$node:$pid:$token") x @MEMBERS),
+		"whereis shows node, pid and fencing token $token on every member");
+	is(q1($m{$node}, q{SET ROLE worker; SELECT 'returned' FROM foundation.check_lease()}), 'returned',
+		'check_lease() returns outside a cluster singleton (a session on the member that runs it)');
 }
 
 ###########################################################################
@@ -301,7 +320,8 @@ like($first, qr/^\d+$/, 'start_singleton as worker returns a pid');
 			die "no supervisor on $_[0]" unless $spid =~ /^\d+$/;
 			kill 'STOP', $spid;
 		},
-		undo => sub { kill 'CONT', $spid; });
+		undo => sub { kill 'CONT', $spid; },
+		self_fenced => 1);
 }
 
 ###########################################################################
@@ -336,7 +356,8 @@ like($first, qr/^\d+$/, 'start_singleton as worker returns a pid');
 				WHERE query LIKE 'BEGIN; LOCK TABLE foundation.cluster_local%'});
 			$h->finish if $h;
 			$h = undef;
-		});
+		},
+		self_fenced => 1);
 	ok($blocked, 'fault 2: the supervisor did wait on that lock');
 }
 
@@ -389,7 +410,8 @@ sub postmaster_pid
 		},
 		# Nothing is asked of the stopped member while it is stopped: the
 		# takeover check asks the control database and the new runner.
-		undo => sub { kill 'CONT', reverse(@stopped), $pm // (); });
+		undo => sub { kill 'CONT', reverse(@stopped), $pm // (); },
+		self_fenced => 1);
 }
 
 ###########################################################################
