@@ -33,6 +33,7 @@ OBJS = \
 	src/coordination/async_auctions.o \
 	src/coordination/async_proposals.o \
 	src/cluster/members.o \
+	src/cluster/placements.o \
 	src/cluster/members_singletons.o \
 	src/cluster/relay.o \
 	src/cluster/broadcast.o \

@@ -76,10 +76,17 @@ BEGIN
     PERFORM pg_sleep(0.02);
   END LOOP;
 END $$;
+-- A singleton that never commits: only its own timer can stop it.
+CREATE PROCEDURE public.idler(args jsonb) LANGUAGE plpgsql AS $$
+BEGIN
+  LOOP
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
 CREATE ROLE worker LOGIN;
 GRANT USAGE ON SCHEMA public TO worker;
 GRANT INSERT ON public.writes TO worker;
-GRANT EXECUTE ON PROCEDURE public.sampler(jsonb) TO worker;});
+GRANT EXECUTE ON PROCEDURE public.sampler(jsonb), public.idler(jsonb) TO worker;});
 }
 ok( wait_for($ctl,
 		"SELECT count(*) FROM foundation.members WHERE state = 'up' AND lease_expires > now()", '3'),
@@ -312,16 +319,35 @@ like($first, qr/^\d+$/, 'start_singleton as worker returns a pid');
 # 1. The supervisor of the member running fw stopped.
 ###########################################################################
 {
-	my $spid;
+	my ($spid, $idle_pid, $idle_old_alive);
 	fault(
 		label => 'fault 1 (supervisor stopped)',
 		apply => sub {
+			# A second singleton on the same member, one that never commits
+			# (so no commit can be refused): only its own timer stops it.
+			$idle_pid = $m{ $_[0] }->safe_psql('postgres',
+				q{SET ROLE worker; SET foundation.distribution = 'local';
+				  SELECT foundation.start_singleton('public.idler', '{}', 'fi')});
+			die "fi did not start on $_[0]" unless $idle_pid =~ /^\d+$/;
 			$spid = supervisor_pid($m{ $_[0] });
 			die "no supervisor on $_[0]" unless $spid =~ /^\d+$/;
 			kill 'STOP', $spid;
 		},
+		# Once fi's new copy runs elsewhere, is its old copy still alive?
+		watch => sub {
+			my ($runner) = @_;
+			return if defined $idle_old_alive;
+			my $w = q1($ctl, "SELECT node || ',' || pid FROM foundation.cluster_singletons"
+				  . " WHERE name = 'fi' AND node <> '$runner' AND pid IS NOT NULL") // '';
+			my ($n, $p) = split /,/, $w;
+			return unless defined $p && (q1($m{$n}, "SELECT foundation.pid_alive($p)") // '') eq 't';
+			$idle_old_alive = q1($m{$runner}, "SELECT foundation.pid_alive($idle_pid)") // 'error';
+		},
 		undo => sub { kill 'CONT', $spid; },
 		self_fenced => 1);
+	is($idle_old_alive // 'fi never moved', 'f',
+		'fault 1: a copy that never commits had stopped itself before its new copy started elsewhere');
+	$m{m1}->safe_psql('postgres', q{SELECT foundation.stop_singleton('fi')});
 }
 
 ###########################################################################
