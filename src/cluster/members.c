@@ -114,7 +114,7 @@ fdn_define_membership_gucs(void)
 							"How long before the control database's end of a lease this member's ends.",
 							"It covers the difference in rate between this member's clock and the control database's over one lease; it must be less than foundation.lease_duration (a larger value counts as half of it).",
 							&fdn_lease_safety_margin_ms,
-							1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							1000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("foundation.distribution",
 							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
