@@ -15,9 +15,8 @@
  *   would) stops the child when the deadline has passed, whatever the
  *   supervisor is doing;
  * - a pre-commit check refuses any commit once the deadline has passed:
- *   when the whole member pauses (a VM or GC pause) and resumes, the child
- *   may run a moment before its timer fires, and the pause may have fallen
- *   between a write and its COMMIT.
+ *   the timer looks only every FENCE_CHECK_MS, and a pause (of the child,
+ *   or of the whole member) may fall between a write and its COMMIT.
  *
  * What is left: a pause between the pre-commit check and the commit record
  * itself.  That window is a few microseconds; effects outside this server
