@@ -12,6 +12,7 @@ OBJS = \
 	src/core/xact_end.o \
 	src/core/bgworker.o \
 	src/process/child_main.o \
+	src/process/child_fence.o \
 	src/process/launch.o \
 	src/process/supervisor.o \
 	src/process/child_ops.o \
@@ -32,6 +33,7 @@ OBJS = \
 	src/coordination/async_auctions.o \
 	src/coordination/async_proposals.o \
 	src/cluster/members.o \
+	src/cluster/placements.o \
 	src/cluster/members_singletons.o \
 	src/cluster/relay.o \
 	src/cluster/broadcast.o \

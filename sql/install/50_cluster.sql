@@ -17,6 +17,12 @@ CREATE TABLE foundation.members (
 COMMENT ON TABLE foundation.members IS
   'Cluster members and their leases (control database). A member is live while state = ''up'' and lease_expires > now(); a renewal must match its node and its epoch.';
 
+-- Fencing tokens: every placement of a cluster singleton (new, failover,
+-- hand-over) takes the next one, so a name's token only grows, also after
+-- it was stopped and started again.
+CREATE SEQUENCE foundation.fencing_tokens;
+REVOKE ALL ON SEQUENCE foundation.fencing_tokens FROM PUBLIC;
+
 CREATE TABLE foundation.cluster_singletons (
     name          text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 200),
     module        text NOT NULL,
@@ -26,7 +32,8 @@ CREATE TABLE foundation.cluster_singletons (
     distribution  text NOT NULL CHECK (distribution IN ('uniform', 'local', 'least_loaded')),
     node          text,                     -- the member it is assigned to
     member_epoch  bigint,                   -- that member's epoch when assigned
-    epoch         bigint NOT NULL DEFAULT 1,-- fencing epoch: bumped at every reassignment
+    epoch         bigint NOT NULL DEFAULT nextval('foundation.fencing_tokens'),
+                                            -- fencing token: a new one at every placement
     pid           integer,                  -- reported by the member once started
     started_at    timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -64,7 +71,7 @@ CREATE FUNCTION foundation.cluster_pick_member(p_name text, p_distribution text,
 $$;
 
 -- Give every singleton whose member is not live (lease expired, leaving,
--- or rejoined under a new epoch) to a live member, at the next epoch.
+-- or rejoined under a new epoch) to a live member, at a new fencing token.
 CREATE FUNCTION foundation.cluster_reassign() RETURNS integer
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -87,7 +94,7 @@ BEGIN
     END IF;
     UPDATE foundation.cluster_singletons
        SET node = target, member_epoch = (SELECT epoch FROM foundation.members WHERE node = target),
-           epoch = epoch + 1, pid = NULL, started_at = NULL
+           epoch = nextval('foundation.fencing_tokens'), pid = NULL, started_at = NULL
      WHERE name = s.name;
     n := n + 1;
   END LOOP;
@@ -204,6 +211,7 @@ CREATE FUNCTION foundation.grant_member_role(role name) RETURNS void
 BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA foundation TO %I', role);
   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
+  EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', role);
   EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
                  ' foundation.cluster_reassign(),'
                  ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
@@ -236,10 +244,20 @@ COMMENT ON FUNCTION foundation.member_wake() IS
   'Ask this member''s supervisor to renew its lease (and so pick up new assignments) now rather than at the next foundation.lease_renew_interval. Called by other members over libpq; not executable by PUBLIC: grant EXECUTE to the role of foundation.node_conninfo.';
 REVOKE ALL ON FUNCTION foundation.member_wake() FROM PUBLIC;
 
-CREATE FUNCTION foundation.whereis(name text) RETURNS TABLE (node text, pid integer)
+CREATE FUNCTION foundation.whereis(name text) RETURNS TABLE (node text, pid integer, token bigint)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_whereis';
 COMMENT ON FUNCTION foundation.whereis(text) IS
-  'Where a singleton runs: for a cluster singleton, the member and pid the control database records (the same answer on every member; pid NULL while it starts); else this node and the local pid. No row: no such name.';
+  'Where a singleton runs: for a cluster singleton, the member, pid and fencing token the control database records (the same answer on every member; pid NULL while it starts); else this node and the local pid (token NULL). No row: no such name.';
+
+CREATE FUNCTION foundation.fencing_token() RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_fencing_token';
+COMMENT ON FUNCTION foundation.fencing_token() IS
+  'Inside a cluster singleton''s process: the fencing token of its placement, which grows at every placement (pass it with every effect outside this server); NULL in any other process.';
+
+CREATE FUNCTION foundation.check_lease() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_check_lease';
+COMMENT ON FUNCTION foundation.check_lease() IS
+  'Inside a cluster singleton''s process: raises SQLSTATE YF001 if its lease on this member has ended (another member may run it by now); else returns. Elsewhere it always returns.';
 
 ------------------------------------------------------------------------------
 -- Channels across nodes (docs/channels.md): foundation.broadcast writes, in

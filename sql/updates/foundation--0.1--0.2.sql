@@ -1,6 +1,89 @@
--- foundation 0.1 -> 0.2: no change to any object.  0.2 is 0.1 re-cut into
--- pieces per area (sql/install/), with a few statements moved to the piece
--- of their area (the facade last; pid_alive's privileges and the registry's
--- cache trigger to process; local_broadcast to channels): an updated 0.1
--- and a fresh 0.2 have the same schema (test/t/023_upgrade.pl checks it).
+-- foundation 0.1 -> 0.2.  0.2 is 0.1 re-cut into pieces per area
+-- (sql/install/), with a few statements moved to the piece of their area
+-- (the facade last; pid_alive's privileges and the registry's cache trigger
+-- to process; local_broadcast to channels), and the changes below: an
+-- updated 0.1 and a fresh 0.2 have the same schema (test/t/023_upgrade.pl
+-- checks it).
 \echo Use "ALTER EXTENSION foundation UPDATE TO '0.2'" to load this file. \quit
+
+-- Fencing tokens (docs/cluster-singletons.md): a new one at every placement,
+-- from a sequence that starts past every token already given.
+CREATE SEQUENCE foundation.fencing_tokens;
+REVOKE ALL ON SEQUENCE foundation.fencing_tokens FROM PUBLIC;
+SELECT pg_catalog.setval('foundation.fencing_tokens', pg_catalog.max(epoch))
+  FROM foundation.cluster_singletons HAVING pg_catalog.count(*) > 0;
+ALTER TABLE foundation.cluster_singletons
+  ALTER COLUMN epoch SET DEFAULT nextval('foundation.fencing_tokens');
+
+CREATE OR REPLACE FUNCTION foundation.cluster_reassign() RETURNS integer
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s record;
+  n integer := 0;
+  target text;
+BEGIN
+  FOR s IN
+    SELECT c.name, c.distribution, c.node FROM foundation.cluster_singletons c
+     WHERE NOT EXISTS (SELECT FROM foundation.members m
+                        WHERE m.node = c.node AND m.epoch = c.member_epoch
+                          AND m.state = 'up' AND m.lease_expires > now())
+     ORDER BY c.name FOR UPDATE
+  LOOP
+    -- away from the member that lost it if another is live, else any
+    target := coalesce(foundation.cluster_pick_member(s.name, s.distribution, NULL, s.node),
+                       foundation.cluster_pick_member(s.name, s.distribution, NULL));
+    IF target IS NULL AND s.node IS NULL THEN
+      CONTINUE;                 -- still nobody to run it
+    END IF;
+    UPDATE foundation.cluster_singletons
+       SET node = target, member_epoch = (SELECT epoch FROM foundation.members WHERE node = target),
+           epoch = nextval('foundation.fencing_tokens'), pid = NULL, started_at = NULL
+     WHERE name = s.name;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE OR REPLACE FUNCTION foundation.grant_member_role(role name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA foundation TO %I', role);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
+  EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', role);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
+                 ' foundation.cluster_reassign(),'
+                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
+                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text),'
+                 ' foundation.cluster_unplace(text, name) TO %I', role);
+END $$;
+
+-- The member roles granted before 0.2 need the sequence too.
+DO $$
+DECLARE
+  r name;
+BEGIN
+  FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants
+            WHERE table_schema = 'foundation' AND table_name = 'cluster_singletons'
+              AND privilege_type = 'UPDATE' AND grantee <> current_user
+  LOOP
+    EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', r);
+  END LOOP;
+END $$;
+
+-- whereis shows the fencing token: a new result type.
+DROP FUNCTION foundation.whereis(text);
+CREATE FUNCTION foundation.whereis(name text) RETURNS TABLE (node text, pid integer, token bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_whereis';
+COMMENT ON FUNCTION foundation.whereis(text) IS
+  'Where a singleton runs: for a cluster singleton, the member, pid and fencing token the control database records (the same answer on every member; pid NULL while it starts); else this node and the local pid (token NULL). No row: no such name.';
+
+CREATE FUNCTION foundation.fencing_token() RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_fencing_token';
+COMMENT ON FUNCTION foundation.fencing_token() IS
+  'Inside a cluster singleton''s process: the fencing token of its placement, which grows at every placement (pass it with every effect outside this server); NULL in any other process.';
+
+CREATE FUNCTION foundation.check_lease() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_check_lease';
+COMMENT ON FUNCTION foundation.check_lease() IS
+  'Inside a cluster singleton''s process: raises SQLSTATE YF001 if its lease on this member has ended (another member may run it by now); else returns. Elsewhere it always returns.';
+

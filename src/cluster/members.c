@@ -2,7 +2,8 @@
  *
  * cluster/members.c
  *	  Cluster membership: the supervisor's lease on the control database,
- *	  and running the cluster singletons assigned to this member.
+ *	  and running the cluster singletons assigned to this member
+ *	  (cluster/placements.c starts and stops them).
  *
  * The control database (foundation.control_conninfo) holds the members'
  * leases and the cluster singletons' assignments; all the decisions are
@@ -16,11 +17,18 @@
  * then it starts what it was given and stops what it was not (or what it
  * has at an older fencing epoch).
  *
- * Fencing: a member that could not renew stops every cluster singleton it
- * runs one second before its lease could expire, measured from when it
- * sent its last renewal that worked (the control database's clock starts
- * the lease later than that), so a singleton never runs on two members at
- * once, even when this member is cut off from the control database.
+ * Fencing: this member's lease ends foundation.lease_safety_margin before
+ * the control database's could, measured on the monotonic clock from when
+ * it sent its last renewal that worked (the control database starts the
+ * lease later than that, on its own clock: only the two clocks' rates must
+ * agree, within the margin over one lease).  That deadline is kept in each
+ * cluster singleton's slot, and the child enforces it itself
+ * (process/child_fence.c): it stops when the deadline passes and commits
+ * nothing after it, whatever this supervisor is doing.  The supervisor,
+ * finding the deadline past, fences (stops every cluster singleton here)
+ * before it tries anything else, and rejoins under a new epoch.  Each
+ * placement carries a fencing token (its epoch, which grows on every
+ * placement) that the singleton reads with foundation.fencing_token().
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +39,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/procarray.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -46,13 +53,11 @@
 #include "core/remote.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
-#include "process/child_ops.h"
-#include "process/registry.h"
-#include "process/singleton_start.h"
 #include "process/supervisor.h"
 #include "discovery/nodes.h"
 #include "cluster/members.h"
 #include "cluster/members_singletons.h"
+#include "cluster/placements.h"
 #include "cluster/relay.h"
 
 /* This member's state; survives a supervisor restart. */
@@ -61,6 +66,7 @@ typedef struct MembersShared
 	bool		sync;			/* renew the lease now (a placement waits) */
 	int64		epoch;			/* 0: not a member (yet, or fenced) */
 	TimestampTz renewed;		/* when the last renewal that worked was sent */
+	uint64		deadline_ns;	/* this member's lease ends (fdn_monotonic_ns) */
 } MembersShared;
 
 static MembersShared *members_shared = NULL;
@@ -71,12 +77,11 @@ PG_FUNCTION_INFO_V1(fdn_member_wake);
 char	   *fdn_control_conninfo = NULL;
 int			fdn_lease_renew_interval_ms = 5000;
 int			fdn_lease_duration_ms = 15000;
+int			fdn_lease_safety_margin_ms = 1000;
 int			fdn_distribution = FDN_DIST_UNIFORM;
 char	   *fdn_cluster_secret = NULL;
 bool		fdn_cluster_allow_superuser = false;
 
-/* Stop this long before the lease could expire. */
-#define FDN_FENCE_MARGIN_MS 1000
 
 static const struct config_enum_entry distribution_options[] = {
 	{"uniform", FDN_DIST_UNIFORM, false},
@@ -101,9 +106,15 @@ fdn_define_membership_gucs(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("foundation.lease_duration",
 							"How long a renewed lease lasts.",
-							"A member that cannot renew stops its cluster singletons one second before it ends; then they move to other members.",
+							"A member that cannot renew stops its cluster singletons foundation.lease_safety_margin before it ends; then they move to other members.",
 							&fdn_lease_duration_ms,
 							15000, 2000, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.lease_safety_margin",
+							"How long before the control database's end of a lease this member's ends.",
+							"It covers the difference in rate between this member's clock and the control database's over one lease; it must be less than foundation.lease_duration (a larger value counts as half of it).",
+							&fdn_lease_safety_margin_ms,
+							1000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("foundation.distribution",
 							 "Where a new cluster singleton runs: uniform (hash ring), local or least_loaded.",
@@ -151,37 +162,6 @@ fdn_member_wake(PG_FUNCTION_ARGS)
 
 /* ---------- this member's cluster singletons ---------- */
 
-typedef struct FdnLocalSingleton
-{
-	char	   *name;
-	int64		epoch;
-	int64		child_id;
-	bool		keep;
-} FdnLocalSingleton;
-
-static FdnLocalSingleton *
-local_singletons(int *n)
-{
-	FdnPrivState priv;
-	FdnLocalSingleton *v;
-	bool		isnull;
-	int			i;
-
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT name, epoch, child_id FROM foundation.cluster_local ORDER BY name",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	*n = (int) SPI_processed;
-	v = palloc0(sizeof(FdnLocalSingleton) * Max(*n, 1));
-	for (i = 0; i < *n; i++)
-	{
-		v[i].name = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
-		v[i].epoch = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
-		v[i].child_id = DatumGetInt64(fdn_spi_getdatum(i, 3, &isnull));
-	}
-	fdn_priv_end(&priv);
-	return v;
-}
-
 /* The pids of our cluster singletons at the last renewal (for leaving). */
 #define FDN_MAX_TRACKED 256
 static int32 cluster_pids[FDN_MAX_TRACKED];
@@ -223,156 +203,35 @@ local_running_json(void)
 	return res.data;
 }
 
-static void
-stop_local_cb(void *arg)
-{
-	FdnLocalSingleton *s = arg;
-	FdnPrivState priv;
-
-	(void) fdn_terminate_child_id(s->child_id);
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("DELETE FROM foundation.cluster_local WHERE name = $1",
-				 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(s->name)},
-				 NULL, SPI_OK_DELETE);
-	fdn_priv_end(&priv);
-}
-
-static void
-stop_local(FdnLocalSingleton *s, const char *why)
-{
-	ErrorData  *edata;
-
-	elog(LOG, "foundation: stopping cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
-		 s->name, s->epoch, why);
-	edata = fdn_try_subxact(stop_local_cb, s);
-	if (edata)
-		ereport(WARNING,
-				(errmsg("foundation could not stop cluster singleton \"%s\": %s",
-						s->name, edata->message)));
-}
-
 /* Stop every cluster singleton here: the lease is, or may be, lost. */
 static void
 fence_member(const char *why)
 {
-	FdnLocalSingleton *v;
-	int			n;
-	int			i;
-
-	v = local_singletons(&n);
-	for (i = 0; i < n; i++)
-		stop_local(&v[i], why);
+	fdn_stop_local_singletons(why);
 	members_shared->epoch = 0;
+	members_shared->deadline_ns = 0;
 }
 
-typedef struct FdnStartAssigned
+/* This member's lease deadline for a renewal sent at sent_ns. */
+static uint64
+lease_deadline(uint64 sent_ns)
 {
-	const char *name;
-	const char *module;
-	Jsonb	   *args;
-	const char *restart;
-	Oid			role;
-	int64		epoch;
-} FdnStartAssigned;
+	int			margin = fdn_lease_safety_margin_ms;
 
-static void
-start_assigned_cb(void *arg)
-{
-	FdnStartAssigned *a = arg;
-	Oid			save_userid;
-	int			save_sec;
-	int32		pid;
-	bool		alive;
-	int64		child_id = 0;
-	FdnPrivState priv;
-
-	/* A local singleton of the same name is not ours to adopt. */
-	if (fdn_registry_find(a->name, true, &pid, &alive, &child_id) && (alive || child_id != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("the name \"%s\" is taken on this member", a->name),
-				 errhint("Stop the local singleton of that name, or rename one of the two.")));
-
-	/* Started as the role that started it, as everywhere in foundation. */
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(a->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	(void) fdn_singleton_start(a->module, a->args, a->name, a->restart);
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	if (!fdn_registry_find(a->name, true, &pid, &alive, &child_id) || child_id == 0)
-		elog(ERROR, "foundation: cluster singleton \"%s\" started but not registered", a->name);
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("INSERT INTO foundation.cluster_local (name, epoch, child_id) VALUES ($1, $2, $3)",
-				 3, (Oid[]) {TEXTOID, INT8OID, INT8OID},
-				 (Datum[]) {CStringGetTextDatum(a->name), Int64GetDatum(a->epoch),
-				 Int64GetDatum(child_id)}, NULL, SPI_OK_INSERT);
-	fdn_priv_end(&priv);
+	if (margin >= fdn_lease_duration_ms)
+		margin = fdn_lease_duration_ms / 2;
+	return sent_ns + (uint64) (fdn_lease_duration_ms - margin) * UINT64CONST(1000000);
 }
 
-/*
- * Refused placements, each warned about once ("name/epoch/why"): the
- * control database repeats them at every renewal.
- */
-static List *refused = NIL;
-
-static void
-refuse(const char *name, int64 epoch, const char *why, const char *hint)
+/* ms until this member's lease deadline (0: passed). */
+static long
+ms_until_deadline(void)
 {
-	char	   *key = psprintf("%s/" INT64_FORMAT "/%s", name, epoch, why);
-	ListCell   *lc;
-	MemoryContext old;
+	uint64		now = fdn_monotonic_ns();
 
-	foreach(lc, refused)
-		if (strcmp(lfirst(lc), key) == 0)
-			return;
-	if (list_length(refused) >= 1000)
-	{
-		list_free_deep(refused);	/* forget them: warn again */
-		refused = NIL;
-	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	refused = lappend(refused, pstrdup(key));
-	MemoryContextSwitchTo(old);
-	ereport(WARNING,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("foundation refuses to start cluster singleton \"%s\" (epoch " INT64_FORMAT "): %s",
-					name, epoch, why),
-			 errhint("%s", hint)));
-}
-
-/*
- * Whether this member may start a placement: the control database only
- * stores them, so it must carry the signature that a member's backend made
- * with foundation.cluster_secret for the role that asked, and that role
- * must not be a superuser unless foundation.cluster_allow_superuser_singletons.
- */
-static bool
-placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature)
-{
-	char	   *expected;
-
-	if (fdn_cluster_secret == NULL || fdn_cluster_secret[0] == '\0')
-	{
-		refuse(sa->name, sa->epoch, "\"foundation.cluster_secret\" is not set on this member",
-				   "Set the same \"foundation.cluster_secret\" on every member.");
-		return false;
-	}
-	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner);
-	if (signature == NULL || !fdn_secret_equal(signature, expected))
-	{
-		refuse(sa->name, sa->epoch,
-				   signature == NULL ? "its placement is not signed" : "its placement's signature does not match",
-				   "Only a member's backend, for the role that called start_singleton, can place a cluster singleton; "
-				   "check that every member has the same \"foundation.cluster_secret\", and who can write foundation.cluster_singletons in the control database.");
-		return false;
-	}
-	if (superuser_arg(sa->role) && !fdn_cluster_allow_superuser)
-	{
-		refuse(sa->name, sa->epoch, psprintf("its owner \"%s\" is a superuser on this member", owner),
-				   "Start it as an ordinary role, or set \"foundation.cluster_allow_superuser_singletons\" on every member.");
-		return false;
-	}
-	return true;
+	if (members_shared->deadline_ns <= now)
+		return 0;
+	return (long) ((members_shared->deadline_ns - now) / 1000000) + 1;
 }
 
 /* A whole int64 from text, without raising an error. */
@@ -388,91 +247,6 @@ fdn_parse_int64(const char *text, int64 *out)
 		return false;
 	*out = (int64) v;
 	return true;
-}
-
-/* Make what runs here match the assignments; true if anything started. */
-static bool
-apply_assignments(Jsonb *assignments)
-{
-	FdnLocalSingleton *local;
-	int			nlocal;
-	int			i;
-	int			n = JB_ROOT_COUNT(assignments);
-	bool		started = false;
-
-	local = local_singletons(&nlocal);
-	for (i = 0; i < n; i++)
-	{
-		JsonbValue *e = getIthJsonbValueFromContainer(&assignments->root, i);
-		Jsonb	   *a;
-		char	   *name;
-		char	   *epoch_text;
-		int64		epoch;
-		int			j;
-		bool		have = false;
-
-		if (!fdn_json_is_object(e))
-			continue;
-		a = JsonbValueToJsonb(e);
-		name = fdn_jsonb_field_text(a, "name");
-		epoch_text = fdn_jsonb_field_text(a, "epoch");
-		if (name == NULL || epoch_text == NULL ||
-			!fdn_parse_int64(epoch_text, &epoch))
-			continue;			/* not an assignment: nothing to start */
-		for (j = 0; j < nlocal; j++)
-			if (strcmp(local[j].name, name) == 0 && local[j].epoch == epoch)
-				local[j].keep = have = true;
-		if (!have)
-		{
-			FdnStartAssigned sa;
-			JsonbValue	args;
-			ErrorData  *edata;
-			char	   *owner = fdn_jsonb_field_text(a, "owner_role");
-
-			/* An older epoch of the same name goes first. */
-			for (j = 0; j < nlocal; j++)
-				if (strcmp(local[j].name, name) == 0 && !local[j].keep)
-				{
-					stop_local(&local[j], "reassigned at a newer epoch");
-					local[j].keep = true;	/* already stopped */
-				}
-			sa.name = name;
-			sa.module = fdn_jsonb_field_text(a, "module");
-			sa.restart = fdn_jsonb_field_text(a, "restart");
-			sa.epoch = epoch;
-			sa.role = owner ? get_role_oid(owner, true) : InvalidOid;
-			if (sa.module == NULL || sa.restart == NULL ||
-				!fdn_json_obj_get(&a->root, "args", &args))
-				continue;
-			sa.args = JsonbValueToJsonb(&args);
-			if (!OidIsValid(sa.role))
-			{
-				ereport(WARNING,
-						(errmsg("foundation cannot start cluster singleton \"%s\": role \"%s\" does not exist on this member",
-								name, owner ? owner : "?"),
-						 errhint("Create the role on every member (roles are per server).")));
-				continue;
-			}
-			if (!placement_trusted(&sa, owner, fdn_jsonb_field_text(a, "signature")))
-				continue;
-			edata = fdn_try_subxact(start_assigned_cb, &sa);
-			if (edata)
-				ereport(WARNING,
-						(errmsg("foundation could not start cluster singleton \"%s\": %s",
-								name, edata->message),
-						 errhint("It is retried at the next lease renewal.")));
-			else
-			{
-				elog(LOG, "foundation: started cluster singleton \"%s\" (epoch " INT64_FORMAT ")",
-					 name, epoch);
-				started = true;
-			}
-		}
-	}
-	for (i = 0; i < nlocal; i++)
-		if (!local[i].keep)
-			stop_local(&local[i], "no longer assigned to this member");
-	return started;
 }
 
 char *
@@ -633,6 +407,38 @@ heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	}
 }
 
+/*
+ * Fence, if this member's lease has ended (or one of its cluster
+ * singletons stopped itself for it): before anything else, so that nothing
+ * here runs on past the deadline while a renewal is tried.  True if it
+ * fenced.
+ */
+static bool
+fence_if_expired(void)
+{
+	static bool counting = false;
+	static uint32 fenced_seen = 0;
+	uint32		fenced_count = pg_atomic_read_u32(&fdn_shared->fenced_count);
+	bool		child_fenced;
+
+	/* A restarted supervisor counts from now: the deadline tells the rest. */
+	if (!counting)
+		fenced_seen = fenced_count;
+	counting = true;
+	child_fenced = fenced_count != fenced_seen;
+	fenced_seen = fenced_count;
+	if (members_shared->epoch == 0)
+		return false;
+	if (ms_until_deadline() > 0 && !child_fenced)
+		return false;
+	elog(LOG, "foundation: this member's lease (epoch " INT64_FORMAT ") was last renewed at %s and has ended%s: fencing",
+		 members_shared->epoch, timestamptz_to_str(members_shared->renewed),
+		 child_fenced ? " for a cluster singleton that stopped itself" : "");
+	fence_member("this member's lease ended before it was renewed");
+	members_shared->sync = true;	/* rejoin at once */
+	return true;
+}
+
 long
 fdn_membership_pass(void)
 {
@@ -640,7 +446,7 @@ fdn_membership_pass(void)
 	static bool failing = false;
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz sent;
-	TimestampTz fence_at;
+	uint64		sent_ns;
 	Jsonb	   *res;
 	char	   *error = NULL;
 	int			timeout_ms;
@@ -656,23 +462,31 @@ fdn_membership_pass(void)
 		return -1;
 	}
 
-	fence_at = TimestampTzPlusMilliseconds(members_shared->renewed,
-										   fdn_lease_duration_ms - FDN_FENCE_MARGIN_MS);
+	(void) fence_if_expired();
+	if (members_shared->epoch != 0)
+		fdn_stamp_local_leases(members_shared->deadline_ns);
 	if (!members_shared->sync && now < next_due)
-		return ms_until(next_due);
+		return members_shared->epoch != 0 ?
+			Min(ms_until(next_due), ms_until_deadline()) : ms_until(next_due);
 	members_shared->sync = false;
 
-	/* Never wait past the moment we must fence. */
+	/* Never wait past the moment we must fence, not even a little. */
 	timeout_ms = fdn_lease_renew_interval_ms;
 	if (members_shared->epoch != 0)
-		timeout_ms = Min(timeout_ms, ms_until(fence_at));
-	timeout_ms = Max(timeout_ms, 200);
+		timeout_ms = Max(Min(timeout_ms, ms_until_deadline()), 1);
 
 	sent = GetCurrentTimestamp();
+	sent_ns = fdn_monotonic_ns();
 	res = heartbeat(false, local_running_json(), timeout_ms, &error);
 	now = GetCurrentTimestamp();
 	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
 
+	/* An answer after the deadline comes too late: the children stopped. */
+	if (res != NULL && members_shared->epoch != 0 && ms_until_deadline() == 0)
+	{
+		res = NULL;
+		error = "the answer came after this member's lease had ended";
+	}
 	if (res == NULL)
 	{
 		if (!failing)
@@ -680,14 +494,10 @@ fdn_membership_pass(void)
 					(errmsg("foundation could not renew this member's lease: %s", error),
 					 errhint("Check foundation.control_conninfo and that the control database accepts this member.")));
 		failing = true;
-		if (members_shared->epoch != 0 && now >= fence_at)
-		{
-			elog(LOG, "foundation: lease not renewed since %s: fencing",
-				 timestamptz_to_str(members_shared->renewed));
-			fence_member("this member's lease could not be renewed");
-		}
-		if (members_shared->epoch != 0 && fence_at < next_due)
-			next_due = fence_at;
+		if (fence_if_expired())
+			return 0;
+		if (members_shared->epoch != 0)
+			return Min(ms_until(next_due), ms_until_deadline());
 		return ms_until(next_due);
 	}
 	if (failing)
@@ -711,25 +521,29 @@ fdn_membership_pass(void)
 			ereport(WARNING,
 					(errmsg("foundation: the control database answered member_heartbeat without a valid epoch"),
 					 errhint("Check that the control database has the same foundation version as this member.")));
-			return ms_until(next_due);
+			return members_shared->epoch != 0 ?
+				Min(ms_until(next_due), ms_until_deadline()) : ms_until(next_due);
 		}
 		if (epoch != members_shared->epoch)
 			elog(LOG, "foundation: member \"%s\" joined the cluster at epoch " INT64_FORMAT,
 				 fdn_node(), epoch);
 		members_shared->epoch = epoch;
 		members_shared->renewed = sent;
+		members_shared->deadline_ns = lease_deadline(sent_ns);
+		fdn_extend_leases(members_shared->deadline_ns);
 	}
 	if (fdn_json_obj_get(&res->root, "members", &v) && fdn_json_is_array(&v))
 		update_peers(JsonbValueToJsonb(&v));
 	fdn_ensure_relay();
 	if (fdn_json_obj_get(&res->root, "assignments", &v) &&
-		fdn_json_is_array(&v) && apply_assignments(JsonbValueToJsonb(&v)))
+		fdn_json_is_array(&v) &&
+		fdn_apply_assignments(JsonbValueToJsonb(&v), members_shared->deadline_ns))
 	{
 		/* Report the new pids as soon as the children run (after commit). */
 		members_shared->sync = true;
 		return 0;
 	}
-	return ms_until(next_due);
+	return Min(ms_until(next_due), ms_until_deadline());
 }
 
 void

@@ -25,6 +25,7 @@ typedef enum FdnDistribution
 extern char *fdn_control_conninfo;
 extern int	fdn_lease_renew_interval_ms;
 extern int	fdn_lease_duration_ms;
+extern int	fdn_lease_safety_margin_ms;
 extern int	fdn_distribution;
 
 extern void fdn_define_membership_gucs(void);

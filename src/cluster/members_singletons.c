@@ -35,12 +35,15 @@
 #include "core/names.h"
 #include "core/remote.h"
 #include "core/spi_util.h"
+#include "process/child_fence.h"
 #include "process/registry.h"
 #include "cluster/members.h"
 #include "cluster/members_singletons.h"
 
 
 PG_FUNCTION_INFO_V1(fdn_whereis);
+PG_FUNCTION_INFO_V1(fdn_fencing_token);
+PG_FUNCTION_INFO_V1(fdn_check_lease);
 
 /* ---------- signed placements ---------- */
 
@@ -294,14 +297,14 @@ fdn_cluster_live_members(void)
 }
 
 bool
-fdn_cluster_whereis(const char *name, char **node, int32 *pid)
+fdn_cluster_whereis(const char *name, char **node, int32 *pid, int64 *token)
 {
 	const char *params[1] = {name};
 	char	   *r;
 	Jsonb	   *j;
 	char	   *p;
 
-	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid)::pg_catalog.text"
+	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
 						 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
 						 1, params, "look up the singleton", NULL);
 	if (r == NULL)
@@ -310,6 +313,12 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid)
 	*node = fdn_jsonb_field_text(j, "node");
 	p = fdn_jsonb_field_text(j, "pid");
 	*pid = p ? pg_strtoint32(p) : 0;
+	if (token)
+	{
+		p = fdn_jsonb_field_text(j, "token");
+		if (p == NULL || !fdn_parse_int64(p, token))
+			*token = 0;
+	}
 	return true;
 }
 
@@ -362,8 +371,9 @@ fdn_whereis(PG_FUNCTION_ARGS)
 	char	   *name;
 	char	   *node = NULL;
 	int32		pid = 0;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	int64		token = 0;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, true};
 	bool		alive;
 	int64		child_id;
 
@@ -373,12 +383,14 @@ fdn_whereis(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid))
+	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid, &token))
 	{
 		nulls[0] = node == NULL;
 		values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;
 		nulls[1] = pid == 0;
 		values[1] = Int32GetDatum(pid);
+		nulls[2] = token == 0;
+		values[2] = Int64GetDatum(token);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	else if (fdn_registry_find(name, false, &pid, &alive, &child_id) && alive)
@@ -388,4 +400,32 @@ fdn_whereis(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * foundation.fencing_token(): the token of the cluster singleton this
+ * process runs, NULL anywhere else.  A read of this process's memory: no
+ * table, so no lock can hold it up.
+ */
+Datum
+fdn_fencing_token(PG_FUNCTION_ARGS)
+{
+	int64		token = fdn_child_fence_token();
+
+	if (token == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(token);
+}
+
+/*
+ * foundation.check_lease(): an error if this process is a cluster
+ * singleton whose lease on this member has ended; else nothing.  A read of
+ * shared memory and of the clock, cheap enough before every side effect.
+ */
+Datum
+fdn_check_lease(PG_FUNCTION_ARGS)
+{
+	if (fdn_child_lease_expired())
+		fdn_lease_expired_error("lease check failed");
+	PG_RETURN_VOID();
 }

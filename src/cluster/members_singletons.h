@@ -26,8 +26,12 @@ extern int32 fdn_cluster_start(const char *module, Jsonb *args,
 /* The live members, as JSON text: [{"node": ..., "conninfo": ...}]. */
 extern char *fdn_cluster_live_members(void);
 
-/* Where a cluster singleton runs; false if there is none of that name. */
-extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid);
+/*
+ * Where a cluster singleton runs, and its fencing token (if token is not
+ * NULL; 0 if unknown); false if there is none of that name.
+ */
+extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid,
+								int64 *token);
 
 /*
  * The signature of a placement: HMAC-SHA256 with foundation.cluster_secret

@@ -87,6 +87,9 @@ shmem_startup(void)
 		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))->lock;
 		fdn_shared->nslots = fdn_max_children;
 		fdn_shared->supervisor_procno = -1;
+		pg_atomic_init_u32(&fdn_shared->fenced_count, 0);
+		for (i = 0; i < fdn_shared->nslots; i++)
+			pg_atomic_init_u64(&fdn_shared->slots[i].lease_deadline, 0);
 	}
 	for (i = 0; i < nparts; i++)
 	{
@@ -153,6 +156,7 @@ fdn_slot_reserve(int64 child_id)
 			slot->launcher_procno = MyProc->pgprocno;
 			slot->spec_handle = DSM_HANDLE_INVALID;
 			slot->launched_at = GetCurrentTimestamp();
+			pg_atomic_init_u64(&slot->lease_deadline, 0);
 			found = i;
 			break;
 		}
@@ -220,6 +224,8 @@ fdn_exit_text(FdnExitKind kind, const char *detail)
 			return pstrdup("abandoned: its transaction rolled back");
 		case FDN_EXIT_LOST:
 			return pstrdup("lost: the server restarted or crashed");
+		case FDN_EXIT_FENCED:
+			return psprintf("fenced: %s", detail);
 		case FDN_EXIT_NONE:
 			break;
 	}

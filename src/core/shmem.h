@@ -15,6 +15,9 @@
 
 #include "postgres.h"
 
+#include <time.h>
+
+#include "port/atomics.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -30,7 +33,8 @@ typedef enum FdnExitKind
 	FDN_EXIT_ERROR,				/* the module (or its start) raised an error */
 	FDN_EXIT_TERMINATED,		/* SIGTERM: pg_terminate_backend, shutdown */
 	FDN_EXIT_ABANDONED,			/* its creating transaction rolled back */
-	FDN_EXIT_LOST				/* gone with its slot: server restart or crash */
+	FDN_EXIT_LOST,				/* gone with its slot: server restart or crash */
+	FDN_EXIT_FENCED				/* stopped itself: its lease deadline passed */
 } FdnExitKind;
 
 /* Start-up handshake between a child and whoever launched it. */
@@ -59,6 +63,15 @@ typedef struct FdnChildSlot
 	FdnExitKind exit_kind;
 	int			exit_sqlstate;	/* for FDN_EXIT_ERROR */
 	char		exit_detail[FDN_EXIT_DETAIL_LEN];
+
+	/*
+	 * A child with a lease (a cluster singleton): its fencing token (0: no
+	 * lease, the child never fences) and the moment its lease ends on this
+	 * member, in fdn_monotonic_ns() units.  The supervisor extends the
+	 * deadline on every renewal; the child stops itself when it passes.
+	 */
+	int64		fence_token;
+	pg_atomic_uint64 lease_deadline;
 } FdnChildSlot;
 
 typedef struct FdnShared
@@ -67,10 +80,26 @@ typedef struct FdnShared
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;
 	int			nslots;
+	pg_atomic_uint32 fenced_count;	/* children that stopped for their lease */
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;
 
 extern FdnShared *fdn_shared;
+
+/*
+ * CLOCK_MONOTONIC in nanoseconds: one clock for every process of the
+ * machine (the supervisor sets lease deadlines, the children compare
+ * against them), never stepped by NTP or an administrator.  Async-signal
+ * safe: the children read it in a timeout handler.
+ */
+static inline uint64
+fdn_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
+}
 
 extern void fdn_shmem_init_hooks(void);
 

@@ -137,7 +137,7 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 
 		if (debug)
 			ereport(DEBUG1, (errmsg_internal("  Not here; asking the control database")));
-		if (fdn_cluster_whereis(name, &node, &pid) && pid != 0)
+		if (fdn_cluster_whereis(name, &node, &pid, NULL) && pid != 0)
 		{
 			if (debug)
 				ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, node ? node : "?")));

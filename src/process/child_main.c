@@ -46,6 +46,7 @@
 
 #include "core/jsonb_util.h"
 #include "core/shmem.h"
+#include "process/child_fence.h"
 #include "process/child_main.h"
 
 
@@ -72,7 +73,16 @@ child_on_exit(int code, Datum arg)
 
 	if (slot == NULL)
 		return;
-	if (slot->exit_kind == FDN_EXIT_NONE)
+	/* Stopped for its lease: fenced, not crashed (never restarted here). */
+	if (fdn_child_fenced())
+	{
+		fdn_child_fence_report();
+		slot->exit_kind = FDN_EXIT_FENCED;
+		strlcpy(slot->exit_detail, "its lease on this member ended",
+				FDN_EXIT_DETAIL_LEN);
+		pg_atomic_fetch_add_u32(&fdn_shared->fenced_count, 1);
+	}
+	else if (slot->exit_kind == FDN_EXIT_NONE)
 	{
 		if (got_sigterm)
 			slot->exit_kind = FDN_EXIT_TERMINATED;
@@ -348,6 +358,7 @@ fdn_child_main(Datum main_arg)
 			}
 		}
 
+		fdn_child_fence_arm(slot);
 		child_run(module, args);
 	}
 	PG_CATCH();

@@ -85,6 +85,9 @@ fdn_launch_child(const FdnLaunch *launch)
 	slot->creator_xid = xid;
 	slot->roleoid = launch->roleoid;
 	slot->spec_handle = make_spec_segment(launch);
+	pg_atomic_write_u64(&slot->lease_deadline, launch->lease_deadline);
+	pg_write_barrier();
+	slot->fence_token = launch->fence_token;
 
 	fdn_bgworker_init(&worker, "fdn_child_main", "foundation child",
 					  BGW_NEVER_RESTART);

@@ -22,6 +22,8 @@ typedef struct FdnLaunch
 	const char *module;			/* qualified procedure name */
 	const char *args;			/* jsonb, as text */
 	bool		validate;		/* child resolves the module before READY */
+	int64		fence_token;	/* a restarted child keeps its lease: */
+	uint64		lease_deadline; /* see FdnChildSlot (0, 0: none) */
 } FdnLaunch;
 
 typedef enum FdnLaunchStatus

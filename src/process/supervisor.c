@@ -281,7 +281,27 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 		return;
 
 	if (slot_index >= 0)
+	{
+		/* A child restarted here keeps its lease (cluster singletons). */
+		FdnChildSlot *slot = &fdn_shared->slots[slot_index];
+
+		launch.fence_token = slot->fence_token;
+		launch.lease_deadline = pg_atomic_read_u64(&slot->lease_deadline);
 		fdn_slot_release(slot_index);
+	}
+
+	/*
+	 * A child that stopped itself because its lease ended is not restarted
+	 * here: another member may run it by now.  Its feature (cluster/) fences
+	 * the member and rejoins.
+	 */
+	if (kind == FDN_EXIT_FENCED)
+	{
+		elog(LOG, "foundation supervisor: child " INT64_FORMAT " (\"%s\") fenced itself; not restarted here",
+			 row->child_id, row->id);
+		mark_stopped(row->child_id, "exited", exit_text);
+		return;
+	}
 
 	if (strcmp(row->restart, "temporary") == 0)
 	{

@@ -271,12 +271,14 @@ SELECT n FROM generate_series(1, 200) i, LATERAL (SELECT 'ring' || i AS n) x
          LIMIT 1) = 'b'
  LIMIT 1});
 	like($name, qr/^ring\d+$/, "a name the hash ring gives to b first: $name");
+	my $last = $ctl->safe_psql('postgres', 'SELECT last_value FROM foundation.fencing_tokens');
 	$m{a}->safe_psql('postgres', "SET ROLE worker; SELECT foundation.start_singleton('public.writer', '{}', '$name')");
-	# Placed on b, it would be moved to a at the next renewal, at fencing
-	# epoch 2: epoch 1 shows it went to a at once.
+	# Placed on b, it would be moved to a at the next renewal, at a second
+	# fencing token: the very next token shows it went to a at once.
+	my $next = $last + 1;
 	is($ctl->safe_psql('postgres',
 			"SELECT node || ' ' || epoch FROM foundation.cluster_singletons WHERE name = '$name'"),
-		'a 1', 'it is placed on the live member a at once (fencing epoch 1), never on b');
+		"a $next", "it is placed on the live member a at once (fencing token $next, the next one), never on b");
 	$m{b}->start;
 }
 
