@@ -12,12 +12,7 @@ CONN_B="host=$WORK/bench_b/sock port=$PORT_B dbname=postgres user=postgres"
 CONN_C="host=$WORK/bench_c/sock port=$PORT_C dbname=postgres user=postgres"
 
 sql -v b="$CONN_B" -v c="$CONN_C" -f "$BENCH_SQL/health.sql" >/dev/null
-for _ in $(seq 1 100); do
-	v=$(sql -c "SHOW foundation.expected_nodes")
-	[[ $v == 3 ]] && break
-	sleep 0.1
-done
-[[ $v == 3 ]] || die "foundation.expected_nodes did not become 3 after the reload"
+wait_setting foundation.expected_nodes 3 || die "foundation.expected_nodes did not become 3 after the reload"
 v=$(sql -c "SHOW foundation.health_check_interval")
 [[ $v == 0 ]] || die "foundation.health_check_interval is $v on the main instance, not 0"
 HH_BEFORE=$(sql -c "SELECT count(*) FROM foundation.health_history")

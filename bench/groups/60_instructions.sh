@@ -32,10 +32,10 @@ echo "== 16. instructions per call (valgrind --tool=callgrind, one single-user b
 # cg_statement TEMPLATE: the statement of a pgbench template on one line,
 # prepared as pgbench -M prepared does: its variables as parameters ($1 the
 # auction, $2 the agent's number), \set lines and comments left out.
+# shellcheck disable=SC2016  # $1 and $2 in sed: the statement's parameters
 cg_statement() {
 	render "$1" "$WORK/cg_stmt.sql"
 	grep -v -e '^--' -e '^\\' "$WORK/cg_stmt.sql" | tr '\n' ' ' |
-		# shellcheck disable=SC2016  # $1 and $2: the statement's parameters
 		sed -e 's/:aid\b/$1/g' -e 's/:ag\b/$2/g' -e 's/; *$//'
 }
 # cg_execute TEMPLATE NAME: how to call it (auction 1, agent ag1)

@@ -116,6 +116,7 @@ foundation.health_check_interval = 0
 autovacuum = off
 $extra"
 	install_lock
+	reinstall_build
 	start_server "$dir/data" "$dir/server.log" 60 || die "node $name did not start"
 	NODE_DIRS+=("$dir")
 	check_installed "node $name"
@@ -123,18 +124,25 @@ $extra"
 	sql -h "$dir/sock" -p "$port" -c "CREATE EXTENSION foundation" >/dev/null
 }
 
+# wait_setting NAME VALUE: until new sessions see SHOW NAME = VALUE (after a
+# reload), at most 10 s; non-zero if they never did.
+wait_setting() {
+	local v
+	for _ in $(seq 1 100); do
+		v=$(sql -c "SHOW $1")
+		[[ $v == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # monitor_checks_off: the health monitor's checks off on the main instance
 # (benchmark 9 turns them on; every other measurement runs without them).
 monitor_checks_off() {
-	local v
 	[[ $(sql -c "SHOW foundation.health_check_interval") != 0 ]] || return 0
 	sql -c "ALTER SYSTEM SET foundation.health_check_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
-	for _ in $(seq 1 100); do
-		v=$(sql -c "SHOW foundation.health_check_interval")
-		[[ $v == 0 ]] && break
-		sleep 0.1
-	done
-	[[ $v == 0 ]] || die "foundation.health_check_interval did not go back to 0 (it is $v)"
+	wait_setting foundation.health_check_interval 0 ||
+		die "foundation.health_check_interval did not go back to 0 (it is $(sql -c "SHOW foundation.health_check_interval"))"
 	echo "health monitor checks off again (ALTER SYSTEM SET foundation.health_check_interval = 0 + reload)"
 }
 

@@ -102,18 +102,24 @@ make_user_file() {
 # --------------------------------------------------------------------------
 # install lock: other checkouts on this machine may `make install` into the
 # same PostgreSQL at any time.  When FOUNDATION_INSTALL_LOCK names a file,
-# install_lock takes an exclusive flock on it (fd 8) until install_unlock:
-# hold it from `make install` until every server that must load this build
-# has started.
+# install_lock takes an exclusive flock on it (fd 8) until install_unlock
+# (calls nest): hold it from `make install` until every server that must
+# load this build has started.
 # --------------------------------------------------------------------------
 install_lock() {
 	[[ -n ${FOUNDATION_INSTALL_LOCK:-} ]] || return 0
+	INSTALL_LOCK_DEPTH=$((${INSTALL_LOCK_DEPTH:-0} + 1))
+	((INSTALL_LOCK_DEPTH == 1)) || return 0   # already held: nested
 	exec 8>"$FOUNDATION_INSTALL_LOCK"
 	log "waiting for the install lock $FOUNDATION_INSTALL_LOCK"
 	flock 8 || die "could not lock $FOUNDATION_INSTALL_LOCK"
 }
+# install_unlock [all]: release one level (every level with "all").
 install_unlock() {
-	[[ -n ${FOUNDATION_INSTALL_LOCK:-} ]] || return 0
+	[[ -n ${FOUNDATION_INSTALL_LOCK:-} && ${INSTALL_LOCK_DEPTH:-0} -gt 0 ]] || return 0
+	INSTALL_LOCK_DEPTH=$((INSTALL_LOCK_DEPTH - 1))
+	[[ ${1:-} != all ]] || INSTALL_LOCK_DEPTH=0
+	((INSTALL_LOCK_DEPTH == 0)) || return 0
 	exec 8>&-
 }
 
