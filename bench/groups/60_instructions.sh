@@ -82,7 +82,7 @@ done
 # the total instructions of each segment after the setup, one a line, to
 # $WORK/cg_totals.K.
 cg_run() {
-	local dir=$WORK/callgrind$1 files
+	local dir=$WORK/callgrind$1 files pid
 	new_instance "$dir" "$PORT" "foundation.health_check_interval = 0"
 	install_lock
 	reinstall_build
@@ -91,9 +91,14 @@ cg_run() {
 	as_test_user "$dir" bash -c 'exec valgrind --tool=callgrind --dump-before=pg_sleep \
 		--callgrind-out-file="$1/cg.out.%p" --log-file="$1/valgrind.log" \
 		postgres --single -j -D "$1/data" -c shared_preload_libraries=foundation postgres \
-		<"$0" >"$1/backend.log" 2>&1' "$CG_INPUT" "$dir" ||
-		{ install_unlock; tail -n 20 "$dir/backend.log" >&2; die "the single-user backend under callgrind failed (run $1)"; }
+		<"$0" >"$1/backend.log" 2>&1' "$CG_INPUT" "$dir" &
+	pid=$!
+	# The library is loaded once the setup is done (the first dump): from
+	# then on another checkout may install its own.
+	while kill -0 "$pid" 2>/dev/null && ! compgen -G "$dir/cg.out.*.1" >/dev/null; do sleep 0.2; done
 	install_unlock
+	wait "$pid" ||
+		{ tail -n 20 "$dir/backend.log" >&2; die "the single-user backend under callgrind failed (run $1)"; }
 	if grep -q 'ERROR:' "$dir/backend.log"; then
 		grep -m 5 -A 2 'ERROR:' "$dir/backend.log" >&2
 		die "a statement failed in the single-user backend (run $1; $dir/backend.log)"
