@@ -333,7 +333,11 @@ NOTES+=("11: run_auction / direct handler calls, medians of $CALLS11 calls each;
 	done
 	echo
 	echo "   Result: winner $winner10 pays $pay10; $nb10 entries in \"bids\" ($nobid10 \"no bid\"); $rbytes10 bytes of text, stored as $rstored10 bytes;"
-	echo "   broadcast by reference (foundation.messages: ${mbytes10:-?} bytes, ${mstored10:-?} stored). Ratio close / baseline median: $R10."
+	if [[ -n ${mbytes10:-} ]]; then
+		echo "   broadcast by reference (foundation.messages: $mbytes10 bytes, $mstored10 stored). Ratio close / baseline median: $R10."
+	else
+		echo "   broadcast in the notification itself. Ratio close / baseline median: $R10."
+	fi
 	echo "11. run_auction with 100 agents, ms per call (pgbench -M prepared -c 1, $CALLS11 calls per side in 2 interleaved rounds):"
 	echo
 	echo "   | | n | mean | median | p95 | min | max |"
