@@ -18,12 +18,7 @@ EOF
 "$WORK/build/notify_latency" --write-messages "$WORK/out" || die "notify_latency --write-messages failed"
 MSG_DIR=$WORK/out
 
-# tps_pair: bench/lib/common.sh.
-
-# pgbench writes a colon followed by a name as a variable reference, also
-# inside a literal: the raw scripts spell 'foundation:events' as
-# E'foundation\x3aevents', the same constant once the statement is prepared.
-RAW_TOPIC="E'foundation\\x3aevents'"
+# tps_pair: bench/lib/common.sh.  The statements: bench/sql/pgbench/.
 
 # ---------------------------------------------------------------------------
 # 4. broadcast vs raw pg_notify throughput
@@ -142,14 +137,11 @@ read -r _ _ SZ50_EB _ _ <<<"${SZ[repetitive_50k]}"
 M8K=$(cat "$MSG_DIR/repetitive_8k.json")
 M50K=$(cat "$MSG_DIR/repetitive_50k.json")
 M1M=$(cat "$MSG_DIR/random_1m.json")
-printf '%s\n' "SELECT pg_notify($RAW_TOPIC, 'x');" >"$WORK/cost_x.sql"
-printf '%s\n' "SELECT foundation.broadcast('events', '$M8K'::jsonb, false);" >"$WORK/cost_8k_plain.sql"
-printf '%s\n' "SELECT foundation.broadcast('events', '$M8K'::jsonb, true);" >"$WORK/cost_8k_comp.sql"
-printf '%s\n' "SELECT foundation.broadcast('events', '$M50K'::jsonb, true);" >"$WORK/cost_50k.sql"
-printf '%s\n' "WITH m AS (INSERT INTO foundation.messages (channel, message, bytes) VALUES ('events', '$M1M'::jsonb, 1048576) RETURNING id) SELECT pg_notify($RAW_TOPIC, '{\"foundation_ref\": ' || id || ', \"bytes\": 1048576}') FROM m;" >"$WORK/cost_1m_raw.sql"
-printf '%s\n' "SELECT foundation.broadcast('events', '$M1M'::jsonb, true);" >"$WORK/cost_1m.sql"
-unset M8K M50K M1M
 COST_SCRIPTS=(x 8k_plain 8k_comp 50k 1m_raw 1m)
+for s in "${COST_SCRIPTS[@]}"; do
+	render "cost_$s.sql" "$WORK/cost_$s.sql" "M8K=$M8K" "M50K=$M50K" "M1M=$M1M"
+done
+unset M8K M50K M1M
 declare -A COST_LABEL=(
 	[x]="pg_notify('foundation:events', 'x')"
 	[8k_plain]="broadcast 8 KB, compression false"

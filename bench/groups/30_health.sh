@@ -33,19 +33,11 @@ echo "a first check: overall $c_over, nodes: $c_nodes, pub/sub probe $c_pubsub"
 # ---------------------------------------------------------------------------
 echo
 echo "== 8. one health check over three nodes (SELECT foundation.cluster_health(), not stored) vs libpq connections to the three in parallel + SELECT 1 (bench/connect3.c) == ($(date -u +%T) UTC)"
-# One autocommit statement per sample, in one psql session; the time is
-# measured by the server itself: from statement_timestamp() (when the
-# statement arrived) to clock_timestamp() evaluated after the function
-# returned (the function scan runs before the select list).
-H_SQL="SELECT r->>'check_duration_ms',
-       round((extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::numeric, 3),
-       r->'performance'->>'avg_message_latency_ms',
-       (SELECT max((n->>'ping_time_us')::bigint) FROM jsonb_array_elements(r->'cluster'->'node_health') n),
-       r->'cluster'->>'healthy_nodes'
-  FROM foundation.cluster_health() r;"
+# One autocommit statement per sample, in one psql session
+# (bench/sql/health_check.sql: the time as the server measures it).
 health_script() {   # health_script COUNT > file
 	local line j
-	line=$(echo "$H_SQL" | tr '\n' ' ' | sed 's/  */ /g')
+	line=$(grep -v '^--' "$BENCH_SQL/health_check.sql" | tr '\n' ' ' | sed 's/  */ /g')
 	for ((j = 0; j < $1; j++)); do printf '%s\n' "$line"; done
 }
 health_script 5 >"$WORK/health_warmup.sql"

@@ -162,12 +162,10 @@ echo "ratio close_auction / baseline median: $R10 (goal <= 2: $M10)"
 echo
 echo "== 11. run_auction with 100 agents (SQL handlers) vs the 100 handler calls (pgbench -M prepared -c 1 -t $((CALLS11 / 2)), 2 interleaved rounds per side) == ($(date -u +%T) UTC)"
 NAMES11=$(sql -c "SELECT string_agg(quote_literal('ag' || i), ', ' ORDER BY i) FROM generate_series(1, 100) i")
-echo "SELECT count(public.h(n, 'bid_for_resources', '{}')) FROM unnest(ARRAY[$NAMES11]) n;" >"$WORK/c11_direct.sql"
-echo "SELECT public.bench_handler_calls(ARRAY[$NAMES11], false);" >"$WORK/c11_loop.sql"
-echo "SELECT public.bench_handler_calls(ARRAY[$NAMES11], true);" >"$WORK/c11_subxact.sql"
-echo "SELECT public.bench_auction_sql(ARRAY[$NAMES11], false);" >"$WORK/c11_floor.sql"
-echo "SELECT public.bench_auction_sql(ARRAY[$NAMES11], true);" >"$WORK/c11_plain.sql"
-echo "SELECT foundation.run_auction('{}', ARRAY[$NAMES11]);" >"$WORK/c11_auction.sql"
+for s in direct loop subxact floor plain; do
+	render "auction_$s.sql" "$WORK/c11_$s.sql" "NAMES=$NAMES11"
+done
+render auction_run.sql "$WORK/c11_auction.sql" "NAMES=$NAMES11"
 # The plain-SQL version runs first, in its own statement: the check below
 # must see what it stored.
 [[ $(sql -c "SELECT public.bench_auction_sql(ARRAY[$NAMES11], true)") == t ]] ||

@@ -175,20 +175,16 @@ echo "on $W_NODE: local singleton bench_local pid $LOCAL_PID; whereis('bench_cs'
 # member's registry, so it asks the control database too), and SELECT 1,
 # the client's round trip, which is most of what a local lookup costs.
 SIDES14=(whereis lookup remote select1)
-declare -A S14_SQL=(
-	[whereis]="SELECT * FROM foundation.whereis('bench_cs');"
-	[lookup]="SELECT foundation.lookup_singleton('bench_local');"
-	[remote]="SELECT foundation.lookup_singleton('bench_cs');"
-	[select1]="SELECT 1;"
-)
 declare -A L14_LABEL=(
 	[whereis]="whereis('bench_cs')"
 	[lookup]="lookup_singleton('bench_local')"
 	[remote]="lookup_singleton('bench_cs') (diag.)"
 	[select1]="SELECT 1 (diag.)"
 )
+declare -A S14_SQL
 for s in "${SIDES14[@]}"; do
-	echo "${S14_SQL[$s]}" >"$WORK/c14_$s.sql"
+	render "where_$s.sql" "$WORK/c14_$s.sql"
+	S14_SQL[$s]=$(<"$WORK/c14_$s.sql")
 done
 PGB14=(-c 1 -h "${M_SOCK[$W_NODE]}" -p "${M_PORT[$W_NODE]}")
 for s in "${SIDES14[@]}"; do
@@ -302,8 +298,8 @@ vacuum_outbox15() { msql "$P15" -c "VACUUM foundation.outbox" >/dev/null; }
 # bench_m2 and bench_m3 while pgbench runs, on the same CPUs, and after
 # each run bench/run waits until the outbox is empty again.
 echo "-- 15a. throughput on $P15 (pgbench -n -M prepared -T $DURATION, -c 1 then -c 4, 2 interleaved rounds; no listener)"
-echo "SELECT foundation.broadcast('events', '{\"n\": 1}');" >"$WORK/c15_bc.sql"
-echo "SELECT foundation.local_broadcast('events', '{\"n\": 1}');" >"$WORK/c15_local.sql"
+render cross_broadcast.sql "$WORK/c15_bc.sql"
+render cross_local.sql "$WORK/c15_local.sql"
 PGB15=(-h "${M_SOCK[$P15]}" -p "${M_PORT[$P15]}")
 # Where the CPU goes (diagnostics; /proc, as benchmark 9): utime + stime
 # (clock ticks) of a process, with "all" also of its children that exited
@@ -407,8 +403,8 @@ echo "best: -c 1 broadcast ${BEST15[bc1]} tps, local_broadcast ${BEST15[local1]}
 # (-c 1, one run each): the outbox rows are written but never committed,
 # the relay is not woken, nothing is flushed; the difference is what
 # writing the outbox rows costs inside the transaction.
-printf '%s\n' "BEGIN;" "SELECT foundation.local_broadcast('events', '{\"n\": 1}');" "ROLLBACK;" >"$WORK/c15_local_rb.sql"
-printf '%s\n' "BEGIN;" "SELECT foundation.broadcast('events', '{\"n\": 1}');" "ROLLBACK;" >"$WORK/c15_bc_rb.sql"
+render cross_local_rb.sql "$WORK/c15_local_rb.sql"
+render cross_broadcast_rb.sql "$WORK/c15_bc_rb.sql"
 declare -A RB15
 for s in local_rb bc_rb; do
 	pgbench_tps "$WORK/c15_$s.sql" -c 1 "${PGB15[@]}" -T 2 >/dev/null   # warm-up

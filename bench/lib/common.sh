@@ -29,10 +29,19 @@ calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 calc3() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 ge() { awk "BEGIN { exit !($1 >= $2) }"; }
 
-# render TEMPLATE OUT: a statement template of bench/sql/pgbench/ with its
-# placeholders filled in (@MSG100@: the 100-byte message).
+# render TEMPLATE OUT [KEY=VALUE...]: a statement template of
+# bench/sql/pgbench/ with its placeholders filled in: @MSG100@ (the 100-byte
+# message) and @KEY@ for each KEY=VALUE (the value as it is; it may be a
+# megabyte of JSON).
 render() {
-	MSG100=$MSG100 perl -pe 's/\@MSG100\@/$ENV{MSG100}/g' "$BENCH_SQL/pgbench/$1" >"$2"
+	local tpl out=$2 kv
+	tpl=$(<"$BENCH_SQL/pgbench/$1")
+	shift 2
+	tpl=${tpl//@MSG100@/"$MSG100"}
+	for kv in "$@"; do
+		tpl=${tpl//"@${kv%%=*}@"/"${kv#*=}"}
+	done
+	printf '%s\n' "$tpl" >"$out"
 }
 
 # pgbench -f SCRIPT [more args]: prints tps
