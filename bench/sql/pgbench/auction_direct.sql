@@ -1,0 +1,1 @@
+SELECT count(public.h(n, 'bid_for_resources', '{}')) FROM unnest(ARRAY[@NAMES@]) n;

@@ -1,0 +1,1 @@
+SELECT public.bench_auction_sql(ARRAY[@NAMES@], true);

@@ -1,0 +1,1 @@
+SELECT foundation.run_auction('{}', ARRAY[@NAMES@]);

@@ -1,0 +1,1 @@
+SELECT public.bench_handler_calls(ARRAY[@NAMES@], true);

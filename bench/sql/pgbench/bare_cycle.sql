@@ -1,0 +1,1 @@
+SELECT foundation_bench.bare_worker_cycle();

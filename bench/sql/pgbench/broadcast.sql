@@ -1,0 +1,1 @@
+SELECT foundation.broadcast('events', '@MSG100@'::jsonb);

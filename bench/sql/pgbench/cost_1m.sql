@@ -1,0 +1,1 @@
+SELECT foundation.broadcast('events', '@M1M@'::jsonb, true);

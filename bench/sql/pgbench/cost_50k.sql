@@ -1,0 +1,1 @@
+SELECT foundation.broadcast('events', '@M50K@'::jsonb, true);

@@ -1,0 +1,1 @@
+SELECT foundation.broadcast('events', '@M8K@'::jsonb, true);

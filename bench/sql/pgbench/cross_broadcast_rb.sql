@@ -1,0 +1,3 @@
+BEGIN;
+SELECT foundation.broadcast('events', '{"n": 1}');
+ROLLBACK;

@@ -1,0 +1,1 @@
+SELECT foundation.local_broadcast('events', '{"n": 1}');

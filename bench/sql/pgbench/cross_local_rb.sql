@@ -1,0 +1,3 @@
+BEGIN;
+SELECT foundation.local_broadcast('events', '{"n": 1}');
+ROLLBACK;

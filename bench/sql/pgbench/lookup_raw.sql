@@ -1,0 +1,1 @@
+SELECT pid FROM foundation.registry WHERE name = 'bench';

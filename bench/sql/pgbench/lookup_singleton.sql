@@ -1,0 +1,1 @@
+SELECT foundation.lookup_singleton('bench');

@@ -1,0 +1,1 @@
+SELECT foundation.route_message('@MSG100@'::jsonb);

@@ -1,0 +1,2 @@
+SELECT foundation.start_singleton('public.idle', '{}', 'lat');
+SELECT foundation.stop_singleton('lat');

@@ -1,0 +1,1 @@
+SELECT * FROM foundation.whereis('bench_cs');
