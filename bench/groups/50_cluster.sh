@@ -148,7 +148,15 @@ printf '%-44s %6s %9s %9s %9s %9s %9s\n' "until another live member reported its
 printf '%-44s %6s %9s %9s %9s %9s %9s\n' "until the row was reassigned (diagnostic)" "$F13_N" "" "$F13MV_MED" "$F13MV_P95" "$F13MV_MIN" "$F13MV_MAX"
 echo "the stopped member's lease had $F13L_MIN to $F13L_MAX ms left at the stop (median $F13L_MED)"
 R13=$(calc "$F13_MED / $LEASE_MS")
-echo "failover times: $(printf '%s ' "${F13_ROUNDS[@]}")ms; median $F13_MED ms = $R13 x the lease duration ($LEASE_MS ms, renewal every $RENEW_MS ms; no goal)"
+# Goal: another member runs it within the lease plus one second, median and
+# p95 (the lease must run out first; then a live member's next renewal,
+# every $RENEW_MS ms, moves it, and the supervisor starts it).
+G13=$((LEASE_MS + 1000))
+MET13=yes
+ge "$G13" "$F13_MED" || MET13=NO
+ge "$G13" "$F13_P95" || MET13=NO
+echo "failover times: $(printf '%s ' "${F13_ROUNDS[@]}")ms; median $F13_MED ms = $R13 x the lease duration ($LEASE_MS ms, renewal every $RENEW_MS ms);" \
+	"goal: median and p95 <= lease + 1 s = $G13 ms: $MET13"
 
 # ---------------------------------------------------------------------------
 # 14. whereis vs a local lookup, on a member
@@ -546,13 +554,13 @@ echo "ratio of medians, broadcast to $L15 / local_broadcast to $P15: from the se
 # ---------------------------------------------------------------------------
 # summary rows and markdown details
 # ---------------------------------------------------------------------------
-ROW13=("13. failover (median)" "$F13_MED ms" "lease $LEASE_MS ms" "$R13" "n/a" "-")
+ROW13=("13. failover (median / p95)" "$F13_MED / $F13_P95 ms" "lease $LEASE_MS ms" "$R13" "<= $G13 ms" "$MET13")
 ROW14=("14. whereis vs local lookup" "${BLAT14[whereis]} ms" "${BLAT14[lookup]} ms" "$R14" "n/a" "-")
 ROW15A=("15a. cross-node broadcast tps" "${BEST15[bc1]} tps" "${BEST15[local1]} tps" "$R15A" "n/a" "-")
 ROW15B=("15b. relay, msgs/s per member" "$B15 msg/s" "-" "-" "n/a" "-")
 ROW15C=("15c. cross-node latency (p50)" "$L15R_S50 ms" "$L15L_S50 ms" "$R15CS" "n/a" "-")
 ROWS+=(ROW13 ROW14 ROW15A ROW15B ROW15C)
-NOTES+=("13: median of $F13_N failovers, ms from pg_ctl stop -m immediate until another live member reported the pid / lease_duration (renewal every $RENEW_MS ms)")
+NOTES+=("13: median and p95 of $F13_N failovers, ms from pg_ctl stop -m immediate until another live member reported the pid; ratio: median / lease_duration (renewal every $RENEW_MS ms); goal: both <= lease + 1 s")
 NOTES+=("14: ms per call on a member (1000 / tps, pgbench -c 1, best of 2 runs each): whereis of a cluster singleton / lookup_singleton of a local one")
 NOTES+=("15a: on $P15, broadcast (to 3 members) / local_broadcast tps, pgbench -c 1, best of 2 runs each (-c 4: $R15A4)")
 NOTES+=("15b: $RELAY_MESSAGES messages broadcast in one statement on $P15 / s from its commit until its outbox was empty (both others had them), best of 3 (median $MED15)")
