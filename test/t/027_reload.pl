@@ -95,6 +95,34 @@ $node->safe_psql('postgres', q{SELECT foundation.register('ghost', pg_backend_pi
 ok(wait_for($node, $ghost, '0', timeout => $BOUND),
 	'naptime 1 h -> 200 ms: the next passes follow the new naptime, not the hour');
 
+# ---- dispatcher_conninfo: the dispatcher listens again ----
+$node->safe_psql('postgres', q{
+CREATE TABLE public.got (n integer);
+CREATE FUNCTION public.got_it(channel text, message jsonb) RETURNS void
+  LANGUAGE sql AS $$ INSERT INTO public.got VALUES ((message->>'n')::integer) $$;
+SELECT foundation.subscribe('events', 'public.got_it(text, jsonb)'::regprocedure);
+});
+ok(wait_for($node, 'SELECT foundation.dispatcher_pid() IS NOT NULL'),
+	'the dispatcher listens');
+my $d0 = q1($node, 'SELECT foundation.dispatcher_pid()');
+$node->safe_psql('postgres', q{SELECT foundation.broadcast('events', '{"n": 1}')});
+ok(wait_for($node, 'SELECT count(*) FROM public.got', '1'),
+	'the handler gets a message');
+my $su = q1($node, 'SELECT rolname FROM pg_roles WHERE oid = 10');
+set_conf($node, 'foundation.dispatcher_conninfo',
+	'host=' . $node->host . ' port=' . $node->port
+	  . " dbname=postgres user=$su application_name=reloaded");
+ok( wait_for(
+		$node,
+		q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reloaded'},
+		'1', timeout => $BOUND),
+	'the dispatcher listens again with the new foundation.dispatcher_conninfo');
+ok(wait_for($node, "SELECT foundation.dispatcher_pid() NOT IN ($d0)"),
+	'a new dispatcher took over');
+$node->safe_psql('postgres', q{SELECT foundation.broadcast('events', '{"n": 2}')});
+ok(wait_for($node, 'SELECT count(*) FROM public.got', '2'),
+	'the handler gets the next message');
+
 # ---- lease_renew_interval: a member of a control database ----
 my $ctl = foundation_node('ctl', extra_conf => "foundation.health_check_interval = 0\n");
 # Every renewal on the control database, counted by a trigger.
