@@ -475,6 +475,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	volatile int64 seq = 0;
 	MemoryContext oldcxt;
 	char	   *conninfo = fdn_local_conninfo("foundation dispatcher listener");
+	char	   *listen_setting = pstrdup(fdn_dispatcher_conninfo ? fdn_dispatcher_conninfo : "");
 
 	/* Its settings apply on reload. */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -542,6 +543,21 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 				backlog = NIL;
 				head = 0;
 				MemoryContextReset(backlog_cxt);
+
+				/*
+				 * Our connection listens where the setting said when we
+				 * started; a reload that changed it (here or at a commit,
+				 * where a child also reloads) restarts us on the new one,
+				 * once nothing we read waits for its handlers.  The
+				 * supervisor starts us again at once, and a new dispatcher
+				 * reads its handlers after it listens, like after a crash.
+				 */
+				if (strcmp(listen_setting,
+						   fdn_dispatcher_conninfo ? fdn_dispatcher_conninfo : "") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_ADMIN_SHUTDOWN),
+							 errmsg("foundation dispatcher restarts to listen with the new \"foundation.dispatcher_conninfo\""),
+							 errhint("Messages committed until the new dispatcher listens do not reach the handlers.")));
 				(void) WaitLatchOrSocket(MyLatch,
 										 WL_LATCH_SET | WL_SOCKET_READABLE |
 										 WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -442,9 +442,10 @@ fence_if_expired(void)
 long
 fdn_membership_pass(void)
 {
-	static TimestampTz next_due = 0;
+	static TimestampTz last_beat = 0;
 	static bool failing = false;
 	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next_due;
 	TimestampTz sent;
 	uint64		sent_ns;
 	Jsonb	   *res;
@@ -465,6 +466,14 @@ fdn_membership_pass(void)
 	(void) fence_if_expired();
 	if (members_shared->epoch != 0)
 		fdn_stamp_local_leases(members_shared->deadline_ns);
+
+	/*
+	 * Due one interval after the last heartbeat, with the interval as it is
+	 * now: a reload that shortens it applies at the supervisor's next pass
+	 * (the reload wakes it), not one old interval later.
+	 */
+	next_due = last_beat == 0 ? 0 :
+		TimestampTzPlusMilliseconds(last_beat, fdn_lease_renew_interval_ms);
 	if (!members_shared->sync && now < next_due)
 		return members_shared->epoch != 0 ?
 			Min(ms_until(next_due), ms_until_deadline()) : ms_until(next_due);
@@ -478,8 +487,8 @@ fdn_membership_pass(void)
 	sent = GetCurrentTimestamp();
 	sent_ns = fdn_monotonic_ns();
 	res = heartbeat(false, local_running_json(), timeout_ms, &error);
-	now = GetCurrentTimestamp();
-	next_due = TimestampTzPlusMilliseconds(now, fdn_lease_renew_interval_ms);
+	last_beat = GetCurrentTimestamp();
+	next_due = TimestampTzPlusMilliseconds(last_beat, fdn_lease_renew_interval_ms);
 
 	/* An answer after the deadline comes too late: the children stopped. */
 	if (res != NULL && members_shared->epoch != 0 && ms_until_deadline() == 0)

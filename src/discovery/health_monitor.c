@@ -6,7 +6,8 @@
  * Every foundation.health_check_interval (first check 5 s after start; 0
  * disables it, for scheduling with pg_cron instead) it runs discovery when
  * clustering is on, then one stored health check.  A failed pass is logged
- * and the next one runs as usual.
+ * and the next one runs as usual.  A reload applies at once: the next check
+ * is last check + the interval as it is now.
  *
  *-------------------------------------------------------------------------
  */
@@ -64,25 +65,38 @@ void
 fdn_health_monitor_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
-	TimestampTz next;
+	TimestampTz first;
+	TimestampTz last = 0;
 
 	fdn_worker_start("foundation health monitor");
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation health loop",
 									ALLOCSET_DEFAULT_SIZES);
-	next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FDN_FIRST_CHECK_MS);
+	first = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FDN_FIRST_CHECK_MS);
 	for (;;)
 	{
+		TimestampTz next;
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		fdn_worker_reload();
+
+		/*
+		 * The next check is computed from the last one and the interval as
+		 * it is now, at every wake-up: a reload (which sets our latch) that
+		 * shortens the interval moves it sooner at once, instead of waiting
+		 * for a check scheduled with the old interval.
+		 */
+		next = last == 0 ? first :
+			TimestampTzPlusMilliseconds(last, fdn_health_check_interval_ms);
 		if (fdn_health_check_interval_ms > 0 && GetCurrentTimestamp() >= next)
 		{
 			fdn_worker_pass(health_pass, NULL, loopcxt);
-			next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   fdn_health_check_interval_ms);
+			last = GetCurrentTimestamp();
+			next = TimestampTzPlusMilliseconds(last, fdn_health_check_interval_ms);
 		}
+
+		/* Disabled: sleep until a reload (or a minute) wakes us. */
 		wait_ms = fdn_health_check_interval_ms > 0 ?
 			Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next), 1) :
 			60000;

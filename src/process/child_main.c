@@ -26,6 +26,7 @@
 #include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
@@ -59,6 +60,24 @@ child_sigterm(SIGNAL_ARGS)
 {
 	got_sigterm = true;
 	die(postgres_signal_arg);
+}
+
+/*
+ * A reload applies at the child's next commit.  The module is user code
+ * that may loop for ever: it has no idle point between client commands
+ * where a session would reload, but a commit ends its unit of work, and the
+ * settings changed there are kept from the next transaction on.  A
+ * configuration file with errors is logged and changes nothing, so this
+ * raises no error at commit.
+ */
+static void
+child_reload_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_COMMIT && ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
 }
 
 /*
@@ -305,7 +324,10 @@ fdn_child_main(Datum main_arg)
 	my_slot = slot;
 	before_shmem_exit(child_on_exit, (Datum) 0);
 	pqsignal(SIGTERM, child_sigterm);
+	/* The postmaster passes a reload on to us; it sets our latch too. */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
+	RegisterXactCallback(child_reload_xact_callback, NULL);
 	slot->pid = MyProcPid;
 	creator_xid = slot->creator_xid;
 
