@@ -138,6 +138,30 @@ for my $db (qw(postgres otherdb))
 	ok($ok, "pg_dump --format=custom of $db, as the superuser") or diag($err);
 }
 
+# What the dump holds: the data of foundation's tables as pg_restore would
+# load it (the target's supervisor acts on rows as they arrive, so what was
+# filtered out is checked here, before it could hide anything).
+my %copy;
+{
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'pg_restore', '--data-only', '-f', '-', "$dir/postgres.dump" ],
+		'>', \$out, '2>', \$err) or diag($err);
+	while ($out =~ /^COPY foundation\.(\w+) \([^)]*\) FROM stdin;\n(.*?)^\\\.$/msg)
+	{
+		$copy{$1} = $2;
+	}
+}
+like($copy{child_specs} // '', qr/\talice_single\t/, 'the dump holds alice\'s singleton\'s spec');
+unlike($copy{child_specs} // '', qr/\t(?:alice_temporary|foundation:dispatcher)\t/,
+	'but neither the temporary child\'s nor the dispatcher\'s');
+like($copy{registry} // '', qr/^bob_single\t/m, 'it holds the names of the kept children');
+unlike($copy{registry} // '', qr/^foundation:/m, 'but not the dispatcher\'s');
+like($copy{agents} // '', qr/^a1\t.*\talice\t/m, 'agents are dumped with their owner\'s name');
+is(join(',', map { (split /\t/)[0] } split /\n/, $copy{nodes} // ''), 'by_hand',
+	'of the nodes, only the one added by hand is dumped');
+ok(!exists $copy{$_}, "$_ is not dumped")
+  for qw(health_history messages members cluster_local cluster_peers relay_inbox);
+
 # What the source holds, to compare with.  Per role, what that role sees
 # (row-level security shows its own rows); then, as the superuser, what
 # no role may read (bids and votes are sealed).  Runtime columns (pids,
@@ -242,6 +266,18 @@ SELECT string_agg(name || ':' || (foundation.lookup_singleton(name) = c.pid)::te
  WHERE r.name NOT LIKE 'foundation:%'},
 		'alice_single:true b2:true bob_single:true'),
 	'each restored name leads to its child\'s new pid');
+
+# A name whose row arrives after its child started (pg_restore loads one
+# table per transaction) holds the old server's pid and node: the next
+# pass gives it the child's.
+$new->safe_psql('postgres', q{
+UPDATE foundation.registry SET pid = 1, node = 'old-server',
+       metadata = metadata || '{"pid": 1}' WHERE name = 'alice_single'});
+ok( wait_for($new, q{
+SELECT r.pid = c.pid AND r.node = foundation.node_name() AND (r.metadata->>'pid')::int = c.pid
+  FROM foundation.registry r JOIN foundation.children c USING (child_id)
+ WHERE r.name = 'alice_single'}),
+	'a name with a stale pid and node gets its running child\'s on the next pass');
 
 # Now otherdb arrives (a later database of pg_dumpall, say).
 $new->safe_psql('postgres', 'CREATE DATABASE otherdb');
