@@ -90,7 +90,7 @@ SELECT foundation.terminate_child(child_id) FROM foundation.children WHERE id = 
 RESET ROLE;
 -- Nobody writes the tables directly.
 SET ROLE regress_alice;
-SELECT err($$INSERT INTO foundation.child_specs (id, module, args, restart, database, owner, shutdown_ms, max_restarts, max_seconds) VALUES ('x', 'public.ticker', '{}', 'permanent', 1, 10, 0, 0, 1)$$);
+SELECT err($$INSERT INTO foundation.child_specs (id, module, args, restart, database, owner, shutdown_ms, max_restarts, max_seconds) VALUES ('x', 'public.ticker', '{}', 'permanent', 'postgres', 10, 0, 0, 1)$$);
 SELECT err($$DELETE FROM foundation.registry$$);
 RESET ROLE;
 SELECT count(*) FROM foundation.children;

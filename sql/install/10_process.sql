@@ -9,8 +9,8 @@ CREATE TABLE foundation.child_specs (
     args          jsonb NOT NULL,
     restart       text NOT NULL
                   CHECK (restart IN ('permanent', 'transient', 'temporary')),
-    database      oid NOT NULL,
-    owner         oid NOT NULL,
+    database      name NOT NULL,
+    owner         regrole NOT NULL,
     shutdown_ms   integer NOT NULL CHECK (shutdown_ms >= 0),
     max_restarts  integer NOT NULL CHECK (max_restarts >= 0),
     max_seconds   integer NOT NULL CHECK (max_seconds > 0),
@@ -29,6 +29,16 @@ ALTER TABLE foundation.child_specs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_children ON foundation.child_specs FOR SELECT
     USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.child_specs TO PUBLIC;
+-- pg_dump keeps the specs of what users started (docs/backup.md): not
+-- foundation's own children (reserved names), nor temporary ones (a
+-- restart forgets them anyway), nor the cluster singletons this member
+-- was given (foundation.cluster_local, in the cluster piece: the control
+-- database assigns them again, under a lease).  The database and owner are
+-- stored by name (regrole), because OIDs differ from server to server.
+SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
+  'WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)');
+SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs_child_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- Registry: unique names for processes.
@@ -39,13 +49,20 @@ CREATE TABLE foundation.registry (
     node          text NOT NULL,
     metadata      jsonb NOT NULL DEFAULT '{}',
     registered_at timestamptz NOT NULL DEFAULT now(),
-    owner         oid NOT NULL,
+    owner         regrole NOT NULL,
     child_id      bigint REFERENCES foundation.child_specs ON DELETE CASCADE
 );
 CREATE INDEX ON foundation.registry (child_id);
 COMMENT ON TABLE foundation.registry IS
   'Names for processes (Horde.Registry). A row with a child_id follows that child across restarts.';
 GRANT SELECT ON foundation.registry TO PUBLIC;
+-- pg_dump keeps the names that follow a dumped child (the supervisor
+-- writes the new pid when it starts the child again); a name of any other
+-- process dies with the server.
+SELECT pg_catalog.pg_extension_config_dump('foundation.registry',
+  'WHERE child_id IN (SELECT child_id FROM foundation.child_specs'
+  ' WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local))');
 
 ------------------------------------------------------------------------------
 -- Raw layer: the supervisor (DynamicSupervisor).
@@ -83,11 +100,10 @@ CREATE FUNCTION foundation.which_children(
              c.args, c.restart,
              CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE
                   THEN 'restarting' ELSE c.status END,
-             d.datname, c.owner::regrole, c.started_at, c.restart_count,
+             c.database, c.owner, c.started_at, c.restart_count,
              c.last_exit
         FROM foundation.child_specs c
         LEFT JOIN foundation._child_slots() s ON s.child_id = c.child_id
-        LEFT JOIN pg_catalog.pg_database d ON d.oid = c.database
        ORDER BY c.child_id;
     END;
 COMMENT ON FUNCTION foundation.which_children() IS

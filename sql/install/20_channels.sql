@@ -89,13 +89,16 @@ REVOKE ALL ON FUNCTION foundation.reset_channel_stats() FROM PUBLIC;
 CREATE TABLE foundation.channel_handlers (
     channel    text NOT NULL CHECK (channel IN ('control', 'events', 'data', 'telemetry')),
     handler    regprocedure NOT NULL,
-    owner      oid NOT NULL,
+    owner      regrole NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (channel, handler, owner)
 );
 COMMENT ON TABLE foundation.channel_handlers IS
   'Procedures handler(channel text, message jsonb) the dispatcher child calls for every message on a channel, as their owner.';
 GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
+-- pg_dump keeps every subscription (docs/backup.md); handler and owner go
+-- by name, and the supervisor starts the dispatcher after a restore.
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers', '');
 
 CREATE FUNCTION foundation.subscribe(channel text, handler regprocedure) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe_handler';

@@ -16,6 +16,8 @@ CREATE TABLE foundation.nodes (
 COMMENT ON TABLE foundation.nodes IS
   'The other nodes (PostgreSQL servers running foundation). Rows added by hand have source manual and are never removed by discovery.';
 GRANT SELECT ON foundation.nodes TO PUBLIC;
+-- pg_dump keeps the nodes added by hand; discovery finds the others again.
+SELECT pg_catalog.pg_extension_config_dump('foundation.nodes', 'WHERE source = ''manual''');
 -- Everyone reads foundation.nodes: a conninfo with a password is refused
 -- (passwords belong in a passfile); foundation strips them from what it writes.
 CREATE FUNCTION foundation._nodes_no_password() RETURNS trigger

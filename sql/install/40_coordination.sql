@@ -11,7 +11,7 @@ CREATE TABLE foundation.agents (
     strategy      text NOT NULL DEFAULT 'singleton' CHECK (strategy IN ('singleton', 'replicated')),
     resources     jsonb NOT NULL DEFAULT '{}',
     handler       regprocedure,
-    owner         oid NOT NULL,
+    owner         regrole NOT NULL,
     status        text NOT NULL DEFAULT 'registered',
     pid           integer,
     registered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -23,12 +23,18 @@ ALTER TABLE foundation.agents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_agents ON foundation.agents FOR SELECT
     USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.agents TO PUBLIC;
+-- pg_dump keeps agents, variables, auctions with their sealed bids and
+-- proposals with their votes, and the sequences of their ids (so that new
+-- ids follow the restored ones, and seq keeps breaking ties in the same
+-- order); docs/backup.md.  Owners go by name (regrole).
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents_seq_seq', '');
 -- What every role may know of the others' agents (to invite them to an
 -- auction or a vote): all but args.  The view reads the table as its owner,
 -- so row-level security does not hide other roles' rows here.
 CREATE VIEW foundation.agent_directory AS
   SELECT name, module, capabilities, protocols, strategy, resources, handler,
-         owner::regrole AS owner, status, pid, registered_at, seq
+         owner, status, pid, registered_at, seq
     FROM foundation.agents;
 COMMENT ON VIEW foundation.agent_directory IS
   'Every agent, without its args (which only its owner reads in foundation.agents).';
@@ -67,7 +73,7 @@ CREATE TABLE foundation.orchestration_variables (
     agents          text[] NOT NULL,
     constraints     jsonb NOT NULL DEFAULT '{}',
     coordination_fn regprocedure,
-    owner           oid NOT NULL,
+    owner           regrole NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
     last_result     jsonb,
     PRIMARY KEY (owner, id)
@@ -78,6 +84,7 @@ ALTER TABLE foundation.orchestration_variables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_variables ON foundation.orchestration_variables FOR SELECT
     USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.orchestration_variables TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables', '');
 
 CREATE FUNCTION foundation.register_orchestration_variable(variable jsonb) RETURNS text
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_orchestration_variable';
@@ -99,7 +106,7 @@ CREATE TABLE foundation.auctions (
     spec       jsonb NOT NULL,
     agents     text[] NOT NULL,
     status     text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-    owner      oid NOT NULL,
+    owner      regrole NOT NULL,
     opened_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     deadline   timestamptz,
     closed_at  timestamptz,
@@ -122,6 +129,9 @@ CREATE TABLE foundation.bids (
     submitted_at timestamptz,
     PRIMARY KEY (auction_id, agent)
 );
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions_auction_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.bids', '');
 
 CREATE TABLE foundation.proposals (
     proposal_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -130,13 +140,15 @@ CREATE TABLE foundation.proposals (
     consensus_type text NOT NULL,
     required_votes integer NOT NULL,
     status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-    owner          oid NOT NULL,
+    owner          regrole NOT NULL,
     opened_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     deadline       timestamptz,
     closed_at      timestamptz,
     result         jsonb
 );
 GRANT SELECT ON foundation.proposals TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals_proposal_id_seq', '');
 
 CREATE FUNCTION foundation.run_auction(spec jsonb, agents text[], context jsonb DEFAULT '{}')
     RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_run_auction_sql';
@@ -172,6 +184,7 @@ CREATE TABLE foundation.votes (
     cast_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (proposal_id, agent)
 );
+SELECT pg_catalog.pg_extension_config_dump('foundation.votes', '');
 
 CREATE FUNCTION foundation.open_auction(spec jsonb, agents text[], deadline interval DEFAULT '30 seconds')
     RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_open_auction';

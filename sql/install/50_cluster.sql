@@ -46,6 +46,12 @@ CREATE TABLE foundation.cluster_singletons (
 COMMENT ON TABLE foundation.cluster_singletons IS
   'Cluster-wide singletons (control database): one row per name, assigned to one live member at a fencing epoch.';
 REVOKE ALL ON foundation.members, foundation.cluster_singletons FROM PUBLIC;
+-- pg_dump of the control database keeps which cluster singletons should
+-- run, and the fencing tokens' sequence, so that a token given after a
+-- restore is still larger than every earlier one.  Members and their
+-- leases are left out: members join again.  (docs/backup.md)
+SELECT pg_catalog.pg_extension_config_dump('foundation.cluster_singletons', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.fencing_tokens', '');
 
 -- A live member for a singleton, by its distribution.
 CREATE FUNCTION foundation.cluster_pick_member(p_name text, p_distribution text,
@@ -288,6 +294,13 @@ CREATE TABLE foundation.relay_inbox (
     PRIMARY KEY (origin, id)
 );
 REVOKE ALL ON foundation.cluster_peers, foundation.outbox, foundation.relay_inbox FROM PUBLIC;
+-- pg_dump keeps the outbox (its rows are the messages not yet delivered:
+-- the relay deletes what it delivered) and its ids' sequence: the other
+-- members drop an id they already received from this node, so ids must
+-- not start again after a restore.  Peers, receipts and cluster_local are
+-- this server's runtime state.  (docs/backup.md)
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_id_seq', '');
 
 CREATE FUNCTION foundation.direct_broadcast(node text, channel text, message jsonb,
                                             compression boolean DEFAULT false)

@@ -87,3 +87,107 @@ CREATE FUNCTION foundation.check_lease() RETURNS void
 COMMENT ON FUNCTION foundation.check_lease() IS
   'Inside a cluster singleton''s process: raises SQLSTATE YF001 if its lease on this member has ended (another member may run it by now); else returns. Elsewhere it always returns.';
 
+
+-- pg_dump keeps users' state (docs/backup.md).  Owners and a child's
+-- database are stored by name (regrole, name): an OID means another role or
+-- database on the server a dump is restored into.  The objects that read
+-- those columns are dropped and made again around the change.
+DROP POLICY own_children ON foundation.child_specs;
+DROP POLICY own_agents ON foundation.agents;
+DROP POLICY own_variables ON foundation.orchestration_variables;
+DROP VIEW foundation.children;
+DROP FUNCTION foundation.count_children();
+DROP FUNCTION foundation.which_children();
+DROP VIEW foundation.agent_directory;
+
+CREATE FUNCTION foundation._database_name(oid) RETURNS name
+    LANGUAGE sql STABLE SET search_path = pg_catalog
+    AS 'SELECT datname FROM pg_catalog.pg_database WHERE oid = $1';
+ALTER TABLE foundation.child_specs
+  ALTER COLUMN database TYPE name
+    USING coalesce(foundation._database_name(database), database::text),
+  ALTER COLUMN owner TYPE regrole;
+DROP FUNCTION foundation._database_name(oid);
+ALTER TABLE foundation.registry ALTER COLUMN owner TYPE regrole;
+ALTER TABLE foundation.channel_handlers ALTER COLUMN owner TYPE regrole;
+ALTER TABLE foundation.agents ALTER COLUMN owner TYPE regrole;
+ALTER TABLE foundation.orchestration_variables ALTER COLUMN owner TYPE regrole;
+ALTER TABLE foundation.auctions ALTER COLUMN owner TYPE regrole;
+ALTER TABLE foundation.proposals ALTER COLUMN owner TYPE regrole;
+
+CREATE POLICY own_children ON foundation.child_specs FOR SELECT
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
+CREATE POLICY own_agents ON foundation.agents FOR SELECT
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
+CREATE POLICY own_variables ON foundation.orchestration_variables FOR SELECT
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
+
+CREATE FUNCTION foundation.which_children(
+    OUT child_id bigint, OUT id text, OUT pid integer, OUT module text,
+    OUT args jsonb, OUT restart text, OUT status text, OUT database name,
+    OUT role regrole, OUT started_at timestamptz, OUT restart_count integer,
+    OUT last_exit text)
+    RETURNS SETOF record
+    LANGUAGE sql VOLATILE
+    BEGIN ATOMIC
+      SELECT c.child_id, c.id, CASE WHEN s.alive THEN s.pid END, c.module,
+             c.args, c.restart,
+             CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE
+                  THEN 'restarting' ELSE c.status END,
+             c.database, c.owner, c.started_at, c.restart_count,
+             c.last_exit
+        FROM foundation.child_specs c
+        LEFT JOIN foundation._child_slots() s ON s.child_id = c.child_id
+       ORDER BY c.child_id;
+    END;
+COMMENT ON FUNCTION foundation.which_children() IS
+  'DynamicSupervisor.which_children: one row per child the caller may see (a superuser sees all), with the live pid from shared memory.';
+
+CREATE VIEW foundation.children AS SELECT * FROM foundation.which_children();
+GRANT SELECT ON foundation.children TO PUBLIC;
+
+CREATE FUNCTION foundation.count_children() RETURNS jsonb
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+      SELECT jsonb_build_object(
+        'specs', count(*),
+        'active', count(*) FILTER (WHERE c.status = 'running'),
+        'supervisors', 0,
+        'workers', count(*))
+      FROM foundation.which_children() AS c;
+    END;
+COMMENT ON FUNCTION foundation.count_children() IS
+  'DynamicSupervisor.count_children: {"specs", "active", "supervisors", "workers"} over the caller''s children.';
+
+CREATE VIEW foundation.agent_directory AS
+  SELECT name, module, capabilities, protocols, strategy, resources, handler,
+         owner, status, pid, registered_at, seq
+    FROM foundation.agents;
+COMMENT ON VIEW foundation.agent_directory IS
+  'Every agent, without its args (which only its owner reads in foundation.agents).';
+GRANT SELECT ON foundation.agent_directory TO PUBLIC;
+
+-- What pg_dump keeps, in the order of the install pieces.
+SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
+  'WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)');
+SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs_child_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.registry',
+  'WHERE child_id IN (SELECT child_id FROM foundation.child_specs'
+  ' WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local))');
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.nodes', 'WHERE source = ''manual''');
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions_auction_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.bids', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals_proposal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.votes', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.cluster_singletons', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.fencing_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_id_seq', '');

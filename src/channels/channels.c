@@ -297,4 +297,5 @@ fdn_channels_init(void)
 	fdn_channel_stats_shmem_register();
 	fdn_handlers_shmem_register();
 	fdn_supervisor_add_hooks(&channels_hooks);
+	fdn_handlers_supervisor_register();
 }

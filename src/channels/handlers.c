@@ -55,6 +55,7 @@
 #include "core/spi_util.h"
 #include "core/user_call.h"
 #include "process/singleton_start.h"
+#include "process/supervisor.h"
 #include "channels/channels.h"
 #include "channels/codec.h"
 #include "channels/handlers.h"
@@ -136,6 +137,40 @@ ensure_dispatcher(void)
 {
 	(void) fdn_ensure_own_singleton(FDN_DISPATCHER_NAME,
 									"foundation.handler_dispatcher");
+}
+
+/*
+ * In the supervisor, each pass: subscriptions without a dispatcher spec
+ * are the state a restore leaves (pg_dump keeps the subscriptions but not
+ * foundation's own children), so start the dispatcher then.  A spec that
+ * exists, running or failed, is the supervisor's to handle as it is.
+ */
+static void
+dispatcher_after_restore(void)
+{
+	bool		isnull;
+
+	if (handlers_shared->dispatcher_pid != 0)
+		return;
+	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.channel_handlers)"
+				 " AND NOT EXISTS (SELECT FROM foundation.child_specs"
+				 "   WHERE id = '" FDN_DISPATCHER_NAME "')",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (!DatumGetBool(fdn_spi_getdatum(0, 1, &isnull)))
+		return;
+	elog(LOG, "foundation: channel handlers are subscribed but the dispatcher has no spec (as after a restore); starting it");
+	ensure_dispatcher();
+}
+
+static const FdnSupervisorHooks handlers_hooks = {
+	.feature = "channel handlers",
+	.cleanup = dispatcher_after_restore,
+};
+
+void
+fdn_handlers_supervisor_register(void)
+{
+	fdn_supervisor_add_hooks(&handlers_hooks);
 }
 
 Datum

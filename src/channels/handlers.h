@@ -20,4 +20,10 @@ extern void fdn_define_handler_gucs(void);
 /* Register the handlers' shared memory (_PG_init). */
 extern void fdn_handlers_shmem_register(void);
 
+/*
+ * Register the supervisor hook that starts the dispatcher when
+ * subscriptions exist without it (after a restore); _PG_init.
+ */
+extern void fdn_handlers_supervisor_register(void);
+
 #endif							/* FDN_HANDLERS_H */

@@ -340,7 +340,7 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 
 	{
 		Oid			types[11] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			OIDOID, OIDOID, INT4OID, INT4OID, INT4OID, INT4OID};
+			TEXTOID, OIDOID, INT4OID, INT4OID, INT4OID, INT4OID};
 		Datum		values[11];
 
 		values[0] = Int64GetDatum(child_id);
@@ -348,7 +348,8 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 		values[2] = CStringGetTextDatum(spec.module);
 		values[3] = CStringGetTextDatum(spec.args);
 		values[4] = CStringGetTextDatum(spec.restart);
-		values[5] = ObjectIdGetDatum(spec.dboid);
+		/* by name and role name: see foundation.child_specs */
+		values[5] = CStringGetTextDatum(get_database_name(spec.dboid));
 		values[6] = ObjectIdGetDatum(roleid);
 		values[7] = Int32GetDatum(spec.shutdown_ms);
 		values[8] = Int32GetDatum(spec.max_restarts);
@@ -357,7 +358,7 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 		fdn_spi_exec("INSERT INTO foundation.child_specs (child_id, id, module, args, restart,"
 					 " database, owner, shutdown_ms, max_restarts, max_seconds, pid)"
 					 " OVERRIDING SYSTEM VALUE"
-					 " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)",
+					 " VALUES ($1, $2, $3, $4::jsonb, $5, $6::name, $7, $8, $9, $10, $11)",
 					 11, types, values, NULL, SPI_OK_INSERT);
 	}
 	fdn_priv_end(&priv);

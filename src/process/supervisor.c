@@ -53,7 +53,8 @@ typedef struct FdnRow
 	char	   *restart;
 	char	   *module;
 	char	   *args;
-	Oid			dboid;
+	char	   *dbname;
+	Oid			dboid;			/* InvalidOid: no such database (yet) */
 	Oid			owner;
 	int			max_restarts;
 	int			max_seconds;
@@ -204,9 +205,15 @@ load_rows(int *nrows)
 	uint64		i;
 	bool		isnull;
 
-	fdn_spi_exec("SELECT child_id, id, restart, module, args::text, database, owner,"
-				 " max_restarts, max_seconds FROM foundation.child_specs"
-				 " WHERE status = 'running'",
+	/*
+	 * A spec names its database (a dump restored elsewhere keeps it by
+	 * name); the OID is looked up on every pass.
+	 */
+	fdn_spi_exec("SELECT c.child_id, c.id, c.restart, c.module, c.args::text, d.oid, c.owner,"
+				 " c.max_restarts, c.max_seconds, c.database::text"
+				 " FROM foundation.child_specs c"
+				 " LEFT JOIN pg_catalog.pg_database d ON d.datname = c.database"
+				 " WHERE c.status = 'running'",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	*nrows = (int) SPI_processed;
 	rows = palloc0(sizeof(FdnRow) * (SPI_processed + 1));
@@ -218,9 +225,12 @@ load_rows(int *nrows)
 		rows[i].module = text_col(i, 4);
 		rows[i].args = text_col(i, 5);
 		rows[i].dboid = DatumGetObjectId(fdn_spi_getdatum(i, 6, &isnull));
+		if (isnull)
+			rows[i].dboid = InvalidOid;
 		rows[i].owner = DatumGetObjectId(fdn_spi_getdatum(i, 7, &isnull));
 		rows[i].max_restarts = DatumGetInt32(fdn_spi_getdatum(i, 8, &isnull));
 		rows[i].max_seconds = DatumGetInt32(fdn_spi_getdatum(i, 9, &isnull));
+		rows[i].dbname = text_col(i, 10);
 	}
 	return rows;
 }
@@ -329,6 +339,21 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 						   row->max_restarts, row->max_seconds, exit_text),
 				 errhint("Fix the cause, then start it again with foundation.start_child or foundation.start_singleton.")));
 		mark_stopped(row->child_id, "failed", exit_text);
+		return;
+	}
+
+	/*
+	 * Its database is missing: dropped, or not restored yet (a dump of this
+	 * database restored before the child's).  The row waits as it is.
+	 */
+	if (!OidIsValid(row->dboid))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_DATABASE),
+				 errmsg("foundation supervisor cannot start child " INT64_FORMAT " (\"%s\"): database \"%s\" does not exist",
+						row->child_id, row->id, row->dbname),
+				 errhint("It starts once the database exists (for example, when its dump is restored); stop it with foundation.terminate_child(" INT64_FORMAT ") if it is gone for good.",
+						 row->child_id)));
 		return;
 	}
 
@@ -468,6 +493,22 @@ reconcile(void)
 		fdn_spi_exec("DELETE FROM foundation.registry WHERE child_id IS NULL"
 					 " AND node = $1 AND NOT foundation.pid_alive(pid)",
 					 1, (Oid[]) {TEXTOID}, &node, NULL, SPI_OK_DELETE);
+
+		/*
+		 * A name that follows a running child carries its pid and this
+		 * node, also when the name arrived after the child started (rows
+		 * restored by pg_restore, one table at a time, come with the old
+		 * server's pid and node).
+		 */
+		fdn_spi_exec("UPDATE foundation.registry r SET pid = s.pid, node = $1,"
+					 " metadata = CASE WHEN jsonb_typeof(r.metadata) = 'object' AND r.metadata ? 'pid'"
+					 "   THEN r.metadata || jsonb_build_object('pid', s.pid)"
+					 "     || CASE WHEN r.metadata ? 'node' THEN jsonb_build_object('node', $1) ELSE '{}' END"
+					 "   ELSE r.metadata END"
+					 " FROM foundation._child_slots() s"
+					 " WHERE s.child_id = r.child_id AND s.alive AND s.pid IS NOT NULL"
+					 " AND (r.pid <> s.pid OR r.node <> $1)",
+					 1, (Oid[]) {TEXTOID}, &node, NULL, SPI_OK_UPDATE);
 	}
 
 	/* What the features keep past its time goes. */
