@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -15,7 +16,7 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   foundation_node create_ticker wait_for sql_error q1
-  settled_sql supervisor_pid member_conf
+  settled_sql supervisor_pid member_conf compile_client
 );
 
 # The longest any bounded wait in these tests may take.  Only reached when
@@ -173,6 +174,39 @@ SELECT (SELECT bool_and(c.pid IS NOT NULL AND c.pid = s.pid)
      = (SELECT count(*) FROM foundation.children
          WHERE status = 'running' AND pid IS NOT NULL)
 };
+}
+
+# Compile test/<name>.c, a libpq client, into $dir with -Wall -Wextra
+# -Werror and the extra libraries (e.g. '-lz'); two tests: it compiled,
+# and the compiler printed nothing.  Ends the test file if it failed.
+# Returns the program's path.
+sub compile_client
+{
+	my ($name, $dir, @libs) = @_;
+	my $bin = "$dir/$name";
+	my ($incdir, $libdir);
+	IPC::Run::run([ 'pg_config', '--includedir' ], '>', \$incdir)
+	  or die 'pg_config --includedir failed';
+	IPC::Run::run([ 'pg_config', '--libdir' ], '>', \$libdir)
+	  or die 'pg_config --libdir failed';
+	chomp($incdir, $libdir);
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run(
+		[
+			'cc', '-Wall', '-Wextra', '-Werror', '-o', $bin,
+			"$FindBin::RealBin/../$name.c",
+			"-I$incdir", "-L$libdir", '-lpq', @libs
+		],
+		'>', \$out, '2>', \$err);
+	ok($ok, "test/$name.c compiles with -Wall -Wextra -Werror")
+	  or diag($err);
+	is($err, '', 'the compiler printed nothing');
+	unless ($ok)
+	{
+		done_testing();
+		exit 1;
+	}
+	return $bin;
 }
 
 1;
