@@ -16,7 +16,7 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   foundation_node create_ticker wait_for sql_error q1
-  settled_sql supervisor_pid member_conf compile_client
+  settled_sql supervisor_pid member_conf compile_client channel_cluster
 );
 
 # The longest any bounded wait in these tests may take.  Only reached when
@@ -207,6 +207,46 @@ sub compile_client
 		exit 1;
 	}
 	return $bin;
+}
+
+# A control database and members named @names that relay channel messages
+# to each other as fdn_peer, a role that may do only that; two tests per
+# member (it knows the others, it runs its relay).  Returns the control
+# node and a hash of the members by name.
+sub channel_cluster
+{
+	my (@names) = @_;
+	my $ctl = foundation_node('ctl', extra_conf => "foundation.health_check_interval = 0\n");
+	$ctl->safe_psql('postgres', q{
+	CREATE ROLE fdn_member LOGIN;
+	SELECT foundation.grant_member_role('fdn_member');});
+
+	my %m;
+	for my $name (@names)
+	{
+		my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port . ' dbname=postgres user=fdn_member';
+		$m{$name} = foundation_node($name,
+			extra_conf => member_conf($name, $ci, renew => '500ms', lease => '4s'));
+		# The other members relay to this one as fdn_peer, which may do that only.
+		$m{$name}->safe_psql('postgres', q{
+		CREATE ROLE fdn_peer LOGIN;
+		GRANT USAGE ON SCHEMA foundation TO fdn_peer;
+		GRANT EXECUTE ON FUNCTION foundation.relay_deliver(text, jsonb) TO fdn_peer;});
+		$m{$name}->append_conf('postgresql.conf',
+			"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
+			  . " dbname=postgres user=fdn_peer'\n");
+		$m{$name}->reload;
+	}
+	my $others = scalar(@names) - 1;
+	for my $k (sort keys %m)
+	{
+		ok( wait_for($m{$k},
+				qq{SELECT count(*) = $others AND bool_and(conninfo LIKE '%user=fdn_peer%') FROM foundation.cluster_peers}),
+			"$k knows the other members ($others)");
+		ok(wait_for($m{$k}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
+			"$k runs its relay");
+	}
+	return ($ctl, %m);
 }
 
 1;
