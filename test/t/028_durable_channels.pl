@@ -138,20 +138,7 @@ note '5. a listener killed in the middle of a 10 000-message burst loses nothing
 	ok(wait_until(sub { -s $out1 && slurp_file($out1) =~ /\AREADY\n/ }), 'listener 1 is ready');
 
 	# The burst: one transaction per message, a rolled-back one every 500.
-	my $burst = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', qq{
-DO \$\$
-BEGIN
-  FOR i IN 1..$total LOOP
-    PERFORM foundation.broadcast('events', jsonb_build_object('n', i));
-    COMMIT;
-    IF i % 500 = 0 THEN
-      PERFORM foundation.broadcast('events', jsonb_build_object('rolled', i));
-      ROLLBACK;
-    END IF;
-  END LOOP;
-END \$\$;} ],
-		'>', \my $bout, '2>', \my $berr, IPC::Run::timeout(360));
+	my ($burst, $berr) = start_burst($node, 'events', $total);
 
 	ok(wait_until(sub { (() = slurp_file($out1) =~ /\n/g) > 2000 }),
 		'listener 1 received 2000 messages');
@@ -166,7 +153,7 @@ END \$\$;} ],
 	my $l2 = IPC::Run::start([ $listener, $node->connstr('postgres'), 'events', $last, $total - @got, 300 ],
 		'>', $out2, '2>', \my $err2, IPC::Run::timeout(360));
 	$burst->finish;
-	is($berr, '', 'the burst ran without error');
+	is($$berr, '', 'the burst ran without error');
 	$l2->finish;
 	is($l2->full_result(0) >> 8, 0, 'listener 2 got the rest') or diag($err2);
 	my @got2 = grep { !/^READY$/ } split /\n/, slurp_file($out2);

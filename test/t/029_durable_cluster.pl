@@ -30,20 +30,7 @@ my $l1 = IPC::Run::start([ $listener, $m{c2}->connstr('postgres'), 'events', 0, 
 my $deadline = time() + $FoundationTAP::WAIT_SECONDS;
 usleep(20_000) until (-s $out1 && slurp_file($out1) =~ /\AREADY\n/) || time() > $deadline;
 
-my $burst = IPC::Run::start(
-	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $m{c1}->connstr('postgres'), '-c', qq{
-DO \$\$
-BEGIN
-  FOR i IN 1..$total LOOP
-    PERFORM foundation.broadcast('events', jsonb_build_object('n', i));
-    COMMIT;
-    IF i % 500 = 0 THEN
-      PERFORM foundation.broadcast('events', jsonb_build_object('rolled', i));
-      ROLLBACK;
-    END IF;
-  END LOOP;
-END \$\$;} ],
-	'>', \my $bout, '2>', \my $berr, IPC::Run::timeout(360));
+my ($burst, $berr) = start_burst($m{c1}, 'events', $total);
 
 $deadline = time() + $FoundationTAP::WAIT_SECONDS;
 usleep(20_000) until (() = slurp_file($out1) =~ /\n/g) > 1000 || time() > $deadline;
@@ -62,7 +49,7 @@ my $out2 = "$tmp/l2.out";
 my $l2 = IPC::Run::start([ $listener, $m{c2}->connstr('postgres'), 'events', $last, $total - @got, 300 ],
 	'>', $out2, '2>', \my $err2, IPC::Run::timeout(360));
 $burst->finish;
-is($berr, '', 'the burst on c1 ran without error');
+is($$berr, '', 'the burst on c1 ran without error');
 $l2->finish;
 is($l2->full_result(0) >> 8, 0, 'the listener on c2, reconnected, got the rest') or diag($err2);
 my @got2 = grep { !/^READY$/ } split /\n/, slurp_file($out2);

@@ -16,7 +16,7 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   foundation_node create_ticker wait_for sql_error q1
-  settled_sql supervisor_pid member_conf compile_client channel_cluster
+  settled_sql supervisor_pid member_conf compile_client channel_cluster start_burst
 );
 
 # The longest any bounded wait in these tests may take.  Only reached when
@@ -247,6 +247,31 @@ sub channel_cluster
 			"$k runs its relay");
 	}
 	return ($ctl, %m);
+}
+
+# Start psql broadcasting on $channel of $node the messages {"n": 1} to
+# {"n": $total}, one transaction each, and after every 500th a message
+# {"rolled": i} in a transaction that rolls back.  Returns the IPC::Run
+# handle and a reference to psql's stderr.
+sub start_burst
+{
+	my ($node, $channel, $total) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', qq{
+DO \$\$
+BEGIN
+  FOR i IN 1..$total LOOP
+    PERFORM foundation.broadcast('$channel', jsonb_build_object('n', i));
+    COMMIT;
+    IF i % 500 = 0 THEN
+      PERFORM foundation.broadcast('$channel', jsonb_build_object('rolled', i));
+      ROLLBACK;
+    END IF;
+  END LOOP;
+END \$\$;} ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(360));
+	return ($h, \$err);
 }
 
 1;
