@@ -111,6 +111,11 @@ CREATE TABLE foundation.durable_messages (
 CREATE INDEX ON foundation.durable_messages (sent_at);
 COMMENT ON TABLE foundation.durable_messages IS
   'Committed messages of durable channels, written by the broadcasting transaction; seq grows in commit order on a channel. Read with foundation.replay.';
+-- pg_dump keeps which channels are durable, and where the numbering is:
+-- restored, it goes on from there, so no listener's last seq is ahead of
+-- the new messages.  The messages themselves are not dumped.
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_config', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.durable_seq', '');
 -- Every LISTENing session of the database sees these messages anyway.
 GRANT SELECT ON foundation.durable_messages TO PUBLIC;
 
