@@ -225,6 +225,21 @@ SELECT count(*) = 1 FROM pg_locks
 	$b->quit;
 }
 
+###########################################################################
+note '8. a server-side handler of a durable channel gets the message itself';
+###########################################################################
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE public.got (message jsonb);
+CREATE FUNCTION public.on_msg(channel text, message jsonb) RETURNS void
+  LANGUAGE sql AS $$ INSERT INTO public.got VALUES (message) $$;
+SELECT foundation.subscribe('events', 'public.on_msg(text, jsonb)'::regprocedure);});
+	ok(wait_for($node, 'SELECT foundation.dispatcher_pid() IS NOT NULL'), 'the dispatcher listens');
+	$node->safe_psql('postgres', q{SELECT foundation.broadcast('events', '{"h": 1}')});
+	ok(wait_for($node, q{SELECT string_agg(message::text, ',') FROM public.got}, '{"h": 1}'),
+		'the handler got {"h": 1}, not its durable wrapper');
+}
+
 done_testing();
 
 # Poll $cond until true, at most $FoundationTAP::WAIT_SECONDS.
