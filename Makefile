@@ -21,6 +21,7 @@ OBJS = \
 	src/channels/codec.o \
 	src/channels/channel_stats.o \
 	src/channels/channels.o \
+	src/channels/durable.o \
 	src/channels/handlers.o \
 	src/discovery/nodes_config.o \
 	src/discovery/nodes.o \

@@ -50,6 +50,35 @@ RT5_BEST=$PAIR_B_BEST
 R5=$(calc "$RT5_BEST / $BC5_BEST")
 ge "$RT5_BEST / $BC5_BEST" 0.9 && M5=yes || M5=NO
 echo "best: route_message $RT5_BEST tps, broadcast $BC5_BEST tps, ratio route_message/broadcast = $R5 (goal >= 0.9: $M5)"
+
+# ---------------------------------------------------------------------------
+# 5b. durable broadcast vs INSERT + pg_notify
+# ---------------------------------------------------------------------------
+echo
+echo "== 5b. durable broadcast throughput, 100-byte message, vs INSERT + pg_notify in one transaction (pgbench -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION, no listener) == ($(date -u +%T) UTC)"
+sql <<'EOF' || die "could not set up benchmark 5b"
+SELECT foundation.configure_channel('telemetry', '1 hour');
+CREATE TABLE public.durable_raw (
+    channel text NOT NULL,
+    seq     bigint GENERATED ALWAYS AS IDENTITY,
+    message jsonb NOT NULL,
+    sent_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, seq));
+CREATE INDEX ON public.durable_raw (sent_at);
+EOF
+render durable_raw.sql "$WORK/durable_raw.sql"
+render durable_broadcast.sql "$WORK/durable_bc.sql"
+tps_pair "$CH_ROUNDS" "$WORK/durable_raw.sql" "raw     (INSERT + pg_notify)" "$WORK/durable_bc.sql" "durable (broadcast)"
+DRAW_TPS=("${PAIR_A[@]}")
+DBC_TPS=("${PAIR_B[@]}")
+DRAW_BEST=$PAIR_A_BEST
+DBC_BEST=$PAIR_B_BEST
+R5B=$(calc "$DBC_BEST / $DRAW_BEST")
+ge "$DBC_BEST / $DRAW_BEST" 0.9 && M5B=yes || M5B=NO
+echo "best: durable broadcast $DBC_BEST tps, INSERT + pg_notify $DRAW_BEST tps, ratio = $R5B (goal >= 0.9: $M5B)"
+sql -c "SELECT foundation.configure_channel('telemetry', NULL); DROP TABLE public.durable_raw" >/dev/null ||
+	die "could not clean up after benchmark 5b"
+
 Q_USAGE=$(sql -c "SELECT pg_notification_queue_usage()")
 CH_STATS=$(sql -c "SELECT messages || ' messages, ' || routed_default || ' of them by route_message'
                     FROM foundation.channel_stats WHERE channel = 'events'")
@@ -182,10 +211,11 @@ echo "the 1 MB message by reference, over a hand-made reference (INSERT + pg_not
 # ---------------------------------------------------------------------------
 ROW4=("4. broadcast throughput" "$BC4_BEST tps" "$RAW4_BEST tps" "$R4" ">= 0.9" "$M4")
 ROW5=("5. route_message throughput" "$RT5_BEST tps" "$BC5_BEST tps" "$R5" ">= 0.9" "$M5")
+ROW5B=("5b. durable broadcast throughput" "$DBC_BEST tps" "$DRAW_BEST tps" "$R5B" ">= 0.9" "$M5B")
 ROW6=("6. latency 100 B (p50)" "$LP_SP50 ms" "$LR_SP50 ms" "$R6" "-" "-")
 ROW7=("7. 1 MB by reference" "${COST[1m]} ms" "${COST[1m_raw]} ms" "$R7" "-" "-")
-ROWS+=(ROW4 ROW5 ROW6 ROW7)
-NOTES+=("4: broadcast/pg_notify tps, 5: route_message/broadcast tps, best of $CH_ROUNDS runs each")
+ROWS+=(ROW4 ROW5 ROW5B ROW6 ROW7)
+NOTES+=("4: broadcast/pg_notify tps, 5: route_message/broadcast tps, 5b: durable broadcast/(INSERT + pg_notify) tps, best of $CH_ROUNDS runs each")
 NOTES+=("6: broadcast/pg_notify p50, send to decoded; 7: broadcast/(INSERT + pg_notify) ms per statement, best of $CH_ROUNDS")
 {
 	echo "4. broadcast throughput, 100-byte message (pgbench -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION, $CH_ROUNDS rounds of raw then facade, no listener):"
@@ -194,6 +224,10 @@ NOTES+=("6: broadcast/pg_notify p50, send to decoded; 7: broadcast/(INSERT + pg_
 	echo "5. route_message throughput, same message and settings ($CH_ROUNDS rounds of broadcast then route_message):"
 	echo "   broadcast $(printf '%s / ' "${BC5_TPS[@]}" | sed 's| / $||') tps, route_message $(printf '%s / ' "${RT5_TPS[@]}" | sed 's| / $||') tps;"
 	echo "   best route_message $RT5_BEST tps / best broadcast $BC5_BEST tps = $R5."
+	echo "5b. durable broadcast throughput (telemetry made durable), same message and settings, vs INSERT into a table like"
+	echo "   foundation.durable_messages + pg_notify of the numbered payload in one statement ($CH_ROUNDS rounds of raw then durable):"
+	echo "   raw $(printf '%s / ' "${DRAW_TPS[@]}" | sed 's| / $||') tps, durable $(printf '%s / ' "${DBC_TPS[@]}" | sed 's| / $||') tps;"
+	echo "   best durable $DBC_BEST tps / best raw $DRAW_BEST tps = $R5B."
 	echo "   After 4 and 5, foundation.channel_stats for events: $CH_STATS; pg_notification_queue_usage() = $Q_USAGE."
 	echo "6. latency, ms, from the sender to a libpq listener that has the original text (send: from just before sending;"
 	echo "   commit: from when the autocommit statement returned; decode: decoding alone; wire: payload bytes received):"

@@ -121,3 +121,59 @@ CREATE FUNCTION foundation.dispatcher_pid() RETURNS integer
 COMMENT ON FUNCTION foundation.dispatcher_pid() IS
   'The handler dispatcher''s pid once it is listening (messages committed from then on reach the handlers), else NULL.';
 
+
+-- Durable channels: every committed message kept, with a sequence number,
+-- for the channel's retention, so a listener that reconnects replays what
+-- it missed.
+CREATE TABLE foundation.channel_config (
+    channel   text PRIMARY KEY CHECK (channel IN ('control', 'events', 'data', 'telemetry')),
+    retention interval NOT NULL CHECK (retention > '0'::interval)
+);
+COMMENT ON TABLE foundation.channel_config IS
+  'Durable channels (foundation.configure_channel) and how long their messages stay replayable.';
+GRANT SELECT ON foundation.channel_config TO PUBLIC;
+
+CREATE SEQUENCE foundation.durable_seq;
+CREATE TABLE foundation.durable_messages (
+    channel text NOT NULL,
+    seq     bigint NOT NULL,
+    message jsonb NOT NULL,
+    sent_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, seq)
+);
+CREATE INDEX ON foundation.durable_messages (sent_at);
+COMMENT ON TABLE foundation.durable_messages IS
+  'Committed messages of durable channels, written by the broadcasting transaction; seq grows in commit order on a channel. Read with foundation.replay.';
+-- pg_dump keeps which channels are durable, and where the numbering is:
+-- restored, it goes on from there, so no listener's last seq is ahead of
+-- the new messages.  The messages themselves are not dumped.
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_config', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.durable_seq', '');
+-- Every LISTENing session of the database sees these messages anyway.
+GRANT SELECT ON foundation.durable_messages TO PUBLIC;
+
+CREATE FUNCTION foundation.configure_channel(channel text, retention interval)
+    RETURNS void LANGUAGE c VOLATILE CALLED ON NULL INPUT
+    AS 'MODULE_PATHNAME', 'fdn_configure_channel';
+COMMENT ON FUNCTION foundation.configure_channel(text, interval) IS
+  'Make a channel durable: every message is kept for retention with a sequence number ({"foundation_seq": n, "message": ...} on the wire) and replayable with foundation.replay; NULL makes it plain again. Costs a row per message and serializes the channel''s broadcasts until their commit. Equivalent to: INSERT INTO foundation.channel_config ... ON CONFLICT DO UPDATE (or DELETE).';
+REVOKE ALL ON FUNCTION foundation.configure_channel(text, interval) FROM PUBLIC;
+
+CREATE FUNCTION foundation.replay(channel text, after_seq bigint)
+    RETURNS TABLE (seq bigint, message jsonb, sent_at timestamptz)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF channel IS NULL OR after_seq IS NULL THEN
+    RAISE EXCEPTION 'null value not allowed for %', CASE WHEN channel IS NULL THEN 'channel' ELSE 'after_seq' END
+      USING ERRCODE = '22004', HINT = 'Pass the channel and the last seq you saw (0 for everything retained).';
+  END IF;
+  IF NOT EXISTS (SELECT FROM foundation.channels c WHERE c.channel = replay.channel) THEN
+    RAISE EXCEPTION 'invalid channel: "%"', channel
+      USING ERRCODE = '22023', DETAIL = 'Available channels: control, events, data, telemetry.',
+            HINT = 'Replay one of foundation''s channels made durable with foundation.configure_channel.';
+  END IF;
+  RETURN QUERY SELECT m.seq, m.message, m.sent_at FROM foundation.durable_messages m
+                WHERE m.channel = replay.channel AND m.seq > replay.after_seq ORDER BY m.seq;
+END $$;
+COMMENT ON FUNCTION foundation.replay(text, bigint) IS
+  'The committed messages of a durable channel after after_seq that are still retained, in order. Equivalent to: SELECT seq, message, sent_at FROM foundation.durable_messages WHERE channel = $1 AND seq > $2 ORDER BY seq.';

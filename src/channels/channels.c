@@ -26,6 +26,7 @@
 #include "process/supervisor.h"
 #include "channels/channels.h"
 #include "channels/codec.h"
+#include "channels/durable.h"
 #include "channels/handlers.h"
 
 
@@ -91,7 +92,7 @@ broadcast_text(int channel, Jsonb *message, char *text, bool compression,
 			(errmsg_internal(CH "Broadcasting to %s (topic: %s)",
 							 fdn_channel_names[channel], topic)));
 	enc = fdn_encode_message(fdn_channel_names[channel], message, text,
-							 compression);
+							 compression, fdn_durable_log(channel, message));
 	ereport(DEBUG1,
 			(errmsg_internal("  pg_notify('%s', ...)", topic)));
 	Async_Notify(topic, enc.payload);
@@ -275,7 +276,10 @@ fdn_unsubscribe(PG_FUNCTION_ARGS)
 
 /* ---------- in the supervisor ---------- */
 
-/* Stored channel messages past foundation.message_retention go. */
+/*
+ * Stored channel messages past foundation.message_retention go, and
+ * durable channels' messages past their retention.
+ */
 static void
 messages_cleanup(void)
 {
@@ -284,6 +288,7 @@ messages_cleanup(void)
 	fdn_spi_exec("DELETE FROM foundation.messages"
 				 " WHERE created_at < now() - make_interval(secs => $1)",
 				 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+	fdn_durable_cleanup();
 }
 
 static const FdnSupervisorHooks channels_hooks = {

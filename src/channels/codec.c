@@ -37,6 +37,16 @@ PG_FUNCTION_INFO_V1(fdn_fetch_message);
 
 #define KEY_COMPRESSED "foundation_compressed"
 #define KEY_REF "foundation_ref"
+#define KEY_SEQ "foundation_seq"
+
+/*
+ * A durable channel's message wraps one of the three forms with its
+ * sequence number: {"foundation_seq": <seq>, "message": <form>}.  The
+ * wrapper with the longest bigint takes this many bytes of the payload.
+ */
+#define SEQ_PREFIX "{\"" KEY_SEQ "\": "
+#define SEQ_MIDDLE ", \"message\": "
+#define FDN_SEQ_OVERHEAD (sizeof(SEQ_PREFIX SEQ_MIDDLE "}") - 1 + 20)
 
 static void
 bad_payload(const char *why)
@@ -66,7 +76,8 @@ looks_like_envelope(Jsonb *jb)
 	JsonbValue	v;
 
 	return envelope_string(jb, KEY_COMPRESSED, &v) ||
-		envelope_string(jb, KEY_REF, &v);
+		envelope_string(jb, KEY_REF, &v) ||
+		envelope_string(jb, KEY_SEQ, &v);
 }
 
 /*
@@ -74,7 +85,7 @@ looks_like_envelope(Jsonb *jb)
  * characters of every 3 bytes, and the envelope adds its key and quotes.
  */
 #define FDN_ENVELOPE_OVERHEAD (sizeof("{\"" KEY_COMPRESSED "\": \"\"}") - 1)
-#define FDN_MAX_ZLIB (((FDN_MAX_PAYLOAD - FDN_ENVELOPE_OVERHEAD) / 4) * 3)
+#define MAX_ZLIB(max_payload) ((((max_payload) - FDN_ENVELOPE_OVERHEAD) / 4) * 3)
 
 /*
  * Compress text into base64 of a zlib stream, or return NULL as soon as
@@ -83,9 +94,10 @@ looks_like_envelope(Jsonb *jb)
  * would only cost time.
  */
 static char *
-compress_message(const char *text, int64 len, int64 *outlen)
+compress_message(const char *text, int64 len, int64 max_payload,
+				 int64 *outlen)
 {
-	uLong		cap = FDN_MAX_ZLIB + 1;
+	uLong		cap = MAX_ZLIB(max_payload) + 1;
 	Bytef	   *buf = palloc(cap);
 	z_stream	zs = {0};
 	char	   *b64;
@@ -191,10 +203,11 @@ store_message(const char *channel, Jsonb *message, int64 bytes)
 
 FdnEncoded
 fdn_encode_message(const char *channel, Jsonb *message, char *text,
-				   bool compression)
+				   bool compression, int64 seq)
 {
 	FdnEncoded	enc;
 	int64		len;
+	int64		max = seq > 0 ? FDN_MAX_PAYLOAD - FDN_SEQ_OVERHEAD : FDN_MAX_PAYLOAD;
 
 	if (text == NULL)
 		text = JsonbToCString(NULL, &message->root, VARSIZE(message));
@@ -204,10 +217,10 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 	enc.form = FDN_WIRE_PLAIN;
 	enc.payload = text;
 
-	if (compression || len > FDN_MAX_PAYLOAD || looks_like_envelope(message))
+	if (compression || len > max || looks_like_envelope(message))
 	{
 		int64		ziplen;
-		char	   *b64 = compress_message(text, len, &ziplen);
+		char	   *b64 = compress_message(text, len, max, &ziplen);
 
 		if (b64 != NULL)
 		{
@@ -221,10 +234,10 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 		else
 			ereport(DEBUG1,
 					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> more than " INT64_FORMAT " bytes: too large for a payload",
-									 len, (int64) FDN_MAX_ZLIB)));
+									 len, (int64) MAX_ZLIB(max))));
 	}
 	if (enc.form != FDN_WIRE_COMPRESSED &&
-		(len > FDN_MAX_PAYLOAD || looks_like_envelope(message) || compression))
+		(len > max || looks_like_envelope(message) || compression))
 	{
 		int64		id = store_message(channel, message, len);
 
@@ -235,6 +248,9 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 		enc.payload = psprintf("{\"" KEY_REF "\": " INT64_FORMAT ", \"bytes\": " INT64_FORMAT "}",
 							   id, len);
 	}
+	if (seq > 0)
+		enc.payload = psprintf(SEQ_PREFIX INT64_FORMAT SEQ_MIDDLE "%s}",
+							   seq, enc.payload);
 	return enc;
 }
 
@@ -262,10 +278,10 @@ fetch(int64 id)
 	return DatumGetJsonbP(message);
 }
 
-Jsonb *
-fdn_decode_payload(const char *payload)
+/* The plain, compressed or stored form, back to the message. */
+static Jsonb *
+decode_form(Jsonb *jb)
 {
-	Jsonb	   *jb = fdn_jsonb_from_text(payload);
 	JsonbValue	v;
 
 	if (envelope_string(jb, KEY_COMPRESSED, &v))
@@ -288,6 +304,22 @@ fdn_decode_payload(const char *payload)
 		return fetch(id);
 	}
 	return jb;
+}
+
+Jsonb *
+fdn_decode_payload(const char *payload)
+{
+	Jsonb	   *jb = fdn_jsonb_from_text(payload);
+	JsonbValue	v;
+
+	if (envelope_string(jb, KEY_SEQ, &v))
+	{
+		if (v.type != jbvNumeric ||
+			!getKeyJsonValueFromContainer(&jb->root, "message", 7, &v))
+			bad_payload("\"foundation_seq\" without a number and a \"message\"");
+		return decode_form(JsonbValueToJsonb(&v));
+	}
+	return decode_form(jb);
 }
 
 Datum

@@ -34,10 +34,12 @@ typedef struct FdnEncoded
 /*
  * Encode a message for a channel: plain if it fits and compression was not
  * asked for, else compressed, else stored in foundation.messages (in the
- * current transaction) and announced by reference.
+ * current transaction) and announced by reference.  seq > 0 (a durable
+ * channel's message) wraps that form as {"foundation_seq": seq,
+ * "message": <form>}, still within one payload.
  */
 extern FdnEncoded fdn_encode_message(const char *channel, Jsonb *message,
-									 char *text, bool compression);
+									 char *text, bool compression, int64 seq);
 
 /* Any payload a listener received, back to the original message. */
 extern Jsonb *fdn_decode_payload(const char *payload);

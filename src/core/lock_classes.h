@@ -17,6 +17,7 @@
 
 /* objsubid values (uint16); never 1 or 2, which are pg_advisory_lock's. */
 #define FDN_LOCK_CLASS_AUCTION		0x4641	/* 17985, "FA": an auction, by id */
+#define FDN_LOCK_CLASS_CHANNEL		0x4643	/* 17987, "FC": a durable channel, by index */
 #define FDN_LOCK_CLASS_SINGLETON	0x4653	/* 18003, "FS": start_singleton, by name */
 
 #endif							/* FDN_LOCK_CLASSES_H */

@@ -22,31 +22,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir;
 ###########################################################################
 note 'the libpq listener compiles without warnings';
 ###########################################################################
-my $listener = "$tmp/listener";
-{
-	my $src = "$FindBin::RealBin/../listener.c";
-	my ($incdir, $libdir);
-	IPC::Run::run([ 'pg_config', '--includedir' ], '>', \$incdir)
-	  or die 'pg_config --includedir failed';
-	IPC::Run::run([ 'pg_config', '--libdir' ], '>', \$libdir)
-	  or die 'pg_config --libdir failed';
-	chomp($incdir, $libdir);
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(
-		[
-			'cc', '-Wall', '-Wextra', '-Werror', '-o', $listener, $src,
-			"-I$incdir", "-L$libdir", '-lpq', '-lz'
-		],
-		'>', \$out, '2>', \$err);
-	ok($ok, 'test/listener.c compiles with -Wall -Wextra -Werror')
-	  or diag($err);
-	is($err, '', 'the compiler printed nothing');
-	unless ($ok)
-	{
-		done_testing();
-		exit 1;
-	}
-}
+my $listener = compile_client('listener', $tmp, '-lz');
 
 # Start the listener on @channels for $count notifications; returns once it
 # has printed READY (its LISTENs are committed).

@@ -60,35 +60,7 @@ sub finish_listener
 	return ($st >> 8, [ map { (split /\t/, $_, 4)[3] } split /\n/, $out ]);
 }
 
-my $ctl = foundation_node('ctl', extra_conf => "foundation.health_check_interval = 0\n");
-$ctl->safe_psql('postgres', q{
-	CREATE ROLE fdn_member LOGIN;
-	SELECT foundation.grant_member_role('fdn_member');});
-
-my %m;
-for my $name (qw(c1 c2 c3))
-{
-	my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port . ' dbname=postgres user=fdn_member';
-	$m{$name} = foundation_node($name,
-		extra_conf => member_conf($name, $ci, renew => '500ms', lease => '4s'));
-	# The other members relay to this one as fdn_peer, which may do that only.
-	$m{$name}->safe_psql('postgres', q{
-		CREATE ROLE fdn_peer LOGIN;
-		GRANT USAGE ON SCHEMA foundation TO fdn_peer;
-		GRANT EXECUTE ON FUNCTION foundation.relay_deliver(text, jsonb) TO fdn_peer;});
-	$m{$name}->append_conf('postgresql.conf',
-		"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
-		  . " dbname=postgres user=fdn_peer'\n");
-	$m{$name}->reload;
-}
-for my $k (sort keys %m)
-{
-	ok( wait_for($m{$k},
-			q{SELECT count(*) = 2 AND bool_and(conninfo LIKE '%user=fdn_peer%') FROM foundation.cluster_peers}),
-		"$k knows the two other members");
-	ok(wait_for($m{$k}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
-		"$k runs its relay");
-}
+my ($ctl, %m) = channel_cluster(qw(c1 c2 c3));
 
 ###########################################################################
 note '1. broadcast from every member reaches every member once, in order';

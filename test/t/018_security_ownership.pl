@@ -170,6 +170,7 @@ my @public_api = sort qw(
   foundation.register(text,integer,jsonb)
   foundation.register_agent(text,jsonb)
   foundation.register_orchestration_variable(jsonb)
+  foundation.replay(text,bigint)
   foundation.route_message(jsonb,text,boolean)
   foundation.run_auction(jsonb,text[],jsonb)
   foundation.run_custom_protocol(jsonb,text[],jsonb)

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -15,7 +16,7 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   foundation_node create_ticker wait_for sql_error q1
-  settled_sql supervisor_pid member_conf
+  settled_sql supervisor_pid member_conf compile_client channel_cluster start_burst
 );
 
 # The longest any bounded wait in these tests may take.  Only reached when
@@ -173,6 +174,104 @@ SELECT (SELECT bool_and(c.pid IS NOT NULL AND c.pid = s.pid)
      = (SELECT count(*) FROM foundation.children
          WHERE status = 'running' AND pid IS NOT NULL)
 };
+}
+
+# Compile test/<name>.c, a libpq client, into $dir with -Wall -Wextra
+# -Werror and the extra libraries (e.g. '-lz'); two tests: it compiled,
+# and the compiler printed nothing.  Ends the test file if it failed.
+# Returns the program's path.
+sub compile_client
+{
+	my ($name, $dir, @libs) = @_;
+	my $bin = "$dir/$name";
+	my ($incdir, $libdir);
+	IPC::Run::run([ 'pg_config', '--includedir' ], '>', \$incdir)
+	  or die 'pg_config --includedir failed';
+	IPC::Run::run([ 'pg_config', '--libdir' ], '>', \$libdir)
+	  or die 'pg_config --libdir failed';
+	chomp($incdir, $libdir);
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run(
+		[
+			'cc', '-Wall', '-Wextra', '-Werror', '-o', $bin,
+			"$FindBin::RealBin/../$name.c",
+			"-I$incdir", "-L$libdir", '-lpq', @libs
+		],
+		'>', \$out, '2>', \$err);
+	ok($ok, "test/$name.c compiles with -Wall -Wextra -Werror")
+	  or diag($err);
+	is($err, '', 'the compiler printed nothing');
+	unless ($ok)
+	{
+		done_testing();
+		exit 1;
+	}
+	return $bin;
+}
+
+# A control database and members named @names that relay channel messages
+# to each other as fdn_peer, a role that may do only that; two tests per
+# member (it knows the others, it runs its relay).  Returns the control
+# node and a hash of the members by name.
+sub channel_cluster
+{
+	my (@names) = @_;
+	my $ctl = foundation_node('ctl', extra_conf => "foundation.health_check_interval = 0\n");
+	$ctl->safe_psql('postgres', q{
+	CREATE ROLE fdn_member LOGIN;
+	SELECT foundation.grant_member_role('fdn_member');});
+
+	my %m;
+	for my $name (@names)
+	{
+		my $ci = 'host=' . $ctl->host . ' port=' . $ctl->port . ' dbname=postgres user=fdn_member';
+		$m{$name} = foundation_node($name,
+			extra_conf => member_conf($name, $ci, renew => '500ms', lease => '4s'));
+		# The other members relay to this one as fdn_peer, which may do that only.
+		$m{$name}->safe_psql('postgres', q{
+		CREATE ROLE fdn_peer LOGIN;
+		GRANT USAGE ON SCHEMA foundation TO fdn_peer;
+		GRANT EXECUTE ON FUNCTION foundation.relay_deliver(text, jsonb) TO fdn_peer;});
+		$m{$name}->append_conf('postgresql.conf',
+			"foundation.node_conninfo = 'host=" . $m{$name}->host . ' port=' . $m{$name}->port
+			  . " dbname=postgres user=fdn_peer'\n");
+		$m{$name}->reload;
+	}
+	my $others = scalar(@names) - 1;
+	for my $k (sort keys %m)
+	{
+		ok( wait_for($m{$k},
+				qq{SELECT count(*) = $others AND bool_and(conninfo LIKE '%user=fdn_peer%') FROM foundation.cluster_peers}),
+			"$k knows the other members ($others)");
+		ok(wait_for($m{$k}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
+			"$k runs its relay");
+	}
+	return ($ctl, %m);
+}
+
+# Start psql broadcasting on $channel of $node the messages {"n": 1} to
+# {"n": $total}, one transaction each, and after every 500th a message
+# {"rolled": i} in a transaction that rolls back.  Returns the IPC::Run
+# handle and a reference to psql's stderr.
+sub start_burst
+{
+	my ($node, $channel, $total) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', qq{
+DO \$\$
+BEGIN
+  FOR i IN 1..$total LOOP
+    PERFORM foundation.broadcast('$channel', jsonb_build_object('n', i));
+    COMMIT;
+    IF i % 500 = 0 THEN
+      PERFORM foundation.broadcast('$channel', jsonb_build_object('rolled', i));
+      ROLLBACK;
+    END IF;
+  END LOOP;
+END \$\$;} ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(360));
+	return ($h, \$err);
 }
 
 1;

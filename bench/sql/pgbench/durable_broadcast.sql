@@ -1,0 +1,1 @@
+SELECT foundation.broadcast('telemetry', '@MSG100@'::jsonb);
