@@ -40,6 +40,18 @@ SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
   ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs_child_id_seq', '');
 
+-- The database a child runs in, bound on this server the first time the
+-- supervisor sees its spec (by the name in child_specs.database): from
+-- then on the child follows that database (a rename keeps it there), and a
+-- database created later under the same name, by whoever may create
+-- databases, is never taken for it.  Runtime state: not dumped, so a
+-- restored spec binds anew on the server it is restored to.
+CREATE TABLE foundation.child_db (
+    child_id bigint PRIMARY KEY REFERENCES foundation.child_specs ON DELETE CASCADE,
+    dboid    oid NOT NULL
+);
+REVOKE ALL ON foundation.child_db FROM PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Registry: unique names for processes.
 ------------------------------------------------------------------------------

@@ -219,6 +219,22 @@ END $$;
 COMMENT ON FUNCTION foundation.replay(text, bigint) IS
   'The committed messages of a durable channel after after_seq that are still retained, in order. Equivalent to: SELECT seq, message, sent_at FROM foundation.durable_messages WHERE channel = $1 AND seq > $2 ORDER BY seq.';
 
+-- The database a child runs in, bound on this server the first time the
+-- supervisor sees its spec (by the name in child_specs.database): from
+-- then on the child follows that database (a rename keeps it there), and a
+-- database created later under the same name, by whoever may create
+-- databases, is never taken for it.  Runtime state: not dumped, so a
+-- restored spec binds anew on the server it is restored to.
+CREATE TABLE foundation.child_db (
+    child_id bigint PRIMARY KEY REFERENCES foundation.child_specs ON DELETE CASCADE,
+    dboid    oid NOT NULL
+);
+REVOKE ALL ON foundation.child_db FROM PUBLIC;
+-- Bind every existing child to the database it runs in now.
+INSERT INTO foundation.child_db (child_id, dboid)
+  SELECT c.child_id, d.oid FROM foundation.child_specs c
+    JOIN pg_catalog.pg_database d ON d.datname = c.database;
+
 -- What pg_dump keeps, in the order of the install pieces.
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
   'WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''

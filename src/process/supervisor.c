@@ -207,13 +207,31 @@ load_rows(int *nrows)
 
 	/*
 	 * A spec names its database (a dump restored elsewhere keeps it by
-	 * name); the OID is looked up on every pass.
+	 * name); the first pass that finds a database of that name binds the
+	 * child to it (foundation.child_db), and the child runs there from then
+	 * on, renamed or not.  A database created later under the same name is
+	 * never taken for it: whoever may create databases could otherwise make
+	 * the child's owner run their procedure of the same name.
 	 */
+	fdn_spi_exec("INSERT INTO foundation.child_db (child_id, dboid)"
+				 " SELECT c.child_id, d.oid FROM foundation.child_specs c"
+				 " JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) c.database"
+				 " WHERE c.status OPERATOR(pg_catalog.=) 'running'"
+				 " ON CONFLICT (child_id) DO NOTHING",
+				 0, NULL, NULL, NULL, SPI_OK_INSERT);
+	/* A renamed database: the spec (and so a dump) shows its new name. */
+	fdn_spi_exec("UPDATE foundation.child_specs c SET database = d.datname"
+				 " FROM foundation.child_db b, pg_catalog.pg_database d"
+				 " WHERE b.child_id OPERATOR(pg_catalog.=) c.child_id"
+				 " AND d.oid OPERATOR(pg_catalog.=) b.dboid"
+				 " AND c.database OPERATOR(pg_catalog.<>) d.datname",
+				 0, NULL, NULL, NULL, SPI_OK_UPDATE);
 	fdn_spi_exec("SELECT c.child_id, c.id, c.restart, c.module, c.args::text, d.oid, c.owner,"
 				 " c.max_restarts, c.max_seconds, c.database::text"
 				 " FROM foundation.child_specs c"
-				 " LEFT JOIN pg_catalog.pg_database d ON d.datname = c.database"
-				 " WHERE c.status = 'running'",
+				 " LEFT JOIN foundation.child_db b ON b.child_id OPERATOR(pg_catalog.=) c.child_id"
+				 " LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) b.dboid"
+				 " WHERE c.status OPERATOR(pg_catalog.=) 'running'",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	*nrows = (int) SPI_processed;
 	rows = palloc0(sizeof(FdnRow) * (SPI_processed + 1));
@@ -343,16 +361,18 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 	}
 
 	/*
-	 * Its database is missing: dropped, or not restored yet (a dump of this
-	 * database restored before the child's).  The row waits as it is.
+	 * Its database is missing: not restored yet (a dump of this database
+	 * restored before the child's), or dropped since the child was bound to
+	 * it.  The row waits as it is.
 	 */
 	if (!OidIsValid(row->dboid))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_UNDEFINED_DATABASE),
-				 errmsg("foundation supervisor cannot start child " INT64_FORMAT " (\"%s\"): database \"%s\" does not exist",
+				 errmsg("foundation supervisor cannot start child " INT64_FORMAT " (\"%s\"): its database \"%s\" does not exist",
 						row->child_id, row->id, row->dbname),
-				 errhint("It starts once the database exists (for example, when its dump is restored); stop it with foundation.terminate_child(" INT64_FORMAT ") if it is gone for good.",
+				 errdetail("A child runs only in the database it was first started in on this server; one created again under the same name is not taken for it."),
+				 errhint("It starts once its database is restored; stop it with foundation.terminate_child(" INT64_FORMAT ") if the database is gone for good.",
 						 row->child_id)));
 		return;
 	}

@@ -20,6 +20,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $old = foundation_node('dump_source',
 	extra_conf => "foundation.health_check_interval = 0\n");
@@ -289,6 +290,39 @@ SELECT string_agg(c.id || ':' || a.usename || ':' || a.datname, ' ')
 		'alice_other_db:alice:otherdb'),
 	'the child in otherdb starts once its database is restored, as alice, in otherdb');
 ok(wait_for($new, settled_sql()), 'the target\'s children are settled');
+
+# The child is bound to that database now.  Dropped and created again under
+# the same name (anyone with CREATEDB could), with a procedure of the
+# child's module name in it, the new one is never taken for the old: the
+# child waits, and the impostor's procedure never runs as alice.
+$new->safe_psql('postgres', 'DROP DATABASE otherdb WITH (FORCE)');
+my $drop_offset = -s $new->logfile;
+$new->safe_psql('postgres', 'CREATE DATABASE otherdb');
+$new->safe_psql('otherdb', q{
+CREATE TABLE public.caught (who text);
+GRANT INSERT ON public.caught TO PUBLIC;
+CREATE PROCEDURE public.ticker(args jsonb) LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.caught VALUES (current_user);
+  COMMIT;
+  LOOP PERFORM pg_sleep(0.05); END LOOP;
+END $$;
+GRANT EXECUTE ON PROCEDURE public.ticker(jsonb) TO PUBLIC;});
+my $refusals = 0;
+for (1 .. 600)
+{
+	my $log = substr(slurp_file($new->logfile), $drop_offset);
+	$refusals = () = $log =~ /cannot start child \d+ \("alice_other_db"\): its database "otherdb" does not exist/g;
+	last if $refusals >= 3;
+	usleep(100_000);
+}
+cmp_ok($refusals, '>=', 3,
+	'the supervisor does not take the new otherdb for the child\'s (refused on each pass)');
+is($new->safe_psql('otherdb', 'SELECT count(*) FROM public.caught'), '0',
+	'the procedure planted in the new otherdb never ran');
+is($new->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_activity WHERE datname = 'otherdb' AND usename = 'alice'}),
+	'0', 'no process of alice\'s is connected to it');
 
 ###########################################################################
 note '5. handlers and agents work on the target';
