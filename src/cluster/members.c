@@ -207,6 +207,7 @@ local_running_json(void)
 static void
 fence_member(const char *why)
 {
+	fdn_expire_leases();
 	fdn_stop_local_singletons(why);
 	members_shared->epoch = 0;
 	members_shared->deadline_ns = 0;
@@ -334,12 +335,16 @@ fdn_membership_forget_stale(void)
 	 */
 	if (done)
 		return;
-	done = true;
 	if (members_shared->epoch != 0)
+	{
+		done = true;
 		return;
+	}
 	fdn_spi_exec("WITH l AS (DELETE FROM foundation.cluster_local RETURNING child_id)"
 				 " DELETE FROM foundation.child_specs c USING l WHERE c.child_id = l.child_id",
 				 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	/* Only once it worked: an error here is retried at the next pass. */
+	done = true;
 	if (SPI_processed > 0)
 		elog(LOG, "foundation: forgot %d cluster singleton(s) of a past epoch; they start again only if assigned here",
 			 (int) SPI_processed);
@@ -435,6 +440,8 @@ fence_if_expired(void)
 		 members_shared->epoch, timestamptz_to_str(members_shared->renewed),
 		 child_fenced ? " for a cluster singleton that stopped itself" : "");
 	fence_member("this member's lease ended before it was renewed");
+	/* Children that stopped themselves meanwhile are this fence's too. */
+	fenced_seen = pg_atomic_read_u32(&fdn_shared->fenced_count);
 	members_shared->sync = true;	/* rejoin at once */
 	return true;
 }

@@ -106,9 +106,37 @@ fdn_stop_local_singletons(const char *why)
 		stop_local(&v[i], why);
 }
 
-/* Extend the lease of every child that has one (after a renewal). */
+/*
+ * Extend the lease of every child that has one (after a renewal).  A
+ * deadline that has passed is never extended: that child was fenced, or is
+ * stopping itself, and a paused one must not wake up to a valid lease and
+ * commit.
+ */
 void
 fdn_extend_leases(uint64 deadline)
+{
+	uint64		now = fdn_monotonic_ns();
+	int			i;
+
+	LWLockAcquire(fdn_shared->lock, LW_SHARED);
+	for (i = 0; i < fdn_shared->nslots; i++)
+	{
+		FdnChildSlot *slot = &fdn_shared->slots[i];
+
+		if (slot->child_id != 0 && slot->fence_token != 0 &&
+			pg_atomic_read_u64(&slot->lease_deadline) > now)
+			pg_atomic_write_u64(&slot->lease_deadline, deadline);
+	}
+	LWLockRelease(fdn_shared->lock);
+}
+
+/*
+ * End the lease of every child that has one, at once (fencing): a child
+ * that does not exit on the signal (paused, not scheduled) finds its lease
+ * over when it runs again, and commits nothing.
+ */
+void
+fdn_expire_leases(void)
 {
 	int			i;
 
@@ -118,7 +146,7 @@ fdn_extend_leases(uint64 deadline)
 		FdnChildSlot *slot = &fdn_shared->slots[i];
 
 		if (slot->child_id != 0 && slot->fence_token != 0)
-			pg_atomic_write_u64(&slot->lease_deadline, deadline);
+			pg_atomic_write_u64(&slot->lease_deadline, 1);
 	}
 	LWLockRelease(fdn_shared->lock);
 }

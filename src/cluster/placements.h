@@ -26,6 +26,9 @@ extern void fdn_stop_local_singletons(const char *why);
 /* Extend the lease of every running cluster singleton to deadline. */
 extern void fdn_extend_leases(uint64 deadline);
 
+/* End every child's lease at once (fencing). */
+extern void fdn_expire_leases(void);
+
 /* Give its lease to any cluster singleton here that has none yet. */
 extern void fdn_stamp_local_leases(uint64 deadline);
 

@@ -29,6 +29,7 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -64,6 +65,9 @@ fence_now(void)
 static void
 fence_timeout(void)
 {
+	/* Exiting already: an ordinary exit is not turned into a fence. */
+	if (proc_exit_inprogress)
+		return;
 	if (fence_slot != NULL && !fenced && deadline_passed())
 		fence_now();
 }

@@ -138,8 +138,15 @@ run_hooks(HookKind kind)
 					 errmsg("foundation supervisor: the %s hook of %s failed: %s",
 							hook_names[kind], hooks[i]->feature, edata->message),
 					 edata->detail ? errdetail("%s", edata->detail) : 0,
-					 errhint("Its work is rolled back and tried again at the next pass; the children and the other features are not affected.")));
+					 errhint("Its work is rolled back and tried again at the next pass (an after_pass hook within a second); the children and the other features are not affected.")));
 			FreeErrorData(edata);
+			/*
+			 * Tried again soon, not after foundation.naptime: a lease
+			 * renewal that failed once must not wait until the lease is
+			 * gone.
+			 */
+			if (kind == HOOK_AFTER_PASS && (next_ms < 0 || next_ms > 1000))
+				next_ms = 1000;
 			continue;
 		}
 		if (call.next_ms >= 0 && (next_ms < 0 || call.next_ms < next_ms))
