@@ -88,20 +88,36 @@ load_config(void)
 	cache_relid = config_relid();
 	if (!OidIsValid(cache_relid))
 		return;					/* foundation is not installed here */
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT channel FROM foundation.channel_config",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1);
-		int			c = fdn_topic_index(psprintf("foundation:%s", name));
-
-		if (c >= 0)
-			durable[c] = true;
-	}
-	fdn_priv_end(&priv);
+	/*
+	 * Valid from before the read: an invalidation that arrives while it
+	 * runs (taking the table's lock processes them) marks it stale again.
+	 * Read from the latest snapshot, not the transaction's: under
+	 * REPEATABLE READ an old snapshot would be cached for the backend's
+	 * life.
+	 */
 	cache_valid = true;
+	PG_TRY();
+	{
+		fdn_priv_begin(&priv);
+		fdn_spi_query_latest("SELECT channel FROM foundation.channel_config",
+							 0, NULL, NULL, NULL);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 1);
+			int			c = fdn_topic_index(psprintf("foundation:%s", name));
+
+			if (c >= 0)
+				durable[c] = true;
+		}
+		fdn_priv_end(&priv);
+	}
+	PG_CATCH();
+	{
+		cache_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 static bool
