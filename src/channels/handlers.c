@@ -149,8 +149,10 @@ static void
 dispatcher_after_restore(void)
 {
 	bool		isnull;
+	pid_t		pid = handlers_shared->dispatcher_pid;
 
-	if (handlers_shared->dispatcher_pid != 0)
+	/* A dispatcher that ran once and is gone does not count. */
+	if (pid != 0 && BackendPidGetProc(pid) != NULL)
 		return;
 	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.channel_handlers)"
 				 " AND NOT EXISTS (SELECT FROM foundation.child_specs"

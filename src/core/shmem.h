@@ -87,17 +87,23 @@ typedef struct FdnShared
 extern FdnShared *fdn_shared;
 
 /*
- * CLOCK_MONOTONIC in nanoseconds: one clock for every process of the
+ * A monotonic clock in nanoseconds: one clock for every process of the
  * machine (the supervisor sets lease deadlines, the children compare
- * against them), never stepped by NTP or an administrator.  Async-signal
- * safe: the children read it in a timeout handler.
+ * against them), never stepped by NTP or an administrator.  CLOCK_BOOTTIME
+ * where there is one: unlike CLOCK_MONOTONIC it also counts the time the
+ * machine was suspended, which the control database's clock counts too.
+ * Async-signal safe: the children read it in a timeout handler.
  */
 static inline uint64
 fdn_monotonic_ns(void)
 {
 	struct timespec ts;
 
+#ifdef CLOCK_BOOTTIME
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+#else
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
 	return (uint64) ts.tv_sec * UINT64CONST(1000000000) + (uint64) ts.tv_nsec;
 }
 
