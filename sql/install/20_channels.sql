@@ -132,6 +132,14 @@ CREATE TABLE foundation.channel_config (
 COMMENT ON TABLE foundation.channel_config IS
   'Durable channels (foundation.configure_channel) and how long their messages stay replayable.';
 GRANT SELECT ON foundation.channel_config TO PUBLIC;
+-- Whatever changes the configuration (configure_channel, a superuser's
+-- INSERT, pg_restore's COPY), every backend rereads it once that commits.
+CREATE FUNCTION foundation._channel_config_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_channel_config_changed';
+REVOKE ALL ON FUNCTION foundation._channel_config_changed() FROM PUBLIC;
+CREATE TRIGGER channel_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.channel_config
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._channel_config_changed();
 
 CREATE SEQUENCE foundation.durable_seq;
 CREATE TABLE foundation.durable_messages (

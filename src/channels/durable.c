@@ -30,6 +30,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -156,13 +157,29 @@ fdn_durable_log(int channel, Jsonb *message)
 	return seq;
 }
 
+/*
+ * The trigger on foundation.channel_config: whatever changes it (this
+ * module's configure_channel, a superuser's INSERT, pg_restore's COPY),
+ * every backend rereads the configuration once the change commits.
+ */
+PG_FUNCTION_INFO_V1(fdn_channel_config_changed);
+Datum
+fdn_channel_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "fdn_channel_config_changed: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
 Datum
 fdn_configure_channel(PG_FUNCTION_ARGS)
 {
 	FdnPrivState priv;
 	int			channel;
 	Datum		values[2];
-	Oid			relid;
 
 	if (PG_ARGISNULL(0))
 		fdn_channels_null_arg("channel");
@@ -193,11 +210,7 @@ fdn_configure_channel(PG_FUNCTION_ARGS)
 					 SPI_OK_INSERT);
 	}
 	fdn_priv_end(&priv);
-
-	/* Every backend rereads the configuration after this commits. */
-	relid = config_relid();
-	if (OidIsValid(relid))
-		CacheInvalidateRelcacheByRelid(relid);
+	/* The table's trigger tells every backend to reread it at commit. */
 	PG_RETURN_VOID();
 }
 

@@ -226,6 +226,28 @@ SELECT count(*) = 1 FROM pg_locks
 }
 
 ###########################################################################
+note '7b. a change made without configure_channel reaches running sessions too';
+###########################################################################
+{
+	# As pg_restore's COPY or a superuser's INSERT would make it.
+	$node->safe_psql('postgres', q{SELECT foundation.configure_channel('control', NULL)});
+	my $c = $node->background_psql('postgres');
+	$c->query_safe(q{SELECT foundation.broadcast('control', '{"cached": 1}')});
+	$node->safe_psql('postgres',
+		q{INSERT INTO foundation.channel_config (channel, retention) VALUES ('control', '1 hour')});
+	$c->query_safe(q{SELECT foundation.broadcast('control', '{"after_insert": 1}')});
+	is($node->safe_psql('postgres', q{
+SELECT count(*) FROM foundation.replay('control', 0) WHERE message ? 'after_insert'}),
+		'1', 'a session that had read the configuration before the INSERT keeps the next message');
+	$node->safe_psql('postgres', q{DELETE FROM foundation.channel_config WHERE channel = 'control'});
+	$c->query_safe(q{SELECT foundation.broadcast('control', '{"after_delete": 1}')});
+	is($node->safe_psql('postgres', q{
+SELECT count(*) FROM foundation.durable_messages WHERE channel = 'control' AND message ? 'after_delete'}),
+		'0', 'and, after a DELETE, keeps none');
+	$c->quit;
+}
+
+###########################################################################
 note '8. a server-side handler of a durable channel gets the message itself';
 ###########################################################################
 {
