@@ -30,7 +30,6 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -166,12 +165,7 @@ PG_FUNCTION_INFO_V1(fdn_channel_config_changed);
 Datum
 fdn_channel_config_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "fdn_channel_config_changed: not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
+	return fdn_invalidate_on_change(fcinfo, "fdn_channel_config_changed");
 }
 
 Datum

@@ -48,4 +48,11 @@ extern const char *fdn_clip(const char *s, int max);
  */
 extern void fdn_null_arg_error(const char *what, const char *hint) pg_attribute_noreturn();
 
+/*
+ * The body of a statement trigger on one of foundation's tables that
+ * backends cache: every backend's relcache callbacks hear of the change
+ * when it commits.
+ */
+extern Datum fdn_invalidate_on_change(FunctionCallInfo fcinfo, const char *trigger);
+
 #endif							/* FOUNDATION_H */

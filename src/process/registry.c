@@ -116,12 +116,7 @@ registry_invalidate(Datum arg, Oid relid)
 Datum
 fdn_registry_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "fdn_registry_changed: not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
+	return fdn_invalidate_on_change(fcinfo, "fdn_registry_changed");
 }
 
 static void
