@@ -107,13 +107,11 @@ fdn_stop_local_singletons(const char *why)
 }
 
 /*
- * Extend the lease of every child that has one (after a renewal).  A
- * deadline that has passed is never extended: that child was fenced, or is
- * stopping itself, and a paused one must not wake up to a valid lease and
- * commit.
+ * Write a lease deadline into the slot of every child that has a lease;
+ * with keep_passed, not where the deadline has already passed.
  */
-void
-fdn_extend_leases(uint64 deadline)
+static void
+write_leases(uint64 deadline, bool keep_passed)
 {
 	uint64		now = fdn_monotonic_ns();
 	int			i;
@@ -123,11 +121,25 @@ fdn_extend_leases(uint64 deadline)
 	{
 		FdnChildSlot *slot = &fdn_shared->slots[i];
 
-		if (slot->child_id != 0 && slot->fence_token != 0 &&
-			pg_atomic_read_u64(&slot->lease_deadline) > now)
-			pg_atomic_write_u64(&slot->lease_deadline, deadline);
+		if (slot->child_id == 0 || slot->fence_token == 0)
+			continue;
+		if (keep_passed && pg_atomic_read_u64(&slot->lease_deadline) <= now)
+			continue;
+		pg_atomic_write_u64(&slot->lease_deadline, deadline);
 	}
 	LWLockRelease(fdn_shared->lock);
+}
+
+/*
+ * Extend the lease of every child that has one (after a renewal).  A
+ * deadline that has passed is never extended: that child was fenced, or is
+ * stopping itself, and a paused one must not wake up to a valid lease and
+ * commit.
+ */
+void
+fdn_extend_leases(uint64 deadline)
+{
+	write_leases(deadline, true);
 }
 
 /*
@@ -138,17 +150,7 @@ fdn_extend_leases(uint64 deadline)
 void
 fdn_expire_leases(void)
 {
-	int			i;
-
-	LWLockAcquire(fdn_shared->lock, LW_SHARED);
-	for (i = 0; i < fdn_shared->nslots; i++)
-	{
-		FdnChildSlot *slot = &fdn_shared->slots[i];
-
-		if (slot->child_id != 0 && slot->fence_token != 0)
-			pg_atomic_write_u64(&slot->lease_deadline, 1);
-	}
-	LWLockRelease(fdn_shared->lock);
+	write_leases(1, false);
 }
 
 /*
