@@ -195,9 +195,10 @@ CREATE TABLE foundation.durable_messages (
     sent_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (channel, seq)
 );
-CREATE INDEX ON foundation.durable_messages (sent_at);
+-- Retention sweeps each channel by its time through this index.
+CREATE INDEX ON foundation.durable_messages (channel, sent_at);
 COMMENT ON TABLE foundation.durable_messages IS
-  'Committed messages of durable channels, written by the broadcasting transaction; seq grows in commit order on a channel. Read with foundation.replay.';
+  'Committed messages of durable channels, written by the broadcasting transaction at its commit; seq grows in commit order on a channel; sent_at is the commit time. Read with foundation.replay.';
 -- Every LISTENing session of the database sees these messages anyway.
 GRANT SELECT ON foundation.durable_messages TO PUBLIC;
 
@@ -205,7 +206,7 @@ CREATE FUNCTION foundation.configure_channel(channel text, retention interval)
     RETURNS void LANGUAGE c VOLATILE CALLED ON NULL INPUT
     AS 'MODULE_PATHNAME', 'fdn_configure_channel';
 COMMENT ON FUNCTION foundation.configure_channel(text, interval) IS
-  'Make a channel durable: every message is kept for retention with a sequence number ({"foundation_seq": n, "message": ...} on the wire) and replayable with foundation.replay; NULL makes it plain again. Costs a row per message and serializes the channel''s broadcasts until their commit. Equivalent to: INSERT INTO foundation.channel_config ... ON CONFLICT DO UPDATE (or DELETE).';
+  'Make a channel durable: every message is kept for retention with a sequence number ({"foundation_seq": n, "message": ...} on the wire) and replayable with foundation.replay; NULL makes it plain again. Costs a row per message, written at commit; the channel''s committers take turns while they commit. Equivalent to: INSERT INTO foundation.channel_config ... ON CONFLICT DO UPDATE (or DELETE).';
 REVOKE ALL ON FUNCTION foundation.configure_channel(text, interval) FROM PUBLIC;
 
 CREATE FUNCTION foundation.replay(channel text, after_seq bigint)

@@ -81,23 +81,36 @@ fdn_channels_null_arg(const char *what)
 	fdn_null_arg_error(what, "See docs/channels.md for the arguments.");
 }
 
-static void
-broadcast_text(int channel, Jsonb *message, char *text, bool compression,
-				   FdnRoute route)
+void
+fdn_channel_send(int channel, Jsonb *message, char *text, bool compression,
+				 FdnRoute route, int64 seq)
 {
 	const char *topic = fdn_channel_topics[channel];
 	FdnEncoded	enc;
 
-	ereport(DEBUG1,
-			(errmsg_internal(CH "Broadcasting to %s (topic: %s)",
-							 fdn_channel_names[channel], topic)));
 	enc = fdn_encode_message(fdn_channel_names[channel], message, text,
-							 compression, fdn_durable_log(channel, message));
+							 compression, seq);
 	ereport(DEBUG1,
 			(errmsg_internal("  pg_notify('%s', ...)", topic)));
 	Async_Notify(topic, enc.payload);
 	fdn_stats_count(channel, enc.bytes, enc.form == FDN_WIRE_COMPRESSED,
 					enc.form == FDN_WIRE_STORED, route);
+}
+
+/*
+ * A plain channel's message is encoded and queued now; a durable
+ * channel's waits for the pre-commit, where it gets its seq (durable.c).
+ */
+static void
+broadcast_text(int channel, Jsonb *message, char *text, bool compression,
+			   FdnRoute route)
+{
+	ereport(DEBUG1,
+			(errmsg_internal(CH "Broadcasting to %s (topic: %s)",
+							 fdn_channel_names[channel],
+							 fdn_channel_topics[channel])));
+	if (!fdn_durable_defer(channel, message, text, compression, route))
+		fdn_channel_send(channel, message, text, compression, route, 0);
 }
 
 void

@@ -27,6 +27,13 @@ extern int	fdn_topic_index(const char *topic);
 extern void fdn_broadcast(int channel, Jsonb *message, bool compression,
 						  FdnRoute route);
 
+/*
+ * Encode a message, queue its notification for this transaction's commit
+ * and count it; seq > 0 numbers it (a durable channel's, at pre-commit).
+ */
+extern void fdn_channel_send(int channel, Jsonb *message, char *text,
+							 bool compression, FdnRoute route, int64 seq);
+
 /* Shared memory and supervisor hooks of the channels (_PG_init). */
 extern void fdn_channels_init(void);
 

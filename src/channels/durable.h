@@ -12,12 +12,16 @@
 
 #include "utils/jsonb.h"
 
+#include "channels/channel_stats.h"
+
 /*
- * On a durable channel: take the channel's lock until the transaction
- * ends, log the message in foundation.durable_messages and return its seq.
- * On a plain channel: 0, and nothing done.
+ * On a durable channel: keep the message for this transaction's
+ * pre-commit, where it is numbered, logged in foundation.durable_messages
+ * and notified (a rolled-back savepoint drops it), and return true.  On a
+ * plain channel: false, and nothing done.
  */
-extern int64 fdn_durable_log(int channel, Jsonb *message);
+extern bool fdn_durable_defer(int channel, Jsonb *message, char *text,
+							  bool compression, FdnRoute route);
 
 /* Supervisor cleanup: expired durable messages go, in bounded batches. */
 extern void fdn_durable_cleanup(void);

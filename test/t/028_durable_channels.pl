@@ -15,7 +15,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $node = foundation_node('durable');
+# A synchronous standby that never comes, waited for only by a session
+# that sets synchronous_commit = on (section 7): a commit held open there.
+my $node = foundation_node('durable', extra_conf => q{
+wal_level = replica
+max_wal_senders = 2
+synchronous_standby_names = 'nobody'
+synchronous_commit = local
+});
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
 ###########################################################################
@@ -124,6 +131,34 @@ SELECT foundation.broadcast('events', '{"kept": 2}'); COMMIT;
 	is($node->safe_psql('postgres',
 		"SELECT string_agg(message::text, ',' ORDER BY seq) FROM foundation.replay('events', $before)"),
 		'{"kept": 1},{"kept": 2}', 'replay: the committed ones only, in order');
+
+	# Nested savepoints: a released one's messages belong to its parent.
+	$before = max_seq();
+	my $p = payloads('events', q{
+BEGIN;
+SAVEPOINT s1; SELECT foundation.broadcast('events', '{"rolled": 1}');
+SAVEPOINT s2; SELECT foundation.broadcast('events', '{"rolled": 2}'); RELEASE s2;
+ROLLBACK TO s1;
+SAVEPOINT s3; SELECT foundation.broadcast('events', '{"kept": 3}');
+SAVEPOINT s4; SELECT foundation.broadcast('events', '{"kept": 4}'); RELEASE s4;
+RELEASE s3;
+SAVEPOINT s5; SELECT foundation.broadcast('events', '{"rolled": 5}'); ROLLBACK TO s5;
+COMMIT;});
+	is($node->safe_psql('postgres',
+		"SELECT string_agg(message::text, ',' ORDER BY seq) FROM foundation.replay('events', $before)"),
+		'{"kept": 3},{"kept": 4}',
+		'nested savepoints: a released savepoint rolled back with its parent drops its messages');
+	is(join(',', map { /"message": (\{[^}]*\})/ ? $1 : $_ } @$p), '{"kept": 3},{"kept": 4}',
+		'and its listeners got the kept ones only');
+
+	%e = sql_error($node, q{
+BEGIN; SELECT foundation.broadcast('events', '{"prepared": 1}'); PREPARE TRANSACTION 'p1';});
+	is("$e{sqlstate} $e{message}",
+		'0A000 cannot PREPARE a transaction that has broadcast on a durable channel',
+		'PREPARE TRANSACTION after a durable broadcast is refused, as after NOTIFY');
+	is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM foundation.durable_messages WHERE message ? 'prepared'}),
+		'0', 'and leaves nothing');
 }
 
 ###########################################################################
@@ -201,26 +236,64 @@ SELECT foundation.broadcast('control', '{"c": 1}');
 }
 
 ###########################################################################
-note '7. seqs in commit order; a running session sees a new configuration';
+note '7. seqs in commit order; an open transaction holds nobody up';
 ###########################################################################
 {
 	my $a = $node->background_psql('postgres');
 	my $b = $node->background_psql('postgres');
 	# b has read the configuration (data is plain) before it changes.
 	$b->query_safe(q{SELECT foundation.broadcast('data', '{"warm": 1}')});
-	my $bpid = $b->query_safe('SELECT pg_backend_pid()');
+	my $apid = $a->query_safe('SELECT pg_backend_pid()');
 	$node->safe_psql('postgres', q{SELECT foundation.configure_channel('data', '1 hour')});
 	$a->query_safe(q{BEGIN; SELECT foundation.broadcast('data', '{"from": "a"}')});
-	$b->query_until(qr/go/, qq{\\echo go\nSELECT foundation.broadcast('data', '{"from": "b"}');\n});
+	is($node->safe_psql('postgres', qq{
+SELECT count(*) FROM pg_locks WHERE pid = $apid AND locktype = 'advisory' AND objsubid = 17987}),
+		'0', 'a transaction that broadcast on a durable channel holds no channel lock while open');
+	# With the lock taken at the broadcast, b would wait for a here.
+	$b->query_safe(q{SELECT foundation.broadcast('data', '{"from": "b"}')});
+	pass('a broadcast on a durable channel does not wait for an open transaction that broadcast there');
+	$a->query_safe(q{SELECT foundation.broadcast('data', '{"from": "a2"}'); COMMIT});
+	is($node->safe_psql('postgres',
+		q{SELECT string_agg(message::text, ',' ORDER BY seq) FROM foundation.replay('data', 0)}),
+		'{"from": "b"},{"from": "a"},{"from": "a2"}', 'the seqs follow commit order');
+
+	# Two transactions broadcasting on two durable channels in opposite
+	# orders: with locks taken at the broadcast they would deadlock.
+	$a->query_safe(q{BEGIN; SELECT foundation.broadcast('data', '{"x": "a1"}')});
+	$b->query_safe(q{BEGIN; SELECT foundation.broadcast('events', '{"x": "b1"}')});
+	$a->query_safe(q{SELECT foundation.broadcast('events', '{"x": "a2"}')});
+	$b->query_safe(q{SELECT foundation.broadcast('data', '{"x": "b2"}')});
+	$a->query_safe('COMMIT');
+	$b->query_safe('COMMIT');
+	is($node->safe_psql('postgres', q{
+SELECT string_agg(message->>'x', ',' ORDER BY message->>'x') FROM foundation.durable_messages
+ WHERE message ? 'x'}),
+		'a1,a2,b1,b2', 'opposite orders on two durable channels: both commit, nothing lost');
+
+	# The channel's lock is held through the commit: a committer that
+	# drew its seqs and is still committing (here: waiting for a
+	# synchronous standby that does not exist) makes the next committer on
+	# that channel wait, so seqs never overtake commit order.
+	my $before = $node->safe_psql('postgres',
+		q{SELECT coalesce(max(seq), 0) FROM foundation.durable_messages WHERE channel = 'data'});
+	$a->query_safe(q{SET synchronous_commit = on; BEGIN; SELECT foundation.broadcast('data', '{"sync": "a"}')});
+	$a->query_until(qr/go/, qq{\\echo go\nCOMMIT;\n});
+	ok(wait_for($node, qq{SELECT wait_event = 'SyncRep' FROM pg_stat_activity WHERE pid = $apid}),
+		'a: committed locally, waiting for the standby');
+	my $bpid = $b->query_safe('SELECT pg_backend_pid()');
+	$b->query_until(qr/go/, qq{\\echo go\nSELECT foundation.broadcast('data', '{"sync": "b"}');\n});
 	ok(wait_for($node, qq{
 SELECT count(*) = 1 FROM pg_locks
  WHERE pid = $bpid AND NOT granted AND locktype = 'advisory' AND objsubid = 17987}),
-		'a broadcast on a durable channel waits for an earlier one to commit');
-	$a->query_safe('COMMIT');
+		'b: its commit waits for the channel lock a holds until its commit ends');
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($apid)");
+	$a->query('SELECT 1');
+	like($a->{stderr}, qr/canceling wait for synchronous replication/,
+		'a: its commit ended when its wait was cancelled');
 	$b->query_safe('SELECT 1');
 	is($node->safe_psql('postgres',
-		q{SELECT string_agg(message::text, ',' ORDER BY seq) FROM foundation.replay('data', 0)}),
-		'{"from": "a"},{"from": "b"}', 'the seqs follow commit order');
+		qq{SELECT string_agg(message->>'sync', ',' ORDER BY seq) FROM foundation.replay('data', $before)}),
+		'a,b', 'and its seq follows a\'s');
 	$a->quit;
 	$b->quit;
 }
