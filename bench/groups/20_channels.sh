@@ -64,7 +64,7 @@ CREATE TABLE public.durable_raw (
     message jsonb NOT NULL,
     sent_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (channel, seq));
-CREATE INDEX ON public.durable_raw (sent_at);
+CREATE INDEX ON public.durable_raw (channel, sent_at);
 EOF
 render durable_raw.sql "$WORK/durable_raw.sql"
 render durable_broadcast.sql "$WORK/durable_bc.sql"

@@ -25,6 +25,7 @@ CG_PAIRS=(
 	"submit_bid / upsert|bid_raw.sql|submit_bid.sql|0.7|12"
 	"route_message / broadcast|broadcast.sql|route_message.sql|0.9|5"
 	"check_lease / SELECT 1|where_select1.sql|check_lease.sql|0.9|-"
+	"durable broadcast / INSERT + pg_notify|durable_raw.sql|durable_broadcast.sql|0.9|5b"
 )
 
 echo

@@ -23,3 +23,12 @@ SELECT foundation.open_auction('{}', ARRAY['ag1', 'silent'], '1 day') AS bench_a
 CREATE TABLE public.bench_bids (LIKE foundation.bids INCLUDING ALL);
 
 ALTER TABLE public.bench_bids ALTER ord SET DEFAULT 0;
+
+-- The durable broadcast (benchmark 5b): telemetry is durable; the raw side
+-- inserts into a table with the columns, keys and index of
+-- foundation.durable_messages and notifies the numbered payload.
+SELECT foundation.configure_channel('telemetry', '1 hour');
+
+CREATE TABLE public.durable_raw (channel text NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, message jsonb NOT NULL, sent_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (channel, seq));
+
+CREATE INDEX ON public.durable_raw (channel, sent_at);
