@@ -277,6 +277,8 @@ fdn_durable_defer(int channel, Jsonb *message, char *text, bool compression,
 
 	if (!channel_is_durable(channel))
 		return false;
+	/* It writes at commit: say so now rather than fail the COMMIT. */
+	PreventCommandIfReadOnly("broadcast on a durable channel");
 	if (!xact_callbacks_registered)
 	{
 		RegisterXactCallback(durable_xact_callback, NULL);

@@ -159,6 +159,11 @@ BEGIN; SELECT foundation.broadcast('events', '{"prepared": 1}'); PREPARE TRANSAC
 	is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM foundation.durable_messages WHERE message ? 'prepared'}),
 		'0', 'and leaves nothing');
+	%e = sql_error($node, q{
+BEGIN READ ONLY; SELECT foundation.broadcast('events', '{"read_only": 1}');});
+	is("$e{sqlstate} $e{message}",
+		'25006 cannot execute broadcast on a durable channel in a read-only transaction',
+		'a read-only transaction is told at the broadcast, not at its COMMIT');
 }
 
 ###########################################################################
