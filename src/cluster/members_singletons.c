@@ -23,9 +23,11 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "libpq-fe.h"
@@ -34,6 +36,7 @@
 #include "core/jsonb_util.h"
 #include "core/names.h"
 #include "core/remote.h"
+#include "core/shmem.h"
 #include "core/spi_util.h"
 #include "process/child_fence.h"
 #include "process/registry.h"
@@ -296,17 +299,122 @@ fdn_cluster_live_members(void)
 	return fdn_members_json(fdn_remote_jsonb(r, FDN_JSON_ARRAY, NULL));
 }
 
+/* ---------- whereis ---------- */
+
+/*
+ * This backend's connection to the control database for whereis and
+ * lookup_singleton, kept between calls (a new connection costs about as
+ * much as 40 local lookups), for the conninfo it was opened with.  It
+ * carries only read-only statements, pinned like every connection
+ * foundation opens; a failure closes it and the next call opens another.
+ */
+static PGconn *whereis_conn = NULL;
+static char *whereis_conninfo = NULL;
+static bool whereis_exit_registered = false;
+
+static void
+whereis_disconnect(int code, Datum arg)
+{
+	if (whereis_conn != NULL)
+		PQfinish(whereis_conn);
+	whereis_conn = NULL;
+}
+
+static char *
+whereis_ask(const char *name)
+{
+	const char *params[1] = {name};
+	FdnRemoteCall call = {0};
+	int			attempt;
+
+	if (whereis_conn != NULL &&
+		(whereis_conninfo == NULL || strcmp(whereis_conninfo, fdn_control_conninfo) != 0))
+		whereis_disconnect(0, (Datum) 0);
+	if (!whereis_exit_registered)
+	{
+		on_proc_exit(whereis_disconnect, (Datum) 0);
+		whereis_exit_registered = true;
+	}
+	call.conninfo = fdn_control_conninfo;
+	call.sql = "SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
+		" FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1";
+	call.nparams = 1;
+	call.params = params;
+	call.keep = true;
+	/* A kept connection the server closed meanwhile: once more, anew. */
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		bool		reused = whereis_conn != NULL;
+
+		call.conn = whereis_conn;
+		whereis_conn = NULL;
+		fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
+		whereis_conn = call.conn;
+		if (call.ok || !reused)
+			break;
+	}
+	if (whereis_conn != NULL)
+	{
+		if (whereis_conninfo != NULL)
+			pfree(whereis_conninfo);
+		whereis_conninfo = MemoryContextStrdup(TopMemoryContext, fdn_control_conninfo);
+	}
+	if (!call.ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not look up the singleton: the control database did not answer: %s",
+						call.error ? call.error : "?"),
+				 errhint("Check foundation.control_conninfo; scope => 'local' works without it.")));
+	return call.result;
+}
+
+/*
+ * A cluster singleton this member runs, from what the member knows: placed
+ * here (foundation.cluster_local), alive, and its lease not ended.  Exact:
+ * no other member may run it before this member's lease deadline, and the
+ * child stops itself at that deadline.
+ */
+static bool
+whereis_here(const char *name, int32 *pid, int64 *token)
+{
+	FdnPrivState priv;
+	Datum		value = CStringGetTextDatum(name);
+	int64		child_id = 0;
+	bool		isnull;
+	int			idx;
+	FdnChildSlot *slot;
+
+	fdn_priv_begin(&priv);
+	fdn_spi_exec("SELECT child_id FROM foundation.cluster_local WHERE name = $1",
+				 1, (Oid[]) {TEXTOID}, &value, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		child_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+	if (child_id == 0 || (idx = fdn_slot_find(child_id)) < 0)
+		return false;
+	slot = &fdn_shared->slots[idx];
+	if (!fdn_slot_alive(slot) || slot->pid == 0 || slot->fence_token == 0 ||
+		fdn_monotonic_ns() >= pg_atomic_read_u64(&slot->lease_deadline))
+		return false;
+	*pid = slot->pid;
+	if (token)
+		*token = slot->fence_token;
+	return true;
+}
+
 bool
 fdn_cluster_whereis(const char *name, char **node, int32 *pid, int64 *token)
 {
-	const char *params[1] = {name};
 	char	   *r;
 	Jsonb	   *j;
 	char	   *p;
 
-	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
-						 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
-						 1, params, "look up the singleton", NULL);
+	if (whereis_here(name, pid, token))
+	{
+		*node = pstrdup(fdn_node());
+		return true;
+	}
+	r = whereis_ask(name);
 	if (r == NULL)
 		return false;
 	j = control_object(r, "look up the singleton");

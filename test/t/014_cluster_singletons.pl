@@ -172,6 +172,48 @@ for my $k (sort keys %m)
 	is($m{$k}->safe_psql('postgres', "SELECT foundation.lookup_singleton('cs')"),
 		$pid, "lookup_singleton on $k returns the pid");
 }
+
+# whereis on the member that runs the singleton answers from what that
+# member knows (the placement, the child, its lease), without asking the
+# control database; every other member keeps one connection to the
+# control database per session, opened again if it was closed.
+{
+	my $other = (grep { $_ ne $node } sort keys %m)[0];
+	my $WQ = q{%FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1%};
+	# (test clusters log every statement)
+	my $epoch = $ctl->safe_psql('postgres', q{SELECT epoch FROM foundation.cluster_singletons WHERE name = 'cs'});
+	my $from = -s $ctl->logfile;
+	my $s = $m{$node}->background_psql('postgres');
+	is($s->query_safe(q{SELECT node || ':' || pid || ':' || token FROM foundation.whereis('cs')}),
+		"$node:$pid:$epoch", "whereis on $node, where it runs: node, pid and the placement's token");
+	$s->quit;
+	unlike(substr(slurp_file($ctl->logfile), $from), qr/cluster_singletons WHERE name OPERATOR/,
+		"and $node did not ask the control database");
+
+	my $o = $m{$other}->background_psql('postgres');
+	my $before = $ctl->safe_psql('postgres', qq{SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity
+		WHERE usename = 'fdn_$other' AND query LIKE '$WQ'});
+	is($o->query_safe(q{SELECT node || ':' || pid FROM foundation.whereis('cs')}),
+		"$node:$pid", "whereis on $other asks the control database");
+	my $new_conn = sub {
+		my %old = map { $_ => 1 } split /,/, $before;
+		my $all = $ctl->safe_psql('postgres', qq{SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity
+			WHERE usename = 'fdn_$other' AND query LIKE '$WQ'});
+		return join(',', grep { !$old{$_} } split /,/, $all);
+	};
+	my $c1 = $new_conn->();
+	like($c1, qr/^\d+$/, "one connection of ${other}'s session to the control database");
+	$o->query_safe(q{SELECT foundation.whereis('cs'); SELECT foundation.lookup_singleton('cs')});
+	is($new_conn->(), $c1, 'kept: the next whereis and lookup_singleton use the same one');
+	$ctl->safe_psql('postgres', "SELECT pg_terminate_backend($c1)");
+	is($o->query_safe(q{SELECT node || ':' || pid FROM foundation.whereis('cs')}),
+		"$node:$pid", 'after the control database closed it, whereis connects again and answers');
+	my $c2 = $new_conn->();
+	ok($c2 =~ /^\d+$/ && $c2 ne $c1, 'over a new connection');
+	$o->quit;
+	ok(wait_for($ctl, qq{SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $c2}),
+		'which ends with the session');
+}
 is($m{m2}->safe_psql('postgres',
 		q{SET ROLE worker; SELECT foundation.start_singleton('public.ticker', '{}', 'cs')}),
 	$pid, 'starting it again from m2 returns the running pid');
