@@ -184,6 +184,18 @@ for my $v (@old)
 	move_foundation_to($db);
 	$node->safe_psql($db, "CREATE EXTENSION foundation VERSION '$v'");
 	is(extversion($db), $v, "$db: release $v installed");
+	if ($v eq '0.1')
+	{
+		# The update replaces foundation.children: a user's view on it must
+		# be dropped first (docs/backup.md, "Upgrading foundation").
+		$node->safe_psql($db, 'CREATE VIEW public.my_children AS SELECT id FROM foundation.children');
+		my %r = sql_error($node, 'ALTER EXTENSION foundation UPDATE', db => $db);
+		like($r{message} // '', qr/cannot drop view (?:foundation\.)?children because other objects depend on it/,
+			"$db: a user's view on foundation.children stops the update, as documented")
+		  or diag($r{stderr});
+		is(extversion($db), $v, "$db: still $v");
+		$node->safe_psql($db, 'DROP VIEW public.my_children');
+	}
 	$node->safe_psql($db, 'ALTER EXTENSION foundation UPDATE');
 	is(extversion($db), $current, "$db: updated to $current");
 }
