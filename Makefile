@@ -11,6 +11,7 @@ OBJS = \
 	src/core/jsonb_util.o \
 	src/core/xact_end.o \
 	src/core/bgworker.o \
+	src/core/ext_version.o \
 	src/process/child_main.o \
 	src/process/child_fence.o \
 	src/process/launch.o \
@@ -68,6 +69,9 @@ PROVE_TESTS = test/t/*.pl
 
 # Includes name their floor folder: #include "process/launch.h".
 PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
+# The library's version, for its workers to compare with the SQL installed
+# in the database (core/ext_version.c).
+PG_CPPFLAGS += -DFDN_EXTVERSION='"$(EXTVERSION)"'
 SHLIB_LINK = -lz
 SHLIB_LINK_INTERNAL = $(libpq)
 
@@ -80,6 +84,10 @@ include $(PGXS)
 # removed, which the pieces' own times do not show.
 $(DATA_built): $(SQL_PIECES) sql/install
 	cat $(SQL_PIECES) >$@.tmp && mv $@.tmp $@
+
+# The library knows its version (core/ext_version.c): a new default_version
+# rebuilds it.
+src/core/ext_version.o src/core/ext_version.bc: foundation.control
 
 # Rebuild every object when a header changes: they share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*/*.h)

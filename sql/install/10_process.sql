@@ -21,7 +21,10 @@ CREATE TABLE foundation.child_specs (
     restart_count integer NOT NULL DEFAULT 0,
     restart_times timestamptz[] NOT NULL DEFAULT '{}',
     last_exit     text,
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    -- foundation's own children (reserved names) below zero, users' above
+    CONSTRAINT own_children_below_zero
+      CHECK ((child_id < 0) = (id LIKE 'foundation:%'))
 );
 COMMENT ON TABLE foundation.child_specs IS
   'The supervisor''s children: one row per child spec. Written only by foundation''s functions and its supervisor.';
@@ -35,10 +38,23 @@ GRANT SELECT ON foundation.child_specs TO PUBLIC;
 -- was given (foundation.cluster_local, in the cluster piece: the control
 -- database assigns them again, under a lease).  The database and owner are
 -- stored by name (regrole), because OIDs differ from server to server.
+-- A row whose owner was dropped (DROP ROLE leaves it: PostgreSQL records
+-- no dependency on a role stored in a column) is left out too: its owner
+-- would dump as a bare OID, which on another server is nobody, or somebody
+-- else.
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
   'WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
-  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)');
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs_child_id_seq', '');
+
+-- The ids of foundation's own children (the handler dispatcher, the relay),
+-- negated: -1, -2, ...  foundation starts them by itself on a server where
+-- pg_restore is still loading child_specs (one table per transaction), so
+-- they must never take an id a restored row brings.  Not dumped: neither
+-- are those children.
+CREATE SEQUENCE foundation.own_child_ids;
+REVOKE ALL ON SEQUENCE foundation.own_child_ids FROM PUBLIC;
 
 -- The database a child runs in, bound on this server the first time the
 -- supervisor sees its spec (by the name in child_specs.database): from
@@ -74,7 +90,9 @@ GRANT SELECT ON foundation.registry TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('foundation.registry',
   'WHERE child_id IN (SELECT child_id FROM foundation.child_specs'
   ' WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
-  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local))');
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 
 ------------------------------------------------------------------------------
 -- Raw layer: the supervisor (DynamicSupervisor).

@@ -97,8 +97,10 @@ COMMENT ON TABLE foundation.channel_handlers IS
   'Procedures handler(channel text, message jsonb) the dispatcher child calls for every message on a channel, as their owner.';
 GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
 -- pg_dump keeps every subscription (docs/backup.md); handler and owner go
--- by name, and the supervisor starts the dispatcher after a restore.
-SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers', '');
+-- by name, and the supervisor starts the dispatcher after a restore.  Not
+-- a dropped role's (its owner would dump as a bare OID).
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 
 CREATE FUNCTION foundation.subscribe(channel text, handler regprocedure) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe_handler';
@@ -153,11 +155,17 @@ CREATE TABLE foundation.durable_messages (
 CREATE INDEX ON foundation.durable_messages (channel, sent_at);
 COMMENT ON TABLE foundation.durable_messages IS
   'Committed messages of durable channels, written by the broadcasting transaction at its commit; seq grows in commit order on a channel; sent_at is the commit time. Read with foundation.replay.';
--- pg_dump keeps which channels are durable, and where the numbering is:
--- restored, it goes on from there, so no listener's last seq is ahead of
--- the new messages.  The messages themselves are not dumped.
+-- pg_dump keeps which channels are durable, where the numbering is, and
+-- the messages still retained: restored, the numbering goes on from
+-- there, and a listener that moves to the new server with the last seq it
+-- saw replays what it missed before the dump.  What retention would
+-- remove (expired, or of a channel no longer durable) is left out.
 SELECT pg_catalog.pg_extension_config_dump('foundation.channel_config', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.durable_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.durable_messages',
+  'WHERE EXISTS (SELECT FROM foundation.channel_config c'
+  ' WHERE c.channel = durable_messages.channel'
+  ' AND durable_messages.sent_at >= pg_catalog.now() - c.retention)');
 -- Every LISTENing session of the database sees these messages anyway.
 GRANT SELECT ON foundation.durable_messages TO PUBLIC;
 

@@ -26,8 +26,11 @@ GRANT SELECT ON foundation.agents TO PUBLIC;
 -- pg_dump keeps agents, variables, auctions with their sealed bids and
 -- proposals with their votes, and the sequences of their ids (so that new
 -- ids follow the restored ones, and seq keeps breaking ties in the same
--- order); docs/backup.md.  Owners go by name (regrole).
-SELECT pg_catalog.pg_extension_config_dump('foundation.agents', '');
+-- order); docs/backup.md.  Owners go by name (regrole); a row whose owner
+-- was dropped (DROP ROLE leaves it) would dump as a bare OID, so it stays
+-- out, and so do the bids and votes of such an auction or proposal.
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.agents_seq_seq', '');
 -- What every role may know of the others' agents (to invite them to an
 -- auction or a vote): all but args.  The view reads the table as its owner,
@@ -84,7 +87,8 @@ ALTER TABLE foundation.orchestration_variables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_variables ON foundation.orchestration_variables FOR SELECT
     USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT ON foundation.orchestration_variables TO PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 
 CREATE FUNCTION foundation.register_orchestration_variable(variable jsonb) RETURNS text
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_register_orchestration_variable';
@@ -129,9 +133,12 @@ CREATE TABLE foundation.bids (
     submitted_at timestamptz,
     PRIMARY KEY (auction_id, agent)
 );
-SELECT pg_catalog.pg_extension_config_dump('foundation.auctions', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.auctions_auction_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.bids', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.bids',
+  'WHERE auction_id IN (SELECT auction_id FROM foundation.auctions'
+  ' WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))');
 
 CREATE TABLE foundation.proposals (
     proposal_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -147,7 +154,8 @@ CREATE TABLE foundation.proposals (
     result         jsonb
 );
 GRANT SELECT ON foundation.proposals TO PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('foundation.proposals', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.proposals_proposal_id_seq', '');
 
 CREATE FUNCTION foundation.run_auction(spec jsonb, agents text[], context jsonb DEFAULT '{}')
@@ -184,7 +192,9 @@ CREATE TABLE foundation.votes (
     cast_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (proposal_id, agent)
 );
-SELECT pg_catalog.pg_extension_config_dump('foundation.votes', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.votes',
+  'WHERE proposal_id IN (SELECT proposal_id FROM foundation.proposals'
+  ' WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))');
 
 CREATE FUNCTION foundation.open_auction(spec jsonb, agents text[], deadline interval DEFAULT '30 seconds')
     RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_open_auction';

@@ -244,30 +244,83 @@ INSERT INTO foundation.child_db (child_id, dboid)
   SELECT c.child_id, d.oid FROM foundation.child_specs c
     JOIN pg_catalog.pg_database d ON d.datname = c.database;
 
--- What pg_dump keeps, in the order of the install pieces.
+-- foundation's own children (the handler dispatcher, the relay) take
+-- negative ids from their own sequence, so that one started during a
+-- pg_restore never takes an id a restored child brings (docs/backup.md).
+-- Those of an updated install move below zero: each row is copied under
+-- its new id (an identity column cannot be updated), its name and
+-- database binding follow, and the old row goes.  The server runs none of
+-- them during the update: the supervisor of a library newer than the
+-- installed SQL starts nothing until the update is done.
+CREATE SEQUENCE foundation.own_child_ids;
+REVOKE ALL ON SEQUENCE foundation.own_child_ids FROM PUBLIC;
+DO $$
+DECLARE
+  old_id bigint;
+  new_id bigint;
+BEGIN
+  FOR old_id IN SELECT child_id FROM foundation.child_specs
+                 WHERE id LIKE 'foundation:%' ORDER BY child_id
+  LOOP
+    new_id := -pg_catalog.nextval('foundation.own_child_ids');
+    INSERT INTO foundation.child_specs (child_id, id, module, args, restart, database, owner,
+        shutdown_ms, max_restarts, max_seconds, status, pid, started_at, restart_count,
+        restart_times, last_exit, created_at)
+      OVERRIDING SYSTEM VALUE
+      SELECT new_id, id, module, args, restart, database, owner,
+             shutdown_ms, max_restarts, max_seconds, status, pid, started_at, restart_count,
+             restart_times, last_exit, created_at
+        FROM foundation.child_specs WHERE child_id = old_id;
+    UPDATE foundation.registry SET child_id = new_id WHERE child_id = old_id;
+    UPDATE foundation.child_db SET child_id = new_id WHERE child_id = old_id;
+    DELETE FROM foundation.child_specs WHERE child_id = old_id;
+  END LOOP;
+END $$;
+ALTER TABLE foundation.child_specs ADD CONSTRAINT own_children_below_zero
+  CHECK ((child_id < 0) = (id LIKE 'foundation:%'));
+
+-- What pg_dump keeps, in the order of the install pieces.  A row whose
+-- owner was dropped (DROP ROLE leaves it) is left out everywhere: its
+-- owner would dump as a bare OID.
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs',
   'WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
-  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)');
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.child_specs_child_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.registry',
   'WHERE child_id IN (SELECT child_id FROM foundation.child_specs'
   ' WHERE id NOT LIKE ''foundation:%'' AND restart <> ''temporary'''
-  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local))');
-SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers', '');
--- which channels are durable, and where their numbering is (the messages
--- themselves are not dumped)
+  ' AND child_id NOT IN (SELECT child_id FROM foundation.cluster_local)'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))'
+  ' AND owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
+SELECT pg_catalog.pg_extension_config_dump('foundation.channel_handlers',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
+-- which channels are durable, where their numbering is, and the messages
+-- still retained
 SELECT pg_catalog.pg_extension_config_dump('foundation.channel_config', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.durable_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.durable_messages',
+  'WHERE EXISTS (SELECT FROM foundation.channel_config c'
+  ' WHERE c.channel = durable_messages.channel'
+  ' AND durable_messages.sent_at >= pg_catalog.now() - c.retention)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.nodes', 'WHERE source = ''manual''');
-SELECT pg_catalog.pg_extension_config_dump('foundation.agents', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.agents',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.agents_seq_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.auctions', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.orchestration_variables',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
+SELECT pg_catalog.pg_extension_config_dump('foundation.auctions',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.auctions_auction_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.bids', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.proposals', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.bids',
+  'WHERE auction_id IN (SELECT auction_id FROM foundation.auctions'
+  ' WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))');
+SELECT pg_catalog.pg_extension_config_dump('foundation.proposals',
+  'WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles)');
 SELECT pg_catalog.pg_extension_config_dump('foundation.proposals_proposal_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.votes', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.votes',
+  'WHERE proposal_id IN (SELECT proposal_id FROM foundation.proposals'
+  ' WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))');
 SELECT pg_catalog.pg_extension_config_dump('foundation.cluster_singletons', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.fencing_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.outbox', '');

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "core/bgworker.h"
+#include "core/ext_version.h"
 #include "core/foundation.h"
 #include "discovery/health.h"
 #include "discovery/health_monitor.h"
@@ -49,7 +50,8 @@ health_pass(void *arg)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (OidIsValid(get_extension_oid("foundation", true)))
+	if (fdn_ext_version_ready(get_extension_oid("foundation", true),
+							  "foundation health monitor"))
 	{
 		pgstat_report_activity(STATE_RUNNING, "foundation health check");
 		if (fdn_cluster && strcmp(fdn_cluster, "off") != 0)

@@ -323,7 +323,10 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 							 spec.module, spec.restart, spec.dboid, roleid)));
 
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT nextval(pg_get_serial_sequence('foundation.child_specs', 'child_id'))",
+	/* foundation's own children count down: see foundation.own_child_ids */
+	fdn_spi_exec(fdn_name_is_reserved(spec.id) ?
+				 "SELECT -nextval('foundation.own_child_ids')" :
+				 "SELECT nextval(pg_get_serial_sequence('foundation.child_specs', 'child_id'))",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	child_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
 

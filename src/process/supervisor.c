@@ -38,6 +38,7 @@
 #include "utils/timestamp.h"
 
 #include "core/bgworker.h"
+#include "core/ext_version.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
@@ -441,7 +442,7 @@ reconcile(void)
 	fdn_priv_begin(&priv);
 
 	ext = fdn_current_extension();
-	installed = OidIsValid(ext);
+	installed = fdn_ext_version_ready(ext, "foundation supervisor");
 	if (installed)
 	{
 		(void) run_hooks(HOOK_PASS_START);

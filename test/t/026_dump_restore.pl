@@ -10,6 +10,11 @@
 # dispatcher calling the handlers; an open auction still sealed, accepting
 # a bid, and closed by the supervisor at its deadline; new ids after the
 # restored ones; and nothing of foundation's own or runtime state copied.
+# Also: the rows of a role dropped at the source (carol) are left out of
+# the dump, not dumped with a bare OID for owner; a durable channel's
+# retained messages travel with their numbers, expired ones do not; and
+# the dispatcher, started by the target's supervisor in the middle of the
+# restore, never takes an id a restored child brings.
 use strict;
 use warnings;
 
@@ -117,6 +122,47 @@ ok(wait_for($old, settled_sql()), 'the source\'s children are settled');
 ok(wait_for($old, 'SELECT foundation.dispatcher_pid() IS NOT NULL'),
 	'the source\'s dispatcher listens');
 
+# carol's state, then carol is dropped.  DROP ROLE leaves her rows
+# (PostgreSQL records no dependency on a role stored in a column), with
+# her old OID as owner: the dump must leave them out, since that number is
+# nobody, or somebody else, on another server.  Her auction's and
+# proposal's bids and votes go with them (votes would fail their foreign
+# key without the proposal).
+$old->safe_psql('postgres', 'CREATE ROLE carol LOGIN');
+as($old, 'carol', q{
+SELECT foundation.start_singleton('public.ticker', '{"who": "carol"}', 'carol_single');
+SELECT foundation.subscribe('data', 'public.rec(text, jsonb)'::regprocedure);
+SELECT foundation.register_agent('c1', '{"handler": "public.trivial(text,text,jsonb)", "capabilities": ["auction_bidding", "consensus_voting"]}');
+SELECT foundation.register_orchestration_variable('{"id": "v", "type": "custom", "agents": ["c1"], "coordination_fn": "public.pick(text[],jsonb,jsonb)"}');
+});
+my $carol_auction = as($old, 'carol', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['c1', 'a1'], '1 hour')});
+as($old, 'carol', "SELECT foundation.submit_bid($carol_auction, 'c1', 5)");
+my $carol_proposal = as($old, 'carol', q{
+SELECT foundation.open_proposal(ARRAY['c1', 'b1'], '{"plan": "c"}', 'majority', '1 hour')});
+as($old, 'carol', "SELECT foundation.cast_vote($carol_proposal, 'c1', 'yes')");
+$old->safe_psql('postgres', 'DROP ROLE carol');
+is( $old->safe_psql('postgres', q{
+SELECT count(*) FROM foundation.child_specs WHERE id = 'carol_single' AND owner::text ~ '^[0-9]+$'}),
+	'1', 'DROP ROLE carol left her child\'s spec, owned by a bare OID');
+
+# A durable channel: three messages, the first aged past the retention.
+# The supervisor's retention would remove it at once; a statement trigger
+# that fails its DELETE keeps it until the dump is made, so the dump's
+# filter is what leaves it out.
+$old->safe_psql('postgres', q{SELECT foundation.configure_channel('telemetry', '1 day')});
+$old->safe_psql('postgres', qq{SELECT foundation.broadcast('telemetry', '{"d": $_}')}) for 1 .. 3;
+$old->safe_psql('postgres', q{
+CREATE FUNCTION public.keep_messages() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN RAISE EXCEPTION 'kept for the dump'; END $$;
+CREATE TRIGGER keep BEFORE DELETE ON foundation.durable_messages
+  FOR EACH STATEMENT EXECUTE FUNCTION public.keep_messages();
+UPDATE foundation.durable_messages SET sent_at = now() - interval '2 days'
+ WHERE seq = (SELECT min(seq) FROM foundation.durable_messages WHERE channel = 'telemetry');});
+my @durable_seqs = split /\n/, $old->safe_psql('postgres', q{
+SELECT seq FROM foundation.durable_messages WHERE channel = 'telemetry' ORDER BY seq});
+is(scalar(@durable_seqs), 3, 'the source holds the three telemetry messages, the first expired');
+
 # An open auction last, with a deadline the dump and restore leave well
 # ahead: a1 bids before the dump, b1 after the restore, a2 never (so the
 # supervisor closes it at its deadline, not when every agent has bid).
@@ -138,18 +184,20 @@ for my $db (qw(postgres otherdb))
 		'>', \$out, '2>', \$err);
 	ok($ok, "pg_dump --format=custom of $db, as the superuser") or diag($err);
 }
+$old->safe_psql('postgres', 'DROP TRIGGER keep ON foundation.durable_messages');
 
 # What the dump holds: the data of foundation's tables as pg_restore would
 # load it (the target's supervisor acts on rows as they arrive, so what was
 # filtered out is checked here, before it could hide anything).
-my %copy;
+my (%copy, %columns);
 {
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ 'pg_restore', '--data-only', '-f', '-', "$dir/postgres.dump" ],
 		'>', \$out, '2>', \$err) or diag($err);
-	while ($out =~ /^COPY foundation\.(\w+) \([^)]*\) FROM stdin;\n(.*?)^\\\.$/msg)
+	while ($out =~ /^COPY foundation\.(\w+) \(([^)]*)\) FROM stdin;\n(.*?)^\\\.$/msg)
 	{
-		$copy{$1} = $2;
+		$copy{$1} = $3;
+		$columns{$1} = [ split /, /, $2 ];
 	}
 }
 like($copy{child_specs} // '', qr/\talice_single\t/, 'the dump holds alice\'s singleton\'s spec');
@@ -162,6 +210,28 @@ is(join(',', map { (split /\t/)[0] } split /\n/, $copy{nodes} // ''), 'by_hand',
 	'of the nodes, only the one added by hand is dumped');
 ok(!exists $copy{$_}, "$_ is not dumped")
   for qw(health_history messages members cluster_local cluster_peers relay_inbox);
+
+# Every owner the dump holds is a role's name: none of the dropped carol's
+# rows, whose owner would be a bare OID.
+for my $t (qw(child_specs registry channel_handlers agents orchestration_variables auctions proposals))
+{
+	my ($col) = grep { ($columns{$t}[$_] // '') eq 'owner' } 0 .. $#{ $columns{$t} // [] };
+	my @owners = defined $col ? map { (split /\t/)[$col] } split /\n/, $copy{$t} // '' : ();
+	my %seen = map { $_ => 1 } @owners;
+	# alice opened every auction
+	is(join(',', sort keys %seen), $t eq 'auctions' ? 'alice' : 'alice,bob',
+		"$t: the dump's owners are roles' names (not carol's bare OID)");
+}
+unlike($copy{bids} // '', qr/^$carol_auction\t/m, 'the dump holds no bid of carol\'s auction');
+unlike($copy{votes} // '', qr/^$carol_proposal\t/m, 'nor a vote of her proposal');
+like($copy{bids} // '', qr/^$closed_auction\t/m, 'but the other auctions\' bids');
+
+# A durable channel's retained messages are dumped with their numbers;
+# the expired one is not.
+is( join(',', map { (split /\t/)[1] } grep { /^telemetry\t/ } split /\n/, $copy{durable_messages} // ''),
+	join(',', @durable_seqs[ 1 .. 2 ]),
+	'the dump holds the retained telemetry messages, not the expired one');
+like($copy{channel_config} // '', qr/^telemetry\t1 day$/m, 'and which channel is durable');
 
 # What the source holds, to compare with.  Per role, what that role sees
 # (row-level security shows its own rows); then, as the superuser, what
@@ -186,8 +256,15 @@ my %per_role = (
 	   FROM foundation.proposals WHERE owner = current_user::regrole ORDER BY proposal_id},
 );
 my %superuser = (
-	bids => q{SELECT * FROM foundation.bids ORDER BY auction_id, agent},
-	votes => q{SELECT * FROM foundation.votes ORDER BY proposal_id, agent},
+	bids => qq{SELECT * FROM foundation.bids WHERE auction_id <> $carol_auction ORDER BY auction_id, agent},
+	votes => qq{SELECT * FROM foundation.votes WHERE proposal_id <> $carol_proposal ORDER BY proposal_id, agent},
+	# every user's child arrives with its id (foundation's own are below
+	# zero on both servers)
+	child_ids => q{SELECT string_agg(child_id || ':' || id, ' ' ORDER BY child_id) FROM foundation.child_specs
+	   WHERE child_id > 0 AND restart <> 'temporary' AND id <> 'carol_single'},
+	durable => qq{SELECT string_agg(seq || ' ' || message::text || ' ' || sent_at, E'\\n' ORDER BY seq)
+	   FROM foundation.replay('telemetry', $durable_seqs[0])},
+	channel_config => q{SELECT string_agg(channel || ' ' || retention, ',') FROM foundation.channel_config},
 	nodes => q{SELECT name, conninfo, source, added_at FROM foundation.nodes
 	   WHERE source = 'manual' ORDER BY name},
 	sequences => q{SELECT string_agg(c.relname || '=' || pg_sequence_last_value(c.oid)::text, ' ' ORDER BY c.relname)
@@ -207,15 +284,39 @@ like($before{bids}, qr/\|a1\|/, 'the source holds a1\'s sealed bid');
 # Restore postgres only: the child in otherdb waits for its database.
 sub restore
 {
-	my ($db) = @_;
+	my ($db, $what, @options) = @_;
 	my ($out, $err) = ('', '');
 	my $ok = IPC::Run::run(
-		[ 'pg_restore', '--exit-on-error', '--no-password', '-d', $new->connstr($db),
+		[ 'pg_restore', '--exit-on-error', '--no-password', @options, '-d', $new->connstr($db),
 			"$dir/$db.dump" ],
 		'>', \$out, '2>', \$err);
-	ok($ok, "pg_restore of $db into the target") or diag($err);
+	ok($ok, "pg_restore of $db into the target$what") or diag($err);
 }
-restore('postgres');
+
+# pg_restore loads one table per transaction, and the target's supervisor
+# acts on each as it arrives: once the subscriptions are in, it starts the
+# dispatcher, which may be before child_specs' rows arrive.  That order is
+# made certain here: the schema, then channel_handlers' rows alone, then
+# the dispatcher runs, then the rest.  The dispatcher must not take an id
+# a restored child brings (the restore of child_specs would fail on it).
+restore('postgres', ' (the schema)', '--section=pre-data');
+restore('postgres', ' (channel_handlers\' rows)', '--data-only', '--schema=foundation',
+	'--table=channel_handlers');
+ok(wait_for($new, 'SELECT foundation.dispatcher_pid() IS NOT NULL'),
+	'the target\'s supervisor starts the dispatcher for the subscriptions, mid-restore');
+is( $new->safe_psql('postgres', q{
+SELECT string_agg(child_id::text, ',') FROM foundation.child_specs WHERE id = 'foundation:dispatcher'}),
+	'-1', 'it takes an id below zero (foundation\'s own children count down from -1)');
+{
+	my ($list, $err) = ('', '');
+	IPC::Run::run([ 'pg_restore', '--list', "$dir/postgres.dump" ], '>', \$list, '2>', \$err)
+	  or diag($err);
+	my @rest = grep { !/ TABLE DATA foundation channel_handlers / } split /\n/, $list;
+	ok(@rest < scalar(split /\n/, $list), 'the list without channel_handlers\' rows');
+	append_to_file("$dir/rest.list", join("\n", @rest) . "\n");
+}
+restore('postgres', ' (the other rows)', '--section=data', "--use-list=$dir/rest.list");
+restore('postgres', ' (indexes, constraints, triggers)', '--section=post-data');
 
 ###########################################################################
 note '3. the same rows on the target';
@@ -233,14 +334,35 @@ for my $t (sort keys %superuser)
 	is($new->safe_psql('postgres', $superuser{$t}), $before{$t},
 		"$t: restored unchanged");
 }
-# The target's supervisor may have started its own dispatcher by now, with
-# the next child id.
+# The target's dispatcher is its own (id -1), not the source's.
 my $last_child_id = $old->safe_psql('postgres',
 	q{SELECT last_value FROM foundation.child_specs_child_id_seq});
+is( $new->safe_psql('postgres', q{
+SELECT string_agg(child_id || ':' || id, ' ') FROM foundation.child_specs
+ WHERE restart = 'temporary' OR (id LIKE 'foundation:%' AND child_id <> -1)}),
+	'', 'neither foundation\'s own children nor a temporary one were copied');
+
+# Nothing of the dropped carol's arrived, and every owner is a role.
 is( $new->safe_psql('postgres', qq{
-SELECT count(*) FROM foundation.child_specs
- WHERE restart = 'temporary' OR (id LIKE 'foundation:%' AND child_id <= $last_child_id)}),
-	'0', 'neither foundation\'s own children nor a temporary one were copied');
+SELECT concat_ws(' ',
+  (SELECT count(*) FROM foundation.child_specs WHERE id = 'carol_single'),
+  (SELECT count(*) FROM foundation.registry WHERE name = 'carol_single'),
+  (SELECT count(*) FROM foundation.channel_handlers WHERE channel = 'data'),
+  (SELECT count(*) FROM foundation.agents WHERE name = 'c1'),
+  (SELECT count(*) FROM foundation.orchestration_variables WHERE agents = '{c1}'),
+  (SELECT count(*) FROM foundation.auctions WHERE auction_id = $carol_auction),
+  (SELECT count(*) FROM foundation.bids WHERE auction_id = $carol_auction),
+  (SELECT count(*) FROM foundation.proposals WHERE proposal_id = $carol_proposal),
+  (SELECT count(*) FROM foundation.votes WHERE proposal_id = $carol_proposal))}),
+	'0 0 0 0 0 0 0 0 0', 'no row of the dropped role carol was restored');
+is( $new->safe_psql('postgres', q{
+SELECT count(*) FROM (
+  SELECT owner FROM foundation.child_specs UNION ALL SELECT owner FROM foundation.registry
+  UNION ALL SELECT owner FROM foundation.channel_handlers UNION ALL SELECT owner FROM foundation.agents
+  UNION ALL SELECT owner FROM foundation.orchestration_variables
+  UNION ALL SELECT owner FROM foundation.auctions UNION ALL SELECT owner FROM foundation.proposals) o
+ WHERE owner::oid NOT IN (SELECT oid FROM pg_roles)}),
+	'0', 'every restored owner is a role of the target');
 is( $new->safe_psql('postgres', qq{
 SELECT last_value >= $last_child_id FROM foundation.child_specs_child_id_seq}),
 	't', 'the child ids\' sequence goes on from the source\'s');
@@ -341,6 +463,14 @@ SELECT string_agg(channel || ':' || by_role, ' ' ORDER BY channel) FROM public.s
  WHERE message->>'after' = 'restore'},
 		'control:bob events:alice'),
 	'each role\'s handler gets its channel\'s messages, as that role');
+
+# A listener that moved with the last seq it saw replays from there, and
+# the numbering goes on after the restored messages.
+$new->safe_psql('postgres', q{SELECT foundation.broadcast('telemetry', '{"d": 4}')});
+is( $new->safe_psql('postgres', qq{
+SELECT string_agg(message->>'d', ',' ORDER BY seq) || ' ' || (min(seq) = $durable_seqs[2])::text
+  FROM foundation.replay('telemetry', $durable_seqs[1])}),
+	'3,4 true', 'the durable channel replays after a restored seq, and new messages number after it');
 
 as($new, 'alice', q{
 SELECT foundation.register_agent('a3', '{"handler": "public.trivial(text,text,jsonb)"}')});
