@@ -96,6 +96,15 @@ CREATE TABLE foundation.channel_handlers (
 COMMENT ON TABLE foundation.channel_handlers IS
   'Procedures handler(channel text, message jsonb) the dispatcher child calls for every message on a channel, as their owner.';
 GRANT SELECT ON foundation.channel_handlers TO PUBLIC;
+-- Whatever changes the subscriptions (subscribe, unsubscribe, a
+-- superuser's INSERT, pg_restore's COPY), a running dispatcher reloads
+-- them once that commits.
+CREATE FUNCTION foundation._channel_handlers_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_channel_handlers_changed';
+REVOKE ALL ON FUNCTION foundation._channel_handlers_changed() FROM PUBLIC;
+CREATE TRIGGER channel_handlers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.channel_handlers
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._channel_handlers_changed();
 -- pg_dump keeps every subscription (docs/backup.md); handler and owner go
 -- by name, and the supervisor starts the dispatcher after a restore.  Not
 -- a dropped role's (its owner would dump as a bare OID).

@@ -325,3 +325,13 @@ SELECT pg_catalog.pg_extension_config_dump('foundation.cluster_singletons', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.fencing_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_id_seq', '');
+
+-- Whatever changes the subscriptions (subscribe, unsubscribe, a
+-- superuser's INSERT, pg_restore's COPY), a running dispatcher reloads
+-- them once that commits.
+CREATE FUNCTION foundation._channel_handlers_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_channel_handlers_changed';
+REVOKE ALL ON FUNCTION foundation._channel_handlers_changed() FROM PUBLIC;
+CREATE TRIGGER channel_handlers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.channel_handlers
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._channel_handlers_changed();

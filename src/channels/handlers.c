@@ -31,6 +31,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -205,8 +206,7 @@ fdn_subscribe_handler(PG_FUNCTION_ARGS)
 			(errmsg_internal("Foundation.Channels: Registered handler %s on %s",
 							 format_procedure(handler), fdn_channel_names[channel]),
 			 errdetail_internal("INSERT INTO foundation.channel_handlers; the dispatcher child runs it")));
-	/* Tell a running dispatcher to reload, at our commit. */
-	Async_Notify(FDN_HANDLERS_TOPIC, "");
+	/* The table's trigger tells a running dispatcher to reload. */
 	ensure_dispatcher();
 	PG_RETURN_VOID();
 }
@@ -235,9 +235,23 @@ fdn_unsubscribe_handler(PG_FUNCTION_ARGS)
 				 SPI_OK_DELETE);
 	found = SPI_processed > 0;
 	fdn_priv_end(&priv);
-	if (found)
-		Async_Notify(FDN_HANDLERS_TOPIC, "");
 	PG_RETURN_BOOL(found);
+}
+
+/*
+ * The statement trigger on foundation.channel_handlers: whatever changes
+ * the subscriptions (subscribe, unsubscribe, a superuser's INSERT,
+ * pg_restore's COPY), a running dispatcher reloads them once the change
+ * commits (NOTIFY: at commit, never after a rollback).
+ */
+PG_FUNCTION_INFO_V1(fdn_channel_handlers_changed);
+Datum
+fdn_channel_handlers_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "fdn_channel_handlers_changed: not called as a trigger");
+	Async_Notify(FDN_HANDLERS_TOPIC, "");
+	return PointerGetDatum(NULL);
 }
 
 /* ---------- the dispatcher ---------- */

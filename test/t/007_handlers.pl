@@ -212,6 +212,35 @@ note '3. unsubscribe stops the calls';
 }
 
 ###########################################################################
+note '3b. a subscription written without subscribe reaches the running dispatcher';
+###########################################################################
+{
+	# As pg_restore's COPY or a superuser's INSERT writes it: the table's
+	# statement trigger tells the dispatcher to reload.
+	my $dpid = $node->safe_psql('postgres', 'SELECT foundation.dispatcher_pid()');
+	$node->safe_psql('postgres', q{
+INSERT INTO foundation.channel_handlers (channel, handler, owner)
+VALUES ('telemetry', 'public.record(text, jsonb)', 'hsub')});
+	$node->safe_psql('postgres', q{SELECT foundation.broadcast('telemetry', '{"n": 31}')});
+	ok(wait_for($node,
+			q{SELECT count(*) FROM public.seen WHERE handler = 'record' AND channel = 'telemetry'}, '1'),
+		'the handler inserted by hand gets the next message');
+	is(recorded('record', q{channel = 'telemetry'}), '31:telemetry:hsub', 'as its owner');
+	$node->safe_psql('postgres',
+		q{DELETE FROM foundation.channel_handlers WHERE channel = 'telemetry'});
+	$node->safe_psql('postgres', q{
+SELECT foundation.broadcast('telemetry', '{"n": 32}');
+SELECT foundation.broadcast('events', '{"n": 33}');});
+	ok(wait_for($node,
+			q{SELECT count(*) FROM public.seen WHERE handler = 'record' AND message->>'n' = '33'}, '1'),
+		'a later marker arrives');
+	is(recorded('record', q{channel = 'telemetry'}), '31:telemetry:hsub',
+		'and the row deleted by hand stopped the calls');
+	is($node->safe_psql('postgres', 'SELECT foundation.dispatcher_pid()'), $dpid,
+		'the same dispatcher, reloaded rather than restarted');
+}
+
+###########################################################################
 note '4. a burst of 100 000 messages';
 ###########################################################################
 {
