@@ -417,11 +417,12 @@ COMMENT ON VIEW foundation.metrics_health IS
   'Whether the health monitor runs, and the last report: status 0 healthy, 1 degraded, 2 critical, -1 none yet; the check''s duration and age in seconds. The report itself: foundation.health.';
 
 -- This member's lease (all NULL but clustered = 0 without a control
--- database).
+-- database).  The age is taken on clock_timestamp(), read after the
+-- lease: a renewal sent during this transaction must not make it negative.
 CREATE VIEW foundation.metrics_lease AS
   SELECT clustered::int AS clustered, member::int AS member, epoch,
          CASE WHEN renewed_at IS NOT NULL
-              THEN pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) renewed_at)
+              THEN pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) renewed_at)
          END AS seconds_since_renewal,
          CASE WHEN clustered THEN seconds_left END AS seconds_left,
          CASE WHEN clustered THEN renew_interval_seconds END AS renew_interval_seconds,
