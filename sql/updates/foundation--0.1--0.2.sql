@@ -456,7 +456,7 @@ COMMENT ON VIEW foundation.metrics_coordination IS
 CREATE VIEW foundation.status AS
 SELECT area, item, state, detail, look_next FROM (
   -- processes
-  SELECT 1 AS ord, 'processes' AS area, 'supervisor' AS item,
+  SELECT 1 AS ord, 0 AS sub, 'processes' AS area, 'supervisor' AS item,
          CASE WHEN s.up OPERATOR(pg_catalog.=) 1 THEN 'running' ELSE 'not running' END AS state,
          CASE WHEN s.up OPERATOR(pg_catalog.=) 1
               THEN pg_catalog.format('pid %s in database %s; %s restarts, %s failed since server start',
@@ -465,34 +465,34 @@ SELECT area, item, state, detail, look_next FROM (
          'SELECT * FROM foundation.metrics_supervisor' AS look_next
     FROM foundation.metrics_supervisor s
   UNION ALL
-  SELECT 2, 'processes', 'health monitor',
+  SELECT 2, 0, 'processes', 'health monitor',
          CASE WHEN h.monitor_up OPERATOR(pg_catalog.>) 0 THEN 'running' ELSE 'not running' END,
          CASE WHEN h.checked_at IS NULL THEN 'no check yet'
               ELSE pg_catalog.format('last check %s s ago', pg_catalog.round(h.last_check_seconds::numeric, 1)) END,
          'SELECT * FROM foundation.health'
     FROM foundation.metrics_health h
   UNION ALL
-  SELECT 3, 'children', st.state, coalesce(pg_catalog.sum(c.children), 0)::text,
+  SELECT 3, st.sub, 'children', st.state, coalesce(pg_catalog.sum(c.children), 0)::text,
          coalesce(pg_catalog.string_agg(pg_catalog.format('%s in %s', c.children, c.database), ', '
                                         ORDER BY c.database), 'no children'),
          pg_catalog.format('SELECT * FROM foundation.children WHERE status = %L', st.state)
-    FROM (VALUES ('running'), ('restarting'), ('exited'), ('failed')) st (state)
+    FROM (VALUES (1, 'running'), (2, 'restarting'), (3, 'exited'), (4, 'failed')) st (sub, state)
     LEFT JOIN foundation.metrics_children c ON c.state OPERATOR(pg_catalog.=) st.state
-   GROUP BY st.state
+   GROUP BY st.sub, st.state
   UNION ALL
-  SELECT 4, 'failed child', c.id, 'failed',
+  SELECT 4, 0, 'failed child', c.id, 'failed',
          pg_catalog.format('child %s, %s restarts; last exit: %s', c.child_id, c.restart_count, c.last_exit),
          pg_catalog.format('SELECT * FROM foundation.children WHERE child_id = %s', c.child_id)
     FROM foundation.child_specs c
    WHERE c.status OPERATOR(pg_catalog.=) 'failed'
   UNION ALL
-  SELECT 5, 'registry', 'names', r.names::text,
+  SELECT 5, 0, 'registry', 'names', r.names::text,
          pg_catalog.format('%s follow a child', r.child_names),
          'SELECT * FROM foundation.registry'
     FROM foundation.metrics_registry r
   UNION ALL
   -- channels
-  SELECT 6, 'channel', m.channel, pg_catalog.format('%s messages', pg_catalog.sum(m.messages_total)),
+  SELECT 6, 0, 'channel', m.channel, pg_catalog.format('%s messages', pg_catalog.sum(m.messages_total)),
          pg_catalog.format('%s bytes; %s', pg_catalog.sum(m.bytes_total),
                            pg_catalog.string_agg(pg_catalog.format('%s %s', m.messages_total, m.form), ', '
                                                  ORDER BY m.form)),
@@ -500,7 +500,7 @@ SELECT area, item, state, detail, look_next FROM (
     FROM foundation.metrics_channels m
    GROUP BY m.channel
   UNION ALL
-  SELECT 7, 'handlers', h.channel,
+  SELECT 7, 0, 'handlers', h.channel,
          pg_catalog.format('%s errors', h.errors_total),
          pg_catalog.format('%s calls, %s timeouts, %s dropped', h.calls_total, h.timeouts_total, h.dropped_total),
          CASE WHEN h.errors_total OPERATOR(pg_catalog.>) 0 OR h.dropped_total OPERATOR(pg_catalog.>) 0
@@ -510,14 +510,14 @@ SELECT area, item, state, detail, look_next FROM (
    WHERE h.calls_total OPERATOR(pg_catalog.>) 0 OR h.dropped_total OPERATOR(pg_catalog.>) 0
       OR EXISTS (SELECT FROM foundation.channel_handlers ch WHERE ch.channel OPERATOR(pg_catalog.=) h.channel)
   UNION ALL
-  SELECT 8, 'notifications', 'queue',
+  SELECT 8, 0, 'notifications', 'queue',
          pg_catalog.format('%s %%', pg_catalog.round((q.usage OPERATOR(pg_catalog.*) 100)::numeric, 2)),
          'share of PostgreSQL''s notification queue in use',
          'SELECT pid, state, xact_start FROM pg_stat_activity ORDER BY xact_start'
     FROM foundation.metrics_notification_queue q
   UNION ALL
   -- health
-  SELECT 9, 'health', 'overall', coalesce(h.status_name, 'unknown'),
+  SELECT 9, 0, 'health', 'overall', coalesce(h.status_name, 'unknown'),
          CASE WHEN h.checked_at IS NULL THEN 'no report yet'
               ELSE pg_catalog.format('checked %s, took %s ms', h.checked_at,
                                      pg_catalog.round((h.check_duration_seconds OPERATOR(pg_catalog.*) 1000)::numeric, 1)) END,
@@ -525,14 +525,14 @@ SELECT area, item, state, detail, look_next FROM (
     FROM foundation.metrics_health h
   UNION ALL
   -- cluster
-  SELECT 10, 'cluster', 'nodes',
+  SELECT 10, 0, 'cluster', 'nodes',
          pg_catalog.format('%s up', pg_catalog.count(*) FILTER (WHERE n.status OPERATOR(pg_catalog.=) 'up')),
          pg_catalog.format('%s known, %s unreachable', pg_catalog.count(*),
                            pg_catalog.count(*) FILTER (WHERE n.status OPERATOR(pg_catalog.=) 'unreachable')),
          'SELECT * FROM foundation.nodes'
     FROM foundation.nodes n
   UNION ALL
-  SELECT 11, 'cluster', 'lease',
+  SELECT 11, 0, 'cluster', 'lease',
          CASE WHEN l.clustered OPERATOR(pg_catalog.=) 0 THEN 'not clustered'
               WHEN l.member OPERATOR(pg_catalog.=) 1 THEN 'member'
               ELSE 'not a member' END,
@@ -545,19 +545,19 @@ SELECT area, item, state, detail, look_next FROM (
          'SELECT * FROM foundation.metrics_lease'
     FROM foundation.metrics_lease l
   UNION ALL
-  SELECT 12, 'cluster', pg_catalog.format('relay to %s', r.member),
+  SELECT 12, 0, 'cluster', pg_catalog.format('relay to %s', r.member),
          pg_catalog.format('%s waiting', r.backlog_messages),
          pg_catalog.format('oldest %s s', pg_catalog.round(r.oldest_message_seconds::numeric, 1)),
          pg_catalog.format('SELECT * FROM foundation.outbox WHERE target = %L ORDER BY id', r.member)
     FROM foundation.metrics_relay r
   UNION ALL
   -- coordination
-  SELECT 13, 'coordination', m.kind || 's', pg_catalog.format('%s open', m.open),
+  SELECT 13, 0, 'coordination', m.kind || 's', pg_catalog.format('%s open', m.open),
          pg_catalog.format('%s past their deadline', m.overdue),
          pg_catalog.format('SELECT * FROM foundation.%ss WHERE status = ''open''', m.kind)
     FROM foundation.metrics_coordination m
 ) s
-ORDER BY ord, item;
+ORDER BY ord, sub, item;
 COMMENT ON VIEW foundation.status IS
   'One screen: whether the supervisor and the health monitor run, children by state, failed children by name, registry, channels and handlers, the notification queue, health, cluster nodes, lease and relay, open auctions and proposals; look_next says where the detail is.';
 
