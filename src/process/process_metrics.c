@@ -15,8 +15,7 @@
 #include "postgres.h"
 
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
+#include "storage/procarray.h"
 
 #include "core/foundation.h"
 #include "core/shmem.h"
@@ -54,6 +53,9 @@ fdn_supervisor_counters(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	fdn_require_preload();
 	pid = fdn_shared->supervisor_pid;
+	/* As the health check judges it: a pid that is no backend is none. */
+	if (pid != 0 && BackendPidGetProc(pid) == NULL)
+		pid = 0;
 	values[0] = Int32GetDatum((int32) pid);
 	nulls[0] = pid == 0;
 	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&fdn_shared->restarts));
