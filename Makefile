@@ -19,11 +19,13 @@ OBJS = \
 	src/process/child_ops.o \
 	src/process/registry.o \
 	src/process/singleton_start.o \
+	src/process/process_metrics.o \
 	src/channels/codec.o \
 	src/channels/channel_stats.o \
 	src/channels/channels.o \
 	src/channels/durable.o \
 	src/channels/handlers.o \
+	src/channels/channel_metrics.o \
 	src/discovery/nodes_config.o \
 	src/discovery/nodes.o \
 	src/discovery/health.o \
@@ -39,6 +41,7 @@ OBJS = \
 	src/cluster/members_singletons.o \
 	src/cluster/relay.o \
 	src/cluster/broadcast.o \
+	src/cluster/cluster_metrics.o \
 	src/facade/singletons.o
 
 EXTENSION = foundation

@@ -75,6 +75,8 @@ add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
 		to->routed[r] += from->routed[r];
 	to->errors += from->errors;
 	to->dropped += from->dropped;
+	to->bytes_compressed += from->bytes_compressed;
+	to->bytes_stored += from->bytes_stored;
 	if (from->last_message_at > to->last_message_at)
 		to->last_message_at = from->last_message_at;
 }
@@ -182,9 +184,15 @@ fdn_stats_count(int channel, int64 bytes, bool compressed, bool stored,
 	cnt->messages++;
 	cnt->bytes += bytes;
 	if (compressed)
+	{
 		cnt->compressed++;
+		cnt->bytes_compressed += bytes;
+	}
 	if (stored)
+	{
 		cnt->stored++;
+		cnt->bytes_stored += bytes;
+	}
 	if (route != FDN_ROUTE_NONE)
 		cnt->routed[route]++;
 }
@@ -196,6 +204,23 @@ fdn_stats_error(int channel)
 		return;
 	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
 	fdn_channel_stats_shared->channel[channel].errors++;
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+}
+
+void
+fdn_stats_handler_call(int channel, bool failed, bool timed_out)
+{
+	FdnChannelCounters *cnt;
+
+	if (fdn_channel_stats_shared == NULL)
+		return;
+	cnt = &fdn_channel_stats_shared->channel[channel];
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	cnt->handler_calls++;
+	if (failed)
+		cnt->handler_errors++;
+	if (timed_out)
+		cnt->handler_timeouts++;
 	SpinLockRelease(&fdn_channel_stats_shared->mutex);
 }
 

@@ -38,6 +38,13 @@ typedef struct FdnChannelCounters
 	int64		errors;
 	TimestampTz last_message_at;
 	int64		dropped;		/* lost by the dispatcher's full backlog */
+	/* The bytes of the compressed and stored messages (of bytes above). */
+	int64		bytes_compressed;
+	int64		bytes_stored;
+	/* The dispatcher's calls of handlers, and those that failed. */
+	int64		handler_calls;
+	int64		handler_errors;
+	int64		handler_timeouts;
 } FdnChannelCounters;
 
 typedef struct FdnChannelStats
@@ -58,6 +65,9 @@ extern void fdn_stats_count(int channel, int64 bytes, bool compressed,
 
 /* Count an error on a channel now (handler errors). */
 extern void fdn_stats_error(int channel);
+
+/* Count one call of a handler by the dispatcher, now. */
+extern void fdn_stats_handler_call(int channel, bool failed, bool timed_out);
 
 /* Count a message the handler dispatcher dropped, now. */
 extern void fdn_stats_dropped(int channel);

@@ -459,6 +459,7 @@ call_handler(FdnHandler *h, Datum message, int64 seq, const char *payload)
 	FdnUserCall call = {h->owner, fdn_handler_timeout_ms, call_handler_cb, &args, false};
 	ErrorData  *edata = fdn_user_call(&call);
 
+	fdn_stats_handler_call(h->channel, edata != NULL, call.timed_out);
 	if (edata == NULL)
 		return;
 	fdn_stats_error(h->channel);

@@ -625,3 +625,13 @@ fdn_cluster_init(void)
 	fdn_relay_shmem_register();
 	fdn_supervisor_add_hooks(&cluster_hooks);
 }
+
+/* This member's lease as monitoring reads it (cluster/cluster_metrics.c). */
+void
+fdn_member_lease_state(int64 *epoch, TimestampTz *renewed, long *ms_left)
+{
+	fdn_require_preload();
+	*epoch = members_shared->epoch;
+	*renewed = members_shared->renewed;
+	*ms_left = *epoch != 0 ? ms_until_deadline() : 0;
+}

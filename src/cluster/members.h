@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 
 
@@ -70,6 +71,14 @@ extern bool fdn_cluster_allow_superuser;
 
 /* Ask the supervisor to renew now (from a backend). */
 extern void fdn_member_request_sync(void);
+
+/*
+ * This member's lease, for monitoring: its epoch (0: not a member now),
+ * when the last renewal that worked was sent (0: never), and ms until this
+ * member's own deadline (0: passed, or not a member).
+ */
+extern void fdn_member_lease_state(int64 *epoch, TimestampTz *renewed,
+								   long *ms_left);
 
 /* Register the cluster's supervisor hooks (_PG_init). */
 extern void fdn_cluster_init(void);

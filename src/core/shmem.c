@@ -88,6 +88,8 @@ shmem_startup(void)
 		fdn_shared->nslots = fdn_max_children;
 		fdn_shared->supervisor_procno = -1;
 		pg_atomic_init_u32(&fdn_shared->fenced_count, 0);
+		pg_atomic_init_u64(&fdn_shared->restarts, 0);
+		pg_atomic_init_u64(&fdn_shared->intensity_failures, 0);
 		for (i = 0; i < fdn_shared->nslots; i++)
 			pg_atomic_init_u64(&fdn_shared->slots[i].lease_deadline, 0);
 	}

@@ -81,6 +81,9 @@ typedef struct FdnShared
 	int			supervisor_procno;
 	int			nslots;
 	pg_atomic_uint32 fenced_count;	/* children that stopped for their lease */
+	/* Since server start, for monitoring (foundation.metrics_supervisor). */
+	pg_atomic_uint64 restarts;	/* children the supervisor restarted */
+	pg_atomic_uint64 intensity_failures;	/* children marked failed */
 	FdnChildSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FdnShared;
 

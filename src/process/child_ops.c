@@ -479,8 +479,15 @@ fdn_terminate_child(PG_FUNCTION_ARGS)
 
 /* ---------- live slots ---------- */
 
-Datum
-fdn_child_slots(PG_FUNCTION_ARGS)
+/*
+ * The child slots as rows (child_id, pid, alive, last_exit).  A slot's
+ * last_exit is another role's error message: it shows only for the
+ * caller's own children (a superuser's: all).  every_role: also the slots
+ * of other roles' children, without it (for monitoring, whose role the
+ * install script picks).
+ */
+void
+fdn_child_slots_srf(FunctionCallInfo fcinfo, bool every_role)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			i;
@@ -488,7 +495,7 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (fdn_shared == NULL)
-		return (Datum) 0;
+		return;
 	ext = fdn_current_extension();
 
 	for (i = 0; i < fdn_shared->nslots; i++)
@@ -497,24 +504,29 @@ fdn_child_slots(PG_FUNCTION_ARGS)
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
 		int64		child_id = slot->child_id;
+		bool		own;
 
-		/*
-		 * Only the caller's own children (a superuser's: all): a slot's
-		 * last_exit is another role's error message.
-		 */
-		if (child_id == 0 || slot->ext_oid != ext ||
-			!has_privs_of_role(GetUserId(), slot->roleoid))
+		if (child_id == 0 || slot->ext_oid != ext)
+			continue;
+		own = has_privs_of_role(GetUserId(), slot->roleoid);
+		if (!own && !every_role)
 			continue;
 		values[0] = Int64GetDatum(child_id);
 		values[1] = Int32GetDatum(slot->pid);
 		nulls[1] = slot->pid == 0;
 		values[2] = BoolGetDatum(fdn_slot_alive(slot));
-		if (slot->exited)
+		if (slot->exited && own)
 			values[3] = CStringGetTextDatum(fdn_exit_text(slot->exit_kind,
 														  slot->exit_detail));
 		else
 			nulls[3] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+Datum
+fdn_child_slots(PG_FUNCTION_ARGS)
+{
+	fdn_child_slots_srf(fcinfo, false);
 	return (Datum) 0;
 }

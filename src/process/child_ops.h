@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
 
@@ -22,5 +23,12 @@ extern bool fdn_terminate_child_id(int64 child_id);
 
 /* Wake the supervisor when the current transaction ends. */
 extern void fdn_wake_supervisor_at_xact_end(void);
+
+/*
+ * Fill a set-returning call's result with the child slots: (child_id, pid,
+ * alive, last_exit); the caller's own children only, unless every_role
+ * (then last_exit only for its own).
+ */
+extern void fdn_child_slots_srf(FunctionCallInfo fcinfo, bool every_role);
 
 #endif							/* FDN_CHILDREN_H */

@@ -365,6 +365,7 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 						   row->max_restarts, row->max_seconds, exit_text),
 				 errhint("Fix the cause, then start it again with foundation.start_child or foundation.start_singleton.")));
 		mark_stopped(row->child_id, "failed", exit_text);
+		pg_atomic_fetch_add_u64(&fdn_shared->intensity_failures, 1);
 		return;
 	}
 
@@ -406,6 +407,7 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 errhint("It will be retried every \"foundation.naptime\".")));
 		return;
 	}
+	pg_atomic_fetch_add_u64(&fdn_shared->restarts, 1);
 	elog(DEBUG1, "foundation supervisor: restarted child " INT64_FORMAT " (%s) as pid %d",
 		 row->child_id, exit_text, (int) res.pid);
 	values[2] = Int32GetDatum(res.pid);
