@@ -197,8 +197,10 @@ sub check_block
 		($out, $err, $timeout) = psql_run($b->{text});
 		@got = trimmed($out);
 		$why = '';
+		my $error = $err =~ /(^|:\s*)(ERROR|FATAL|PANIC|error):/m;
 		if ($timeout) { $why = "no answer from psql within ${BLOCK_TIMEOUT}s" }
-		elsif ($err =~ /(^|:\s*)(ERROR|FATAL|PANIC|error):/m) { $why = 'an error' }
+		elsif ($error && !$opt{fails}) { $why = 'an error' }
+		elsif (!$error && $opt{fails}) { $why = 'no error, but the block is marked fails' }
 		elsif ($b->{output})
 		{
 			@want = trimmed($b->{output}{text});
@@ -224,7 +226,11 @@ for my $page (@pages)
 {
 	my @blocks = eval { blocks_of($page) };
 	if ($@) { result('FAILED', $page, $@ =~ s/\n$//r); next; }
-	my @run;
+	my (@run, @later);	# @later: results of blocks not run, printed in line order
+	my $flush = sub {
+		my ($upto) = @_;
+		result(@{ shift @later }[ 1 .. 3 ]) while @later && $later[0][0] < $upto;
+	};
 	for my $b (@blocks)
 	{
 		next unless $b->{lang} eq 'sql';
@@ -234,30 +240,33 @@ for my $page (@pages)
 		elsif ($mark eq 'tap')
 		{
 			my $t = $b->{words}[1] // '';
-			if ($tap{$t}) { result('tap', $where, "run by test/t/$t.pl") }
-			else { result('FAILED', $where, "marked tap, but there is no test/t/$t.pl") }
+			if ($tap{$t}) { push @later, [ $b->{line}, 'tap', $where, "run by test/t/$t.pl" ] }
+			else { push @later, [ $b->{line}, 'FAILED', $where, "marked tap, but there is no test/t/$t.pl" ] }
 		}
-		elsif ($mark eq 'static') { result('static', $where, 'not run: ' . join ' ', @{ $b->{words} }[ 1 .. $#{ $b->{words} } ]) }
-		elsif ($mark eq '') { result('unmarked', $where, 'mark it run, tap NNN_name or static') }
-		else { result('FAILED', $where, "unknown mark \"$mark\"") }
+		elsif ($mark eq 'static') { push @later, [ $b->{line}, 'static', $where, 'not run: ' . join ' ', @{ $b->{words} }[ 1 .. $#{ $b->{words} } ] ] }
+		elsif ($mark eq '') { push @later, [ $b->{line}, 'unmarked', $where, 'mark it run, tap NNN_name or static' ] }
+		else { push @later, [ $b->{line}, 'FAILED', $where, "unknown mark \"$mark\"" ] }
 	}
-	next unless @run;
+	if (!@run) { $flush->(1e9); next; }
 	my $e = start_instance();
 	if ($e ne '')
 	{
 		result('FAILED', "$page:$_->{line}", $e =~ s/\s+/ /gr) for @run;
+		$flush->(1e9);
 		stop_instance();
 		next;
 	}
 	psql_open();
 	for my $i (0 .. $#run)
 	{
+		$flush->($run[$i]{line});
 		next if check_block($page, $run[$i]);
 		# psql hangs or is gone: the page's later blocks cannot run
 		kill 'KILL', $ppid;
 		result('FAILED', "$page:$_->{line}", 'not run: psql did not answer') for @run[ $i + 1 .. $#run ];
 		last;
 	}
+	$flush->(1e9);
 	psql_close();
 	stop_instance() unless $keep && $page eq $pages[-1];
 }
