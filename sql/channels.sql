@@ -1,7 +1,7 @@
 -- Channels: the four topics, routing, wire forms, statistics, bad input.
 SELECT * FROM foundation.channels ORDER BY topic;
 
--- Routing, in the seed's words, rule by rule.
+-- Routing, with the rule that decided, rule by rule.
 SELECT foundation.explain_routing('{"a": 1}', 'high');
 SELECT foundation.explain_routing(jsonb_build_object('x', repeat('a', 20471)));
 SELECT foundation.explain_routing('{"type": "metric", "value": 1}');

@@ -30,7 +30,7 @@ ALTER SYSTEM SET foundation.topology = 'not json';
 ALTER SYSTEM SET foundation.topology = '[1]';
 ALTER SYSTEM SET foundation.cluster_nodes = 'host=a; port';
 
--- Gossip is off without a secret of this node's own: the seed's default,
+-- Gossip is off without a secret of this node's own: the well-known default,
 -- foundation-cluster, is refused like any other (the right secret is
 -- answered in test/t/008_cluster_config.pl).
 SELECT err($$SELECT foundation.gossip_exchange('foundation-cluster', 'peer', 'host=peer')$$);

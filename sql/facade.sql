@@ -1,7 +1,7 @@
 -- The facade: Foundation.ProcessManager.
 SELECT foundation.start_singleton('public.ticker', '{"tag": "s1"}', 's1') AS s1 \gset
 SELECT foundation.lookup_singleton('s1') = :s1 AS found;
--- Already running: the same pid (the seed's already_started).
+-- Already running: the same pid (already_started, in Elixir's words).
 SELECT foundation.start_singleton('public.ticker', '{"tag": "other"}', 's1') = :s1 AS same_pid;
 SELECT count(*) FROM foundation.children WHERE id = 's1';
 SELECT metadata - 'started_at' - 'pid' AS metadata, (metadata->>'pid')::int = :s1 AS meta_pid

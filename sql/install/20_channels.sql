@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Channels (the seed's Foundation.Channels) on LISTEN/NOTIFY.
+-- Channels on LISTEN/NOTIFY (after Foundation.Channels of the Elixir library).
 ------------------------------------------------------------------------------
 CREATE VIEW foundation.channels (channel, topic) AS
   VALUES ('control', 'foundation:control'),
@@ -39,13 +39,13 @@ CREATE FUNCTION foundation.route_message(message jsonb, priority text DEFAULT 'n
     RETURNS text
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_route_message';
 COMMENT ON FUNCTION foundation.route_message(jsonb, text, boolean) IS
-  'Pick a channel by the seed''s rules (high priority -> control; text over 10240 bytes -> data; telemetry pattern -> telemetry; else events), broadcast, return the channel. Equivalent to: SELECT foundation.broadcast(<channel>, message, compression); see foundation.explain_routing.';
+  'Pick a channel by fixed rules (high priority -> control; text over 10240 bytes -> data; telemetry pattern -> telemetry; else events), broadcast, return the channel. Equivalent to: SELECT foundation.broadcast(<channel>, message, compression); see foundation.explain_routing.';
 
 CREATE FUNCTION foundation.explain_routing(message jsonb, priority text DEFAULT 'normal')
     RETURNS text
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'fdn_explain_routing';
 COMMENT ON FUNCTION foundation.explain_routing(jsonb, text) IS
-  'The routing decision route_message would take, in the seed''s words; sends nothing.';
+  'The routing decision route_message would take, with the rule that decided it; sends nothing.';
 
 CREATE FUNCTION foundation.subscribe(channel text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_subscribe';

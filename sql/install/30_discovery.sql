@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Cluster: nodes, configuration (the seed's Foundation.ClusterConfig),
+-- Cluster: nodes, configuration (after Foundation.ClusterConfig),
 -- discovery and the health monitor.
 ------------------------------------------------------------------------------
 CREATE TABLE foundation.nodes (
@@ -41,7 +41,7 @@ CREATE FUNCTION foundation.resolve_cluster_config(OUT mode text, OUT topology js
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_resolve_cluster_config';
 COMMENT ON FUNCTION foundation.resolve_cluster_config() IS
-  'The seed''s four modes: wizard (foundation.topology, or nodes added by hand), apprentice (a named strategy translated), mortal (on: auto-detected), no_clustering (off).';
+  'Four modes, named as in the Elixir library Foundation: wizard (foundation.topology, or nodes added by hand), apprentice (a named strategy translated), mortal (on: auto-detected), no_clustering (off).';
 
 CREATE FUNCTION foundation.auto_detect_strategy() RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_auto_detect_strategy';
@@ -100,7 +100,7 @@ REVOKE ALL ON FUNCTION foundation.health_check() FROM PUBLIC;
 CREATE FUNCTION foundation.cluster_health() RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_cluster_health';
 COMMENT ON FUNCTION foundation.cluster_health() IS
-  'The seed''s get_cluster_health: run one health check now and return it (not stored).';
+  'Run one health check now and return it, without storing it (foundation.health_check stores it).';
 REVOKE ALL ON FUNCTION foundation.cluster_health() FROM PUBLIC;
 
 CREATE VIEW foundation.health AS

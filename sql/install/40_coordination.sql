@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Multi-agent coordination (the seed's MABEAM): agents, orchestration
+-- Multi-agent coordination (after MABEAM of the Elixir library): agents, orchestration
 -- variables, auctions, consensus, negotiation.
 ------------------------------------------------------------------------------
 CREATE TABLE foundation.agents (
@@ -179,7 +179,7 @@ COMMENT ON FUNCTION foundation.negotiate(text, text, jsonb, integer) IS
 CREATE FUNCTION foundation.coordinate_resource_allocation(agent_ids text[], resources jsonb)
     RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_coordinate_resource_allocation';
 COMMENT ON FUNCTION foundation.coordinate_resource_allocation(text[], jsonb) IS
-  'The seed''s facade. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';
+  'Resource allocation by auction in one call. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';
 
 -- Auctions and proposals across transactions.  Bids and votes are sealed:
 -- no role but the extension's owner reads these tables; results show them

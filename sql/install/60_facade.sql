@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Facade: the seed's Foundation.ProcessManager.
+-- Facade: start_singleton and friends (after Foundation.ProcessManager).
 ------------------------------------------------------------------------------
 CREATE FUNCTION foundation.start_singleton(module text, args jsonb,
                                            name text DEFAULT NULL,

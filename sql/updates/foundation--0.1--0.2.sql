@@ -632,3 +632,15 @@ GRANT SELECT ON foundation.metrics_supervisor, foundation.metrics_children,
                 foundation.metrics_lease, foundation.metrics_coordination,
                 foundation.status
   TO pg_monitor;
+
+-- Comments that named a design document users do not have, reworded.
+COMMENT ON FUNCTION foundation.route_message(jsonb, text, boolean) IS
+  'Pick a channel by fixed rules (high priority -> control; text over 10240 bytes -> data; telemetry pattern -> telemetry; else events), broadcast, return the channel. Equivalent to: SELECT foundation.broadcast(<channel>, message, compression); see foundation.explain_routing.';
+COMMENT ON FUNCTION foundation.explain_routing(jsonb, text) IS
+  'The routing decision route_message would take, with the rule that decided it; sends nothing.';
+COMMENT ON FUNCTION foundation.resolve_cluster_config() IS
+  'Four modes, named as in the Elixir library Foundation: wizard (foundation.topology, or nodes added by hand), apprentice (a named strategy translated), mortal (on: auto-detected), no_clustering (off).';
+COMMENT ON FUNCTION foundation.cluster_health() IS
+  'Run one health check now and return it, without storing it (foundation.health_check stores it).';
+COMMENT ON FUNCTION foundation.coordinate_resource_allocation(text[], jsonb) IS
+  'Resource allocation by auction in one call. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';
