@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "core/databases.h"
 #include "core/jsonb_util.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
@@ -244,10 +245,23 @@ fdn_protocols_changed_at_commit(void)
 	fdn_at_xact_end(protocols_changed);
 }
 
+/* Open auctions and proposals keep their database's supervisor: it closes them. */
+static bool
+protocols_open(void)
+{
+	bool		isnull;
+
+	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.auctions WHERE status = 'open')"
+				 " OR EXISTS (SELECT FROM foundation.proposals WHERE status = 'open')",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	return DatumGetBool(fdn_spi_getdatum(0, 1, &isnull));
+}
+
 /* Auctions and proposals that are due close after every pass. */
 static const FdnSupervisorHooks coordination_hooks = {
 	.feature = "coordination",
 	.after_pass = fdn_close_due_protocols,
+	.has_work = protocols_open,
 };
 
 void

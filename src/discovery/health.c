@@ -38,6 +38,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/remote.h"
@@ -400,8 +401,8 @@ fdn_health_run(bool store)
 	fdn_priv_end(&priv);
 
 	/* --- infrastructure --- */
-	supervisor_ok = fdn_shared != NULL && fdn_shared->supervisor_pid != 0 &&
-		BackendPidGetProc(fdn_shared->supervisor_pid) != NULL;
+	supervisor_ok = fdn_shared != NULL && fdn_supervisor_pid(MyDatabaseId) != 0 &&
+		BackendPidGetProc(fdn_supervisor_pid(MyDatabaseId)) != NULL;
 	queue = json_num(local, "notification_queue_usage", 0);
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);

@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/databases.c
+ *	  The databases foundation serves, in shared memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+
+#include "core/databases.h"
+#include "core/foundation.h"
+#include "core/shmem.h"
+#include "core/xact_end.h"
+
+
+FdnDatabase *
+fdn_db_lookup(Oid dboid, bool create)
+{
+	FdnDatabase *free_entry = NULL;
+	int			i;
+
+	if (fdn_shared == NULL || !OidIsValid(dboid))
+		return NULL;
+	for (i = 0; i < fdn_shared->ndbs; i++)
+	{
+		FdnDatabase *db = &fdn_shared->dbs[i];
+
+		if (db->dboid == dboid)
+			return db;
+		if (!OidIsValid(db->dboid) && free_entry == NULL)
+			free_entry = db;
+	}
+	if (!create)
+		return NULL;
+	if (free_entry == NULL)
+	{
+		if (fdn_shared->ndbs >= FDN_MAX_DATABASES)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("foundation serves at most %d databases; database %u is not served",
+							FDN_MAX_DATABASES, dboid),
+					 errhint("Drop the extension in databases that no longer use it.")));
+			return NULL;
+		}
+		free_entry = &fdn_shared->dbs[fdn_shared->ndbs++];
+	}
+	memset(free_entry, 0, sizeof(FdnDatabase));
+	free_entry->dboid = dboid;
+	free_entry->supervisor_procno = -1;
+	return free_entry;
+}
+
+static void
+set_latch_of(int procno)
+{
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+void
+fdn_wake_launcher(void)
+{
+	if (fdn_shared != NULL)
+		set_latch_of(fdn_shared->launcher_procno);
+}
+
+void
+fdn_wake_supervisor_of(Oid dboid)
+{
+	FdnDatabase *db;
+	int			procno = -1;
+
+	if (fdn_shared == NULL)
+		return;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+		procno = db->supervisor_procno;
+	LWLockRelease(fdn_shared->dblock);
+	set_latch_of(procno);
+}
+
+void
+fdn_wake_supervisor(void)
+{
+	fdn_wake_supervisor_of(MyDatabaseId);
+}
+
+pid_t
+fdn_supervisor_pid(Oid dboid)
+{
+	FdnDatabase *db;
+	pid_t		pid = 0;
+
+	if (fdn_shared == NULL)
+		return 0;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+		pid = db->supervisor_pid;
+	LWLockRelease(fdn_shared->dblock);
+	return pid;
+}
+
+void
+fdn_mark_work(void)
+{
+	FdnDatabase *db;
+	int			procno = -1;
+	bool		wake_launcher = false;
+
+	if (fdn_shared == NULL || !OidIsValid(MyDatabaseId))
+		return;
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, true);
+	if (db != NULL)
+	{
+		/* The supervisor reads work_gen before its pass: see supervisor.c */
+		db->work_gen++;
+		wake_launcher = !db->has_work || db->supervisor_pid == 0;
+		db->has_work = true;
+		procno = db->supervisor_procno;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	set_latch_of(procno);
+	if (wake_launcher)
+		fdn_wake_launcher();
+}
+
+static void
+mark_work_at_end(bool committed)
+{
+	fdn_mark_work();
+}
+
+void
+fdn_wake_supervisor_at_xact_end(void)
+{
+	fdn_at_xact_end(mark_work_at_end);
+}
+
+bool
+fdn_db_stopping(Oid dboid)
+{
+	FdnDatabase *db;
+	bool		stopping = false;
+
+	if (fdn_shared == NULL)
+		return false;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+		stopping = db->stopping;
+	LWLockRelease(fdn_shared->dblock);
+	return stopping;
+}
+
+Oid
+fdn_home_database(void)
+{
+	return fdn_database ? get_database_oid(fdn_database, true) : InvalidOid;
+}

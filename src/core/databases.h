@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * core/databases.h
+ *	  The databases foundation serves, in shared memory: which have work,
+ *	  whose supervisor runs, which are being dropped or renamed.
+ *
+ * foundation runs in every database that has the extension.  A database
+ * "has work" once a commit gave its supervisor something to do (a child
+ * started, a name registered, an auction opened, a channel configured);
+ * the launcher then runs a supervisor there, which gives the work back
+ * once it found nothing to do for a while.  The entry points below are how
+ * everything else says so.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FDN_DATABASES_H
+#define FDN_DATABASES_H
+
+#include "postgres.h"
+
+#include "core/shmem.h"
+
+/*
+ * The entry of dboid (with fdn_shared->dblock held, exclusive when
+ * create): NULL when there is none, or none could be made (the table is
+ * full, which is logged).
+ */
+extern FdnDatabase *fdn_db_lookup(Oid dboid, bool create);
+
+/* Wake the launcher, if it runs. */
+extern void fdn_wake_launcher(void);
+
+/* Wake the supervisor of this database, if one runs: its pass follows. */
+extern void fdn_wake_supervisor(void);
+
+/* Wake the supervisor of database dboid, if one runs. */
+extern void fdn_wake_supervisor_of(Oid dboid);
+
+/* The pid of database dboid's supervisor, 0 if none runs. */
+extern pid_t fdn_supervisor_pid(Oid dboid);
+
+/*
+ * Say that this database has work for its supervisor, and wake it (or the
+ * launcher, which starts it).  At once: use it once the work is committed.
+ */
+extern void fdn_mark_work(void);
+
+/*
+ * When the current transaction ends, committed or not: mark this database
+ * as having work and wake its supervisor (a child started from a
+ * transaction that rolled back must be cleaned up too).
+ */
+extern void fdn_wake_supervisor_at_xact_end(void);
+
+/* Is database dboid being dropped or renamed (start nothing there)? */
+extern bool fdn_db_stopping(Oid dboid);
+
+/* The OID of the database named by foundation.database (InvalidOid: none). */
+extern Oid	fdn_home_database(void);
+
+#endif							/* FDN_DATABASES_H */
