@@ -118,7 +118,8 @@ fdn_mark_work(void)
 		return;
 	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
 	db = fdn_db_lookup(MyDatabaseId, true);
-	if (db != NULL)
+	/* The supervisor's own changes (its registry sweep) are no new work. */
+	if (db != NULL && db->supervisor_pid != MyProcPid)
 	{
 		/* The supervisor reads work_gen before its pass: see supervisor.c */
 		db->work_gen++;

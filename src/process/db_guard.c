@@ -10,11 +10,13 @@
  * statement runs, a ProcessUtility hook marks the database as stopping
  * (the launcher starts nothing there, start_child refuses it), stops
  * foundation's processes connected to it, and waits for them to be gone;
- * after it, the mark is cleared, also when the statement failed, and the
- * launcher brings the supervisor back if the database still exists: what
- * runs follows the database's OID, not its name.  CREATE and DROP
- * EXTENSION foundation wake the database's supervisor at commit (DROP: it
- * stops the children, then leaves).
+ * when the transaction ends, committed or not, the mark is cleared, and
+ * the launcher brings the supervisor back if the database still exists:
+ * what runs follows the database's OID, not its name.
+ *
+ * DROP EXTENSION foundation stops the database's supervisor and children
+ * the same way first; CREATE EXTENSION foundation marks the database as
+ * having work, so its supervisor starts at commit.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +39,7 @@
 #include "core/databases.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
+#include "core/xact_end.h"
 #include "process/db_guard.h"
 
 
@@ -45,22 +48,29 @@
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
+/*
+ * The databases this transaction stopped foundation in: they are served
+ * again when it ends, committed or not (a DROP DATABASE that committed
+ * leaves a database the launcher then forgets).
+ */
+#define MAX_STOPPED 4
+static Oid	stopped[MAX_STOPPED];
+static int	nstopped = 0;
+
 /* The database a statement needs to itself, if foundation may be in it. */
 static Oid
-guarded_database(Node *stmt, bool *dropping)
+guarded_database(Node *stmt)
 {
 	const char *name = NULL;
 	ListCell   *lc;
 	Oid			dboid;
 
-	*dropping = false;
 	switch (nodeTag(stmt))
 	{
 		case T_DropdbStmt:
 			/* Outside a transaction block only: else it fails at once. */
 			if (!IsTransactionBlock())
 				name = ((DropdbStmt *) stmt)->dbname;
-			*dropping = true;
 			break;
 		case T_RenameStmt:
 			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
@@ -105,13 +115,9 @@ guarded_database(Node *stmt, bool *dropping)
 	return dboid;
 }
 
-/*
- * Does the statement create or drop the foundation extension of this
- * database?  Either way its supervisor has something to do: start (it
- * runs for good in foundation.database), or stop the children and leave.
- */
+/* Does the statement name the foundation extension (CREATE or DROP)? */
 static bool
-creates_or_drops_foundation(Node *stmt)
+names_foundation(Node *stmt)
 {
 	DropStmt   *drop = (DropStmt *) stmt;
 	ListCell   *lc;
@@ -127,12 +133,12 @@ creates_or_drops_foundation(Node *stmt)
 }
 
 /*
- * SIGTERM to foundation's processes connected to dboid, and to the
- * children its supervisor watches (they would be restarted there);
- * returns how many are still alive.
+ * SIGTERM to dboid's supervisor and the children it watches, and (all:
+ * the database itself is needed alone) to every child connected to dboid,
+ * whoever watches it; returns how many are still alive.
  */
 static int
-signal_database(Oid dboid)
+signal_database(Oid dboid, bool all)
 {
 	FdnDatabase *db;
 	pid_t		sup = 0;
@@ -162,7 +168,7 @@ signal_database(Oid dboid)
 		pid_t		pid = slot->pid;
 
 		if (slot->child_id == 0 ||
-			(slot->dboid != dboid && slot->home_db != dboid) ||
+			!(slot->home_db == dboid || (all && slot->dboid == dboid)) ||
 			!fdn_slot_alive(slot))
 			continue;
 		if (pid != 0)
@@ -172,21 +178,67 @@ signal_database(Oid dboid)
 	return alive;
 }
 
+/*
+ * When the transaction ends: serve the stopped databases again.  The
+ * launcher starts their supervisors, which restore the children; every
+ * supervisor is woken, for children of other databases that ran there.
+ */
 static void
-stop_database(Oid dboid)
+resume_stopped(bool committed)
+{
+	int			i;
+
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	for (i = 0; i < nstopped; i++)
+	{
+		FdnDatabase *db = fdn_db_lookup(stopped[i], false);
+
+		if (db != NULL)
+			db->stopping = false;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	nstopped = 0;
+
+	fdn_wake_launcher();
+	for (i = 0; i < fdn_shared->ndbs; i++)
+		if (OidIsValid(fdn_shared->dbs[i].dboid))
+			fdn_wake_supervisor_of(fdn_shared->dbs[i].dboid);
+}
+
+/*
+ * Stop foundation in dboid until the transaction ends: nothing starts
+ * there (launcher, start_child, restarts), and what runs is asked to stop
+ * and waited for, at most FDN_DB_STOP_MS.
+ */
+static void
+stop_database(Oid dboid, bool all)
 {
 	FdnDatabase *db;
 	TimestampTz deadline;
 	int			alive;
+	int			i;
 
-	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
-	db = fdn_db_lookup(dboid, true);
-	if (db != NULL)
-		db->stopping = true;
-	LWLockRelease(fdn_shared->dblock);
+	for (i = 0; i < nstopped; i++)
+		if (stopped[i] == dboid)
+			break;
+	if (i == nstopped)
+	{
+		if (nstopped >= MAX_STOPPED)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many databases stopped in one transaction"),
+					 errhint("Commit, then run the statement again.")));
+		LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+		db = fdn_db_lookup(dboid, true);
+		if (db != NULL)
+			db->stopping = true;
+		LWLockRelease(fdn_shared->dblock);
+		stopped[nstopped++] = dboid;
+		fdn_at_xact_end(resume_stopped);
+	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FDN_DB_STOP_MS);
-	while ((alive = signal_database(dboid)) > 0)
+	while ((alive = signal_database(dboid, all)) > 0)
 	{
 		if (GetCurrentTimestamp() >= deadline)
 			ereport(ERROR,
@@ -203,58 +255,6 @@ stop_database(Oid dboid)
 	}
 }
 
-/*
- * After the statement: a dropped database is forgotten with the slots of
- * its children; another one is served again.  Every supervisor is woken:
- * children of other databases that ran in this one start again (or learn
- * that their database is gone).
- */
-static void
-resume_database(Oid dboid, bool dropped)
-{
-	FdnDatabase *db;
-	int			i;
-
-	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
-	db = fdn_db_lookup(dboid, false);
-	if (db != NULL)
-	{
-		if (dropped)
-			memset(db, 0, sizeof(FdnDatabase));
-		else
-			db->stopping = false;
-	}
-	LWLockRelease(fdn_shared->dblock);
-
-	if (dropped)
-		for (i = 0; i < fdn_shared->nslots; i++)
-		{
-			FdnChildSlot *slot = &fdn_shared->slots[i];
-
-			if (slot->child_id != 0 && slot->home_db == dboid &&
-				!fdn_slot_alive(slot))
-				fdn_slot_release(i);
-		}
-	fdn_wake_launcher();
-	for (i = 0; i < fdn_shared->ndbs; i++)
-		if (OidIsValid(fdn_shared->dbs[i].dboid))
-			fdn_wake_supervisor_of(fdn_shared->dbs[i].dboid);
-}
-
-static void
-run_statement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-			  ProcessUtilityContext context, ParamListInfo params,
-			  QueryEnvironment *queryEnv, DestReceiver *dest,
-			  QueryCompletion *qc)
-{
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-}
-
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
@@ -262,35 +262,38 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
-	bool		dropping = false;
-	volatile bool drop = false;
-	Oid			dboid = InvalidOid;
 
 	if (fdn_shared != NULL)
-		dboid = guarded_database(stmt, &dropping);
-	drop = dropping;
-	if (!OidIsValid(dboid))
 	{
-		run_statement(pstmt, queryString, readOnlyTree, context, params,
-					  queryEnv, dest, qc);
-		if (fdn_shared != NULL && creates_or_drops_foundation(stmt))
-			fdn_wake_supervisor_at_xact_end();
-		return;
+		Oid			dboid = guarded_database(stmt);
+		Oid			ext;
+
+		if (OidIsValid(dboid))
+			stop_database(dboid, true);
+
+		/*
+		 * DROP EXTENSION: the supervisor and the children would read the
+		 * tables being dropped, each holding locks the other waits for (a
+		 * deadlock).  They stop first; if the drop rolls back, they come
+		 * back.  Only for the extension's owner (or a superuser).
+		 */
+		if (IsA(stmt, DropStmt) && names_foundation(stmt) &&
+			OidIsValid(ext = fdn_current_extension()) &&
+			pg_extension_ownercheck(ext, GetUserId()))
+			stop_database(MyDatabaseId, false);
 	}
 
-	PG_TRY();
-	{
-		stop_database(dboid);
-		run_statement(pstmt, queryString, readOnlyTree, context, params,
-					  queryEnv, dest, qc);
-	}
-	PG_CATCH();
-	{
-		resume_database(dboid, false);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	resume_database(dboid, drop);
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	/* CREATE EXTENSION: the supervisor has something to do at commit. */
+	if (fdn_shared != NULL && IsA(stmt, CreateExtensionStmt) &&
+		names_foundation(stmt))
+		fdn_wake_supervisor_at_xact_end();
 }
 
 void

@@ -91,11 +91,12 @@ static const char *const hook_names[] = {"pass_start", "cleanup", "after_pass",
 "has_work"};
 
 /*
- * A supervisor that found nothing to do for this long exits; the launcher
- * starts it again when its database has work.  Long enough that a child
- * restarted now and then does not make it come and go.
+ * A supervisor that found nothing to do for this many passes' worth of
+ * foundation.naptime exits; the launcher starts it again when its database
+ * has work.  Long enough that a child restarted now and then does not make
+ * it come and go.
  */
-#define FDN_SUPERVISOR_IDLE_MS 30000
+#define FDN_SUPERVISOR_IDLE_NAPS 6
 
 /* Is this the supervisor of foundation.database (set at start)? */
 static bool is_home = false;
@@ -765,13 +766,13 @@ fdn_supervisor_main(Datum main_arg)
 		 * Nothing to supervise: a probe (the launcher looking at every
 		 * database at server start) leaves at once, and so does the
 		 * supervisor of a database without the extension; another after
-		 * FDN_SUPERVISOR_IDLE_MS of it.
+		 * FDN_SUPERVISOR_IDLE_NAPS times foundation.naptime of it.
 		 */
 		if (res.work)
 			busy_at = GetCurrentTimestamp();
 		else if ((probe || !res.installed ||
 				  TimestampDifferenceExceeds(busy_at, GetCurrentTimestamp(),
-											 FDN_SUPERVISOR_IDLE_MS)) &&
+											 FDN_SUPERVISOR_IDLE_NAPS * fdn_naptime_ms)) &&
 				 give_back_work(gen, !res.installed))
 		{
 			if (!probe)
