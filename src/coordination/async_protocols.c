@@ -35,14 +35,6 @@
 #include "coordination/async_protocols.h"
 #include "coordination/coordination.h"
 
-/* Coordination's shared memory. */
-typedef struct ProtocolsShared
-{
-	bool		dirty;			/* a bid or vote arrived since the last look */
-} ProtocolsShared;
-
-static ProtocolsShared *protocols_shared = NULL;
-
 /* An auction or proposal that does not exist: an error. */
 void
 fdn_protocol_no_such(const char *what, int64 id)
@@ -143,15 +135,15 @@ fdn_close_due_protocols(void)
 	 * at most every FDN_COMPLETION_CHECK_MS: a burst of bids then wakes us
 	 * many times but counts a few times.
 	 */
-	check_complete = protocols_shared->dirty &&
+	check_complete = fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, false) &&
 		TimestampDifferenceExceeds(last_complete_check, GetCurrentTimestamp(),
 								   FDN_COMPLETION_CHECK_MS);
 	if (check_complete)
 	{
-		protocols_shared->dirty = false;
+		(void) fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, true);
 		last_complete_check = GetCurrentTimestamp();
 	}
-	else if (protocols_shared->dirty)
+	else if (fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, false))
 		next_ms = FDN_COMPLETION_CHECK_MS;
 
 	/*
@@ -232,11 +224,8 @@ fdn_close_due_protocols(void)
 static void
 protocols_changed(bool committed)
 {
-	if (committed && protocols_shared && !protocols_shared->dirty)
-	{
-		protocols_shared->dirty = true;
+	if (committed && fdn_db_set_flag(FDN_DBFLAG_PROTOCOLS))
 		fdn_wake_supervisor();
-	}
 }
 
 void
@@ -267,7 +256,5 @@ static const FdnSupervisorHooks coordination_hooks = {
 void
 fdn_coordination_init(void)
 {
-	fdn_shmem_add("foundation coordination", sizeof(ProtocolsShared), NULL,
-				  (void **) &protocols_shared);
 	fdn_supervisor_add_hooks(&coordination_hooks);
 }

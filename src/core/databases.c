@@ -146,6 +146,48 @@ fdn_wake_supervisor_at_xact_end(void)
 }
 
 bool
+fdn_db_set_flag(uint32 flag)
+{
+	FdnDatabase *db;
+	bool		was_set = true;
+
+	if (fdn_shared == NULL)
+		return false;
+	/* A burst of bids finds it set: a shared lock is enough then. */
+	if (fdn_db_test_flag(flag, false))
+		return false;
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, true);
+	if (db != NULL)
+	{
+		was_set = (db->flags & flag) != 0;
+		db->flags |= flag;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	return !was_set;
+}
+
+bool
+fdn_db_test_flag(uint32 flag, bool clear)
+{
+	FdnDatabase *db;
+	bool		set = false;
+
+	if (fdn_shared == NULL)
+		return false;
+	LWLockAcquire(fdn_shared->dblock, clear ? LW_EXCLUSIVE : LW_SHARED);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	if (db != NULL)
+	{
+		set = (db->flags & flag) != 0;
+		if (clear)
+			db->flags &= ~flag;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	return set;
+}
+
+bool
 fdn_db_stopping(Oid dboid)
 {
 	FdnDatabase *db;

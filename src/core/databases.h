@@ -52,6 +52,18 @@ extern void fdn_mark_work(void);
  */
 extern void fdn_wake_supervisor_at_xact_end(void);
 
+/*
+ * News for this database's supervisor that a feature keeps per database
+ * (a bid in one database is no news for another's supervisor).
+ */
+#define FDN_DBFLAG_PROTOCOLS 0x01	/* a bid or a vote committed */
+
+/* Set flag for this database; true if it was not set before. */
+extern bool fdn_db_set_flag(uint32 flag);
+
+/* Is flag set for this database?  clear: and clear it. */
+extern bool fdn_db_test_flag(uint32 flag, bool clear);
+
 /* Is database dboid being dropped or renamed (start nothing there)? */
 extern bool fdn_db_stopping(Oid dboid);
 

@@ -384,6 +384,16 @@ fdn_launcher_main(Datum main_arg)
 	fdn_shared->launcher_pid = MyProcPid;
 	fdn_shared->launcher_procno = MyProc->pgprocno;
 
+	/*
+	 * A launcher before us (terminated) may have left launches pending
+	 * that never start: forget them.  One that does start anyway finds
+	 * our supervisor in the entry and leaves (supervisor.c, take_entry).
+	 */
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	for (i = 0; i < fdn_shared->ndbs; i++)
+		fdn_shared->dbs[i].launching = false;
+	LWLockRelease(fdn_shared->dblock);
+
 	/* Every database that accepts connections may have children to restore. */
 	scan_databases();
 	to_probe = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(nknown, 1));
