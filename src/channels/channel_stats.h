@@ -13,6 +13,8 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "core/shmem.h"
+
 
 
 #define FDN_NCHANNELS 4
@@ -40,10 +42,18 @@ typedef struct FdnChannelCounters
 	int64		dropped;		/* lost by the dispatcher's full backlog */
 } FdnChannelCounters;
 
+/* One database's counters: each database sees its own channels only. */
+typedef struct FdnDbChannelStats
+{
+	Oid			dboid;			/* whose they are (InvalidOid: unused) */
+	FdnChannelCounters channel[FDN_NCHANNELS];
+} FdnDbChannelStats;
+
+/* Indexed like fdn_shared->dbs (core/databases.h, fdn_db_index). */
 typedef struct FdnChannelStats
 {
 	slock_t		mutex;
-	FdnChannelCounters channel[FDN_NCHANNELS];
+	FdnDbChannelStats db[FDN_MAX_DATABASES];
 } FdnChannelStats;
 
 /* The counters in shared memory (NULL when not preloaded). */
@@ -61,5 +71,11 @@ extern void fdn_stats_error(int channel);
 
 /* Count a message the handler dispatcher dropped, now. */
 extern void fdn_stats_dropped(int channel);
+
+/*
+ * Messages and errors of every database's channels, for the health check
+ * (the caller holds fdn_channel_stats_shared->mutex).
+ */
+extern void fdn_stats_totals_locked(int64 *messages, int64 *errors);
 
 #endif							/* FDN_CHANNEL_STATS_H */

@@ -51,6 +51,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/remote.h"
 #include "core/shmem.h"
@@ -90,59 +91,47 @@ fdn_handlers_shmem_register(void)
 				  handlers_shmem_init, (void **) &handlers_shared);
 }
 
-/* This database's dispatcher, if it listens; else 0. */
+/*
+ * This database's dispatcher, if it listens; else 0.  Entries are indexed
+ * like the table of databases (core/databases.h) and tagged with the OID.
+ */
 static pid_t
 dispatcher_pid(void)
 {
+	int			index = fdn_db_index();
 	pid_t		pid = 0;
-	int			i;
 
+	if (index < 0)
+		return 0;
 	SpinLockAcquire(&handlers_shared->mutex);
-	for (i = 0; i < FDN_MAX_DATABASES; i++)
-		if (handlers_shared->dispatchers[i].dboid == MyDatabaseId)
-			pid = handlers_shared->dispatchers[i].pid;
+	if (handlers_shared->dispatchers[index].dboid == MyDatabaseId)
+		pid = handlers_shared->dispatchers[index].pid;
 	SpinLockRelease(&handlers_shared->mutex);
 	if (pid != 0 && BackendPidGetProc(pid) == NULL)
 		pid = 0;
 	return pid;
 }
 
-/* We listen: say so in this database's entry (or a free one). */
+/* We listen (set), or leave (clear): this database's entry says so. */
 static void
-set_dispatcher_pid(void)
+set_dispatcher_pid(pid_t pid)
 {
-	Dispatcher *mine = NULL;
-	int			i;
+	int			index = fdn_db_index();
 
+	if (index < 0)
+		return;
 	SpinLockAcquire(&handlers_shared->mutex);
-	for (i = 0; i < FDN_MAX_DATABASES && mine == NULL; i++)
-		if (handlers_shared->dispatchers[i].dboid == MyDatabaseId)
-			mine = &handlers_shared->dispatchers[i];
-	for (i = 0; i < FDN_MAX_DATABASES && mine == NULL; i++)
-		if (!OidIsValid(handlers_shared->dispatchers[i].dboid))
-			mine = &handlers_shared->dispatchers[i];
-	if (mine != NULL)
-	{
-		mine->dboid = MyDatabaseId;
-		mine->pid = MyProcPid;
-	}
+	handlers_shared->dispatchers[index].dboid = MyDatabaseId;
+	handlers_shared->dispatchers[index].pid = pid;
 	SpinLockRelease(&handlers_shared->mutex);
 }
 
-/* The dispatcher leaves: free this database's entry. */
 static void
 clear_dispatcher_pid(int code, Datum arg)
 {
-	int			i;
-
-	SpinLockAcquire(&handlers_shared->mutex);
-	for (i = 0; i < FDN_MAX_DATABASES; i++)
-		if (handlers_shared->dispatchers[i].dboid == MyDatabaseId &&
-			handlers_shared->dispatchers[i].pid == MyProcPid)
-			memset(&handlers_shared->dispatchers[i], 0, sizeof(Dispatcher));
-	SpinLockRelease(&handlers_shared->mutex);
+	if (dispatcher_pid() == MyProcPid)
+		set_dispatcher_pid(0);
 }
-
 
 PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
@@ -638,7 +627,7 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	load_handlers(handlers_cxt);
 	SPI_commit();
 	before_shmem_exit(clear_dispatcher_pid, (Datum) 0);
-	set_dispatcher_pid();
+	set_dispatcher_pid(MyProcPid);
 	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
 
 	PG_TRY();

@@ -55,6 +55,28 @@ fdn_db_lookup(Oid dboid, bool create)
 	return free_entry;
 }
 
+int
+fdn_db_index(void)
+{
+	FdnDatabase *db;
+	int			index = -1;
+
+	if (fdn_shared == NULL || !OidIsValid(MyDatabaseId))
+		return -1;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	LWLockRelease(fdn_shared->dblock);
+	if (db == NULL)
+	{
+		LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+		db = fdn_db_lookup(MyDatabaseId, true);
+		LWLockRelease(fdn_shared->dblock);
+	}
+	if (db != NULL)
+		index = db - fdn_shared->dbs;
+	return index;
+}
+
 static void
 set_latch_of(int procno)
 {

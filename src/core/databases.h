@@ -27,6 +27,14 @@
  */
 extern FdnDatabase *fdn_db_lookup(Oid dboid, bool create);
 
+/*
+ * The index of this database's entry in fdn_shared->dbs (made if need
+ * be), or -1 if the table is full: a feature keeping something per
+ * database in its own shared memory indexes it by this, and tags it with
+ * the OID (an entry freed is reused by another database).
+ */
+extern int	fdn_db_index(void);
+
 /* Wake the launcher, if it runs. */
 extern void fdn_wake_launcher(void);
 

@@ -441,16 +441,12 @@ fdn_health_run(bool store)
 	/* --- performance: channel statistics since the previous check --- */
 	if (health_shared != NULL)
 	{
-		int			c;
 		TimestampTz now = GetCurrentTimestamp();
 		double		secs;
 
+		/* Every database's channels: the health of the server. */
 		SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-		for (c = 0; c < FDN_NCHANNELS; c++)
-		{
-			msgs_now += fdn_channel_stats_shared->channel[c].messages;
-			errs_now += fdn_channel_stats_shared->channel[c].errors;
-		}
+		fdn_stats_totals_locked(&msgs_now, &errs_now);
 		if (health_shared->prev_at != 0 && msgs_now >= health_shared->prev_messages)
 		{
 			int64		dm = msgs_now - health_shared->prev_messages;

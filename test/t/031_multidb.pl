@@ -170,6 +170,12 @@ is($node->safe_psql('app_a', q{SELECT message->>'n' FROM public.seen}), 'a1',
 is($node->safe_psql('app_b', q{SELECT message->>'n' FROM public.seen}), 'b1',
 	'app_b\'s handler saw app_b\'s message only');
 
+# Each database counts its own channels' messages.
+is( join(' ', map { $node->safe_psql($_,
+			q{SELECT messages FROM foundation.channel_stats WHERE channel = 'events'}) }
+		  qw(app_a app_b postgres)),
+	'2 2 1', 'channel_stats: each database counts its own broadcasts only');
+
 ###########################################################################
 note '5. the per-database limit';
 ###########################################################################
