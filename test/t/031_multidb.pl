@@ -176,6 +176,14 @@ is( join(' ', map { $node->safe_psql($_,
 		  qw(app_a app_b postgres)),
 	'2 2 1', 'channel_stats: each database counts its own broadcasts only');
 
+# The health report lists every database foundation serves.
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(d->>'database' || ':' || (d->>'supervisor') || ':' || (d->>'children'), ' '
+                  ORDER BY d->>'database')
+  FROM jsonb_array_elements(foundation.cluster_health()->'infrastructure'->'databases') d}),
+	'app_a:running:2 app_b:running:2 app_c:running:1 idle_db:idle:0 postgres:running:1',
+	'cluster_health lists each database: its supervisor and how many children it runs');
+
 ###########################################################################
 note '5. the per-database limit';
 ###########################################################################
