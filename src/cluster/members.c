@@ -140,6 +140,12 @@ fdn_cluster_enabled(void)
 	return fdn_control_conninfo != NULL && fdn_control_conninfo[0] != '\0';
 }
 
+bool
+fdn_cluster_here(void)
+{
+	return fdn_cluster_enabled() && fdn_in_home_database();
+}
+
 const char *
 fdn_distribution_name(void)
 {

@@ -230,3 +230,17 @@ fdn_home_database(void)
 {
 	return fdn_database ? get_database_oid(fdn_database, true) : InvalidOid;
 }
+
+bool
+fdn_in_home_database(void)
+{
+	static bool known = false;
+	static bool home = false;
+
+	if (!known)
+	{
+		home = OidIsValid(MyDatabaseId) && MyDatabaseId == fdn_home_database();
+		known = true;
+	}
+	return home;
+}

@@ -78,4 +78,10 @@ extern bool fdn_db_stopping(Oid dboid);
 /* The OID of the database named by foundation.database (InvalidOid: none). */
 extern Oid	fdn_home_database(void);
 
+/*
+ * Is this backend connected to the database named by foundation.database?
+ * (Looked up once per backend, in a transaction.)
+ */
+extern bool fdn_in_home_database(void);
+
 #endif							/* FDN_DATABASES_H */

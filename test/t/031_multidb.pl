@@ -260,7 +260,35 @@ SELECT count(*) FROM pg_stat_activity
 }
 
 ###########################################################################
-note '9. a server restart and a crash restore every database\'s children';
+note '9. with a control database, cluster singletons run from foundation.database only';
+###########################################################################
+{
+	# Nothing answers there; only what each database does with it counts.
+	$node->safe_psql('postgres', q{
+ALTER SYSTEM SET foundation.control_conninfo = 'host=/nonexistent port=1 dbname=none';
+SELECT pg_reload_conf()});
+	ok(wait_for($node, q{SELECT current_setting('foundation.control_conninfo') <> ''}, 't', db => 'app_a2'),
+		'foundation.control_conninfo is set');
+	my %r = sql_error($node,
+		q{SELECT foundation.start_singleton('public.ticker', '{}', 'cl', scope => 'cluster')},
+		db => 'app_a2');
+	is($r{sqlstate}, '55000', 'scope cluster in app_a2: 55000') or diag($r{stderr});
+	like($r{message} // '', qr/cluster singletons run only from database "postgres"/,
+		'the message names foundation.database');
+	like($r{hint} // '', qr/scope => 'local'/, 'the hint names the local scope');
+	my $local = $node->safe_psql('app_a2',
+		q{SET ROLE alice; SELECT foundation.start_singleton('public.ticker', '{}', 'local_one')});
+	is(who($local), 'app_a2:alice', 'without a scope, a singleton in app_a2 is this server\'s');
+	$node->safe_psql('app_a2', q{SELECT foundation.stop_singleton('local_one')});
+	$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET foundation.control_conninfo;
+SELECT pg_reload_conf()});
+	ok(wait_for($node, q{SELECT current_setting('foundation.control_conninfo') = ''}),
+		'foundation.control_conninfo is reset');
+}
+
+###########################################################################
+note '10. a server restart and a crash restore every database\'s children';
 ###########################################################################
 $node->restart;
 for my $db (qw(postgres app_a2))
