@@ -10,6 +10,7 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 
 #include "core/databases.h"
 #include "core/foundation.h"
@@ -243,4 +244,88 @@ fdn_in_home_database(void)
 		known = true;
 	}
 	return home;
+}
+/* Give up this database's supervisor entry (ours, if still ours). */
+void
+fdn_db_leave_supervisor(void)
+{
+	FdnDatabase *db;
+
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	if (db != NULL && db->supervisor_pid == MyProcPid)
+	{
+		db->supervisor_pid = 0;
+		db->supervisor_procno = -1;
+	}
+	LWLockRelease(fdn_shared->dblock);
+}
+
+/*
+ * Take this database's supervisor entry.  false: nothing to do here (the
+ * database is being dropped or renamed, another supervisor runs, or the
+ * table of databases is full).
+ */
+bool
+fdn_db_take_supervisor(void)
+{
+	FdnDatabase *db;
+	bool		ok = false;
+
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, true);
+	if (db != NULL)
+	{
+		db->launching = false;
+		if (!db->stopping &&
+			(db->supervisor_pid == 0 ||
+			 BackendPidGetProc(db->supervisor_pid) == NULL))
+		{
+			db->supervisor_pid = MyProcPid;
+			db->supervisor_procno = MyProc->pgprocno;
+			ok = true;
+		}
+	}
+	LWLockRelease(fdn_shared->dblock);
+	return ok;
+}
+
+/* This database's work_gen (see fdn_mark_work). */
+uint32
+fdn_db_work_gen(void)
+{
+	FdnDatabase *db;
+	uint32		gen = 0;
+
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	if (db != NULL)
+		gen = db->work_gen;
+	LWLockRelease(fdn_shared->dblock);
+	return gen;
+}
+
+/*
+ * Nothing to do: give the work back, unless a commit brought new work
+ * since the pass began (gen was read before its snapshot, so the pass saw
+ * all work marked before).  true: leave.  forget: the database has no
+ * foundation, its entry goes too (unless DROP/RENAME DATABASE holds it).
+ */
+bool
+fdn_db_give_back_work(uint32 gen, bool forget)
+{
+	FdnDatabase *db;
+	bool		leave = false;
+
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	if (db != NULL && db->work_gen == gen)
+	{
+		db->has_work = false;
+		leave = true;
+		if (forget && !db->stopping && !db->launching)
+			memset(db, 0, sizeof(FdnDatabase));
+	}
+	LWLockRelease(fdn_shared->dblock);
+	return leave;
 }

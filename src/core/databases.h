@@ -84,4 +84,20 @@ extern Oid	fdn_home_database(void);
  */
 extern bool fdn_in_home_database(void);
 
+/*
+ * The supervisor's side (process/supervisor.c), for this database.
+ *
+ * fdn_db_take_supervisor: become its supervisor; false when there is
+ * nothing to do here (being dropped or renamed, another one runs, or the
+ * table is full).  fdn_db_leave_supervisor: give the entry up at exit.
+ * fdn_db_work_gen: read before a pass (before its snapshot).
+ * fdn_db_give_back_work: the pass found nothing to do; true (leave) unless
+ * a commit brought work since gen was read; forget: no extension here,
+ * the entry goes too.
+ */
+extern bool fdn_db_take_supervisor(void);
+extern void fdn_db_leave_supervisor(void);
+extern uint32 fdn_db_work_gen(void);
+extern bool fdn_db_give_back_work(uint32 gen, bool forget);
+
 #endif							/* FDN_DATABASES_H */

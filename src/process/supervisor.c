@@ -201,22 +201,6 @@ run_exit_hook(const FdnSupervisorHooks *h)
 	PG_END_TRY();
 }
 
-/* Give up this database's supervisor entry (ours, if still ours). */
-static void
-leave_entry(void)
-{
-	FdnDatabase *db;
-
-	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
-	db = fdn_db_lookup(MyDatabaseId, false);
-	if (db != NULL && db->supervisor_pid == MyProcPid)
-	{
-		db->supervisor_pid = 0;
-		db->supervisor_procno = -1;
-	}
-	LWLockRelease(fdn_shared->dblock);
-}
-
 static void
 supervisor_on_exit(int code, Datum arg)
 {
@@ -227,7 +211,7 @@ supervisor_on_exit(int code, Datum arg)
 	for (i = 0; i < nhooks; i++)
 		if (hooks[i]->on_exit && (!hooks[i]->home_only || is_home))
 			run_exit_hook(hooks[i]);
-	leave_entry();
+	fdn_db_leave_supervisor();
 	/* The launcher may have to start another (work arrived meanwhile). */
 	fdn_wake_launcher();
 }
@@ -644,75 +628,6 @@ reconcile_pass(void *arg)
 	res->next_ms = reconcile(&res->work, &res->installed);
 }
 
-/*
- * Take this database's supervisor entry.  false: nothing to do here (the
- * database is being dropped or renamed, another supervisor runs, or the
- * table of databases is full).
- */
-static bool
-take_entry(void)
-{
-	FdnDatabase *db;
-	bool		ok = false;
-
-	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
-	db = fdn_db_lookup(MyDatabaseId, true);
-	if (db != NULL)
-	{
-		db->launching = false;
-		if (!db->stopping &&
-			(db->supervisor_pid == 0 ||
-			 BackendPidGetProc(db->supervisor_pid) == NULL))
-		{
-			db->supervisor_pid = MyProcPid;
-			db->supervisor_procno = MyProc->pgprocno;
-			ok = true;
-		}
-	}
-	LWLockRelease(fdn_shared->dblock);
-	return ok;
-}
-
-/* This database's work_gen (see fdn_mark_work). */
-static uint32
-work_gen(void)
-{
-	FdnDatabase *db;
-	uint32		gen = 0;
-
-	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
-	db = fdn_db_lookup(MyDatabaseId, false);
-	if (db != NULL)
-		gen = db->work_gen;
-	LWLockRelease(fdn_shared->dblock);
-	return gen;
-}
-
-/*
- * Nothing to do: give the work back, unless a commit brought new work
- * since the pass began (gen was read before its snapshot, so the pass saw
- * all work marked before).  true: leave.  forget: the database has no
- * foundation, its entry goes too (unless DROP/RENAME DATABASE holds it).
- */
-static bool
-give_back_work(uint32 gen, bool forget)
-{
-	FdnDatabase *db;
-	bool		leave = false;
-
-	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
-	db = fdn_db_lookup(MyDatabaseId, false);
-	if (db != NULL && db->work_gen == gen)
-	{
-		db->has_work = false;
-		leave = true;
-		if (forget && !db->stopping && !db->launching)
-			memset(db, 0, sizeof(FdnDatabase));
-	}
-	LWLockRelease(fdn_shared->dblock);
-	return leave;
-}
-
 void
 fdn_supervisor_main(Datum main_arg)
 {
@@ -743,7 +658,7 @@ fdn_supervisor_main(Datum main_arg)
 	pgstat_report_appname(psprintf("foundation supervisor %s", dbname));
 
 	before_shmem_exit(supervisor_on_exit, (Datum) 0);
-	if (!take_entry())
+	if (!fdn_db_take_supervisor())
 		proc_exit(0);
 	if (!probe)
 		elog(LOG, "foundation supervisor started in database \"%s\"", dbname);
@@ -759,7 +674,7 @@ fdn_supervisor_main(Datum main_arg)
 
 		CHECK_FOR_INTERRUPTS();
 		fdn_worker_reload();
-		gen = work_gen();
+		gen = fdn_db_work_gen();
 		fdn_worker_pass(reconcile_pass, &res, loopcxt);
 
 		/*
@@ -773,7 +688,7 @@ fdn_supervisor_main(Datum main_arg)
 		else if ((probe || !res.installed ||
 				  TimestampDifferenceExceeds(busy_at, GetCurrentTimestamp(),
 											 FDN_SUPERVISOR_IDLE_NAPS * fdn_naptime_ms)) &&
-				 give_back_work(gen, !res.installed))
+				 fdn_db_give_back_work(gen, !res.installed))
 		{
 			if (!probe)
 				elog(LOG, "foundation supervisor of database \"%s\" has nothing to supervise; it exits",
