@@ -78,6 +78,27 @@ fdn_db_index(void)
 	return index;
 }
 
+/*
+ * A copy of dboid's entry, read under the lock (no entry, or foundation
+ * not preloaded: a zeroed one with no supervisor).
+ */
+static FdnDatabase
+entry_copy(Oid dboid)
+{
+	FdnDatabase copy = {0};
+	FdnDatabase *db;
+
+	copy.supervisor_procno = -1;
+	if (fdn_shared == NULL)
+		return copy;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+		copy = *db;
+	LWLockRelease(fdn_shared->dblock);
+	return copy;
+}
+
 static void
 set_latch_of(int procno)
 {
@@ -95,17 +116,7 @@ fdn_wake_launcher(void)
 void
 fdn_wake_supervisor_of(Oid dboid)
 {
-	FdnDatabase *db;
-	int			procno = -1;
-
-	if (fdn_shared == NULL)
-		return;
-	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
-	db = fdn_db_lookup(dboid, false);
-	if (db != NULL)
-		procno = db->supervisor_procno;
-	LWLockRelease(fdn_shared->dblock);
-	set_latch_of(procno);
+	set_latch_of(entry_copy(dboid).supervisor_procno);
 }
 
 void
@@ -117,17 +128,7 @@ fdn_wake_supervisor(void)
 pid_t
 fdn_supervisor_pid(Oid dboid)
 {
-	FdnDatabase *db;
-	pid_t		pid = 0;
-
-	if (fdn_shared == NULL)
-		return 0;
-	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
-	db = fdn_db_lookup(dboid, false);
-	if (db != NULL)
-		pid = db->supervisor_pid;
-	LWLockRelease(fdn_shared->dblock);
-	return pid;
+	return entry_copy(dboid).supervisor_pid;
 }
 
 void
@@ -213,17 +214,7 @@ fdn_db_test_flag(uint32 flag, bool clear)
 bool
 fdn_db_stopping(Oid dboid)
 {
-	FdnDatabase *db;
-	bool		stopping = false;
-
-	if (fdn_shared == NULL)
-		return false;
-	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
-	db = fdn_db_lookup(dboid, false);
-	if (db != NULL)
-		stopping = db->stopping;
-	LWLockRelease(fdn_shared->dblock);
-	return stopping;
+	return entry_copy(dboid).stopping;
 }
 
 Oid
@@ -290,19 +281,10 @@ fdn_db_take_supervisor(void)
 	return ok;
 }
 
-/* This database's work_gen (see fdn_mark_work). */
 uint32
 fdn_db_work_gen(void)
 {
-	FdnDatabase *db;
-	uint32		gen = 0;
-
-	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
-	db = fdn_db_lookup(MyDatabaseId, false);
-	if (db != NULL)
-		gen = db->work_gen;
-	LWLockRelease(fdn_shared->dblock);
-	return gen;
+	return entry_copy(MyDatabaseId).work_gen;
 }
 
 /*
