@@ -281,6 +281,19 @@ fdn_db_take_supervisor(void)
 	return ok;
 }
 
+void
+fdn_db_keep_work(void)
+{
+	FdnDatabase *db;
+
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(MyDatabaseId, false);
+	if (db != NULL)
+		db->has_work = true;
+	LWLockRelease(fdn_shared->dblock);
+	fdn_wake_launcher();
+}
+
 uint32
 fdn_db_work_gen(void)
 {

@@ -98,6 +98,12 @@ extern bool fdn_in_home_database(void);
 extern bool fdn_db_take_supervisor(void);
 extern void fdn_db_leave_supervisor(void);
 extern uint32 fdn_db_work_gen(void);
+
+/*
+ * A probe found work and stays as the supervisor: say so (it no longer
+ * counts as a probe for the launcher, which is woken to start the next).
+ */
+extern void fdn_db_keep_work(void);
 extern bool fdn_db_give_back_work(uint32 gen, bool forget);
 
 #endif							/* FDN_DATABASES_H */

@@ -299,9 +299,18 @@ launch_pass(void)
 	int			nprobes = 0;
 	int			i;
 
+	/* A probe that found work stays as the supervisor: no probe then. */
 	for (i = 0; i < nstarted; i++)
 		if (started[i].handle && started[i].probe)
-			nprobes++;
+		{
+			FdnDatabase *db;
+
+			LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+			db = fdn_db_lookup(started[i].dboid, false);
+			if (db == NULL || !db->has_work)
+				nprobes++;
+			LWLockRelease(fdn_shared->dblock);
+		}
 
 	for (i = 0; i < fdn_shared->ndbs; i++)
 	{

@@ -698,7 +698,10 @@ fdn_supervisor_main(Datum main_arg)
 		else if (probe)
 			busy_at = GetCurrentTimestamp();
 		if (probe && res.work)
+		{
+			fdn_db_keep_work();
 			elog(LOG, "foundation supervisor started in database \"%s\"", dbname);
+		}
 		probe = false;
 
 		/* Wake when a feature asked to, too. */

@@ -290,8 +290,16 @@ SELECT pg_reload_conf()});
 ###########################################################################
 note '10. a server restart and a crash restore every database\'s children';
 ###########################################################################
+# A third database with a child: at server start the launcher probes two
+# databases at a time, and a probe that finds work stays as the supervisor;
+# the databases after those must be probed too.
+$node->safe_psql('postgres', 'CREATE DATABASE app_d OWNER bob');
+$node->safe_psql('app_d', 'CREATE EXTENSION foundation');
+create_ticker($node, 'app_d');
+$pid{app_d} = $node->safe_psql('app_d',
+	q{SET ROLE bob; SELECT foundation.start_singleton('public.ticker', '{}', 'worker')});
 $node->restart;
-for my $db (qw(postgres app_a2))
+for my $db (qw(postgres app_a2 app_d))
 {
 	ok(wait_for($node, q{SELECT foundation.lookup_singleton('worker') IS NOT NULL}, 't', db => $db),
 		"restart: ${db}'s worker runs again");
@@ -308,11 +316,11 @@ SELECT count(*) FROM pg_stat_activity
 ok( wait_for(
 		$node, q{
 SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity
- WHERE backend_type = 'foundation supervisor'}, 'app_a2,postgres'),
-	'restart: supervisors run in app_a2 and postgres only');
+ WHERE backend_type = 'foundation supervisor'}, 'app_a2,app_d,postgres'),
+	'restart: supervisors run in app_a2, app_d and postgres only');
 
 ok(kill('KILL', $pid{app_a}), "crash: SIGKILL to app_a2's worker (pid $pid{app_a})");
-for my $db (qw(postgres app_a2))
+for my $db (qw(postgres app_a2 app_d))
 {
 	my $key = $db eq 'app_a2' ? 'app_a' : $db;
 	ok( wait_for(
