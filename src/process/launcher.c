@@ -232,7 +232,8 @@ reap_started(void)
 		LWLockRelease(fdn_shared->dblock);
 		pfree(st->handle);
 		st->handle = NULL;
-		if (!started_recently(st, GetCurrentTimestamp()))
+		/* A probe that left did its job: its database may start at once. */
+		if (st->probe || !started_recently(st, GetCurrentTimestamp()))
 			st->dboid = InvalidOid;
 	}
 }
