@@ -12,10 +12,13 @@ OBJS = \
 	src/core/xact_end.o \
 	src/core/bgworker.o \
 	src/core/ext_version.o \
+	src/core/databases.o \
 	src/process/child_main.o \
 	src/process/child_fence.o \
 	src/process/launch.o \
 	src/process/supervisor.o \
+	src/process/launcher.o \
+	src/process/db_guard.o \
 	src/process/child_ops.o \
 	src/process/registry.o \
 	src/process/singleton_start.o \

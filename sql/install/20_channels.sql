@@ -69,7 +69,7 @@ COMMENT ON FUNCTION foundation.fetch_message(bigint) IS
 
 -- Statistics of committed broadcasts, from shared memory.  Executable by
 -- PUBLIC because the channel_stats view calls it as the caller; it shows
--- server-wide counters only, no message.
+-- this database's counters only, no message.
 CREATE FUNCTION foundation._channel_stats(
     OUT channel text, OUT topic text, OUT messages bigint, OUT bytes bigint,
     OUT compressed bigint, OUT stored bigint, OUT routed_high_priority bigint,

@@ -18,7 +18,8 @@ CREATE FUNCTION foundation._metrics_slots(
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_metrics_slots';
 CREATE FUNCTION foundation._supervisor_counters(
-    OUT supervisor_pid integer, OUT restarts bigint, OUT intensity_failures bigint)
+    OUT supervisor_pid integer, OUT needed boolean, OUT restarts bigint,
+    OUT intensity_failures bigint)
     RETURNS record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_supervisor_counters';
 CREATE FUNCTION foundation._channel_form_counters(
@@ -45,18 +46,19 @@ GRANT EXECUTE ON FUNCTION foundation._metrics_slots(), foundation._supervisor_co
                           foundation._lease_metrics()
   TO pg_monitor;
 
--- The supervisor of this database: whether it runs, and its counters
--- since the server started.  (One row per supervisor: today one, in
--- foundation.database.)
+-- The supervisor of this database: whether it runs, whether it should
+-- (a database with nothing to supervise has none), and the server's
+-- counters since it started.
 CREATE VIEW foundation.metrics_supervisor AS
   SELECT pg_catalog.current_database() AS database,
          (k.supervisor_pid IS NOT NULL)::int AS up,
+         k.needed::int AS needed,
          k.supervisor_pid AS pid,
          k.restarts AS restarts_total,
          k.intensity_failures AS intensity_failures_total
     FROM foundation._supervisor_counters() k;
 COMMENT ON VIEW foundation.metrics_supervisor IS
-  'The supervisor: up (1 or 0), its pid, and since server start the children it restarted and those it marked failed past their restart intensity.';
+  'This database''s supervisor: up (1 or 0), needed (1: the database has work, so a supervisor should run), its pid, and since server start the children supervisors restarted and those they marked failed past their restart intensity.';
 
 -- Children by database and state; every state of every database that has
 -- children, zeros included, so that a series does not vanish at zero.
@@ -182,10 +184,14 @@ CREATE VIEW foundation.status AS
 SELECT area, item, state, detail, look_next FROM (
   -- processes
   SELECT 1 AS ord, 0 AS sub, 'processes' AS area, 'supervisor' AS item,
-         CASE WHEN s.up OPERATOR(pg_catalog.=) 1 THEN 'running' ELSE 'not running' END AS state,
+         CASE WHEN s.up OPERATOR(pg_catalog.=) 1 THEN 'running'
+              WHEN s.needed OPERATOR(pg_catalog.=) 0 THEN 'idle'
+              ELSE 'not running' END AS state,
          CASE WHEN s.up OPERATOR(pg_catalog.=) 1
               THEN pg_catalog.format('pid %s in database %s; %s restarts, %s failed since server start',
                                      s.pid, s.database, s.restarts_total, s.intensity_failures_total)
+              WHEN s.needed OPERATOR(pg_catalog.=) 0
+              THEN 'nothing to supervise in this database: the launcher starts a supervisor when there is'
               ELSE 'no child is started or restarted; check the server log' END AS detail,
          'SELECT * FROM foundation.metrics_supervisor' AS look_next
     FROM foundation.metrics_supervisor s

@@ -31,10 +31,7 @@ begin_rows(FunctionCallInfo fcinfo, FdnChannelCounters *snap)
 {
 	fdn_require_preload();
 	InitMaterializedSRF(fcinfo, 0);
-	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	memcpy(snap, fdn_channel_stats_shared->channel,
-		   sizeof(FdnChannelCounters) * FDN_NCHANNELS);
-	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+	fdn_stats_snapshot(snap);
 	return (ReturnSetInfo *) fcinfo->resultinfo;
 }
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * channels/channel_stats.c
- *	  Per-channel counters in shared memory, of committed broadcasts only.
+ *	  Per-channel counters in shared memory, of committed broadcasts only,
+ *	  per database: each database sees its own channels' counters.
  *
  * A broadcast counts only if its transaction commits, exactly as its
  * notification is delivered only then.  Each backend keeps what its open
@@ -20,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 #include "channels/channel_stats.h"
@@ -81,6 +83,27 @@ add_counters(FdnChannelCounters *to, const FdnChannelCounters *from)
 		to->last_message_at = from->last_message_at;
 }
 
+/*
+ * This database's counters (the caller holds the mutex; index from
+ * fdn_db_index, taken before, since that takes a lock), NULL if it has
+ * none.  A row another database left behind starts anew.
+ */
+static FdnChannelCounters *
+my_counters(int index)
+{
+	FdnDbChannelStats *s;
+
+	if (index < 0)
+		return NULL;
+	s = &fdn_channel_stats_shared->db[index];
+	if (s->dboid != MyDatabaseId)
+	{
+		memset(s, 0, sizeof(FdnDbChannelStats));
+		s->dboid = MyDatabaseId;
+	}
+	return s->channel;
+}
+
 static void
 stats_xact_callback(XactEvent event, void *arg)
 {
@@ -96,15 +119,17 @@ stats_xact_callback(XactEvent event, void *arg)
 			if (fdn_channel_stats_shared != NULL)
 			{
 				TimestampTz now = GetCurrentTimestamp();
+				int			index = fdn_db_index();
+				FdnChannelCounters *mine;
 
 				SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-				for (i = 0; i < npending; i++)
+				mine = my_counters(index);
+				for (i = 0; i < npending && mine != NULL; i++)
 					for (c = 0; c < FDN_NCHANNELS; c++)
 					{
 						if (pending[i].counts[c].messages > 0)
 							pending[i].counts[c].last_message_at = now;
-						add_counters(&fdn_channel_stats_shared->channel[c],
-										 &pending[i].counts[c]);
+						add_counters(&mine[c], &pending[i].counts[c]);
 					}
 				SpinLockRelease(&fdn_channel_stats_shared->mutex);
 			}
@@ -197,41 +222,94 @@ fdn_stats_count(int channel, int64 bytes, bool compressed, bool stored,
 		cnt->routed[route]++;
 }
 
+/* Count one error (or a dropped message) of this database's channel now. */
+static void
+count_now(int channel, bool dropped)
+{
+	int			index;
+	FdnChannelCounters *mine;
+
+	if (fdn_channel_stats_shared == NULL)
+		return;
+	index = fdn_db_index();
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	mine = my_counters(index);
+	if (mine != NULL && dropped)
+		mine[channel].dropped++;
+	else if (mine != NULL)
+		mine[channel].errors++;
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+}
+
 void
 fdn_stats_error(int channel)
 {
-	if (fdn_channel_stats_shared == NULL)
-		return;
-	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	fdn_channel_stats_shared->channel[channel].errors++;
-	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+	count_now(channel, false);
 }
 
 void
 fdn_stats_handler_call(int channel, bool failed, bool timed_out)
 {
-	FdnChannelCounters *cnt;
+	int			index;
+	FdnChannelCounters *mine;
 
 	if (fdn_channel_stats_shared == NULL)
 		return;
-	cnt = &fdn_channel_stats_shared->channel[channel];
+	index = fdn_db_index();
 	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	cnt->handler_calls++;
-	if (failed)
-		cnt->handler_errors++;
-	if (timed_out)
-		cnt->handler_timeouts++;
+	mine = my_counters(index);
+	if (mine != NULL)
+	{
+		mine[channel].handler_calls++;
+		if (failed)
+			mine[channel].handler_errors++;
+		if (timed_out)
+			mine[channel].handler_timeouts++;
+	}
+	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+}
+
+void
+fdn_stats_snapshot(FdnChannelCounters *snap)
+{
+	int			index = fdn_db_index();
+	FdnChannelCounters *mine;
+
+	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
+	mine = my_counters(index);
+	if (mine != NULL)
+		memcpy(snap, mine, sizeof(FdnChannelCounters) * FDN_NCHANNELS);
+	else
+		memset(snap, 0, sizeof(FdnChannelCounters) * FDN_NCHANNELS);
 	SpinLockRelease(&fdn_channel_stats_shared->mutex);
 }
 
 void
 fdn_stats_dropped(int channel)
 {
-	if (fdn_channel_stats_shared == NULL)
-		return;
-	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	fdn_channel_stats_shared->channel[channel].dropped++;
-	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+	count_now(channel, true);
+}
+
+void
+fdn_stats_totals_locked(int64 *messages, int64 *errors)
+{
+	int			i;
+	int			c;
+
+	*messages = 0;
+	*errors = 0;
+	for (i = 0; i < fdn_shared->ndbs; i++)
+	{
+		FdnDbChannelStats *s = &fdn_channel_stats_shared->db[i];
+
+		if (!OidIsValid(s->dboid))
+			continue;
+		for (c = 0; c < FDN_NCHANNELS; c++)
+		{
+			*messages += s->channel[c].messages;
+			*errors += s->channel[c].errors;
+		}
+	}
 }
 
 Datum
@@ -243,9 +321,7 @@ fdn_channel_stats(PG_FUNCTION_ARGS)
 
 	fdn_require_preload();
 	InitMaterializedSRF(fcinfo, 0);
-	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	memcpy(snap, fdn_channel_stats_shared->channel, sizeof(snap));
-	SpinLockRelease(&fdn_channel_stats_shared->mutex);
+	fdn_stats_snapshot(snap);
 
 	for (c = 0; c < FDN_NCHANNELS; c++)
 	{
@@ -273,9 +349,15 @@ fdn_channel_stats(PG_FUNCTION_ARGS)
 Datum
 fdn_reset_channel_stats(PG_FUNCTION_ARGS)
 {
+	int			index;
+	FdnChannelCounters *mine;
+
 	fdn_require_preload();
+	index = fdn_db_index();
 	SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-	memset(fdn_channel_stats_shared->channel, 0, sizeof(fdn_channel_stats_shared->channel));
+	mine = my_counters(index);
+	if (mine != NULL)
+		memset(mine, 0, sizeof(FdnChannelCounters) * FDN_NCHANNELS);
 	SpinLockRelease(&fdn_channel_stats_shared->mutex);
 	PG_RETURN_VOID();
 }

@@ -13,6 +13,8 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "core/shmem.h"
+
 
 
 #define FDN_NCHANNELS 4
@@ -47,10 +49,18 @@ typedef struct FdnChannelCounters
 	int64		handler_timeouts;
 } FdnChannelCounters;
 
+/* One database's counters: each database sees its own channels only. */
+typedef struct FdnDbChannelStats
+{
+	Oid			dboid;			/* whose they are (InvalidOid: unused) */
+	FdnChannelCounters channel[FDN_NCHANNELS];
+} FdnDbChannelStats;
+
+/* Indexed like fdn_shared->dbs (core/databases.h, fdn_db_index). */
 typedef struct FdnChannelStats
 {
 	slock_t		mutex;
-	FdnChannelCounters channel[FDN_NCHANNELS];
+	FdnDbChannelStats db[FDN_MAX_DATABASES];
 } FdnChannelStats;
 
 /* The counters in shared memory (NULL when not preloaded). */
@@ -66,10 +76,19 @@ extern void fdn_stats_count(int channel, int64 bytes, bool compressed,
 /* Count an error on a channel now (handler errors). */
 extern void fdn_stats_error(int channel);
 
+/* A copy of this database's counters, one per channel (zeros if none). */
+extern void fdn_stats_snapshot(FdnChannelCounters *snap);
+
 /* Count one call of a handler by the dispatcher, now. */
 extern void fdn_stats_handler_call(int channel, bool failed, bool timed_out);
 
 /* Count a message the handler dispatcher dropped, now. */
 extern void fdn_stats_dropped(int channel);
+
+/*
+ * Messages and errors of every database's channels, for the health check
+ * (the caller holds fdn_channel_stats_shared->mutex).
+ */
+extern void fdn_stats_totals_locked(int64 *messages, int64 *errors);
 
 #endif							/* FDN_CHANNEL_STATS_H */

@@ -38,8 +38,10 @@
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "postmaster/postmaster.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/procarray.h"
+#include "storage/spin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -50,6 +52,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/remote.h"
 #include "core/shmem.h"
@@ -61,21 +64,75 @@
 #include "channels/codec.h"
 #include "channels/handlers.h"
 
-/* The handlers' shared memory. */
+/* The handlers' shared memory: each database's dispatcher, once listening. */
+typedef struct Dispatcher
+{
+	Oid			dboid;
+	pid_t		pid;
+} Dispatcher;
+
 typedef struct HandlersShared
 {
-	pid_t		dispatcher_pid; /* the handler dispatcher, once listening */
+	slock_t		mutex;			/* protects dispatchers[] */
+	Dispatcher	dispatchers[FDN_MAX_DATABASES];
 } HandlersShared;
 
 static HandlersShared *handlers_shared = NULL;
 
+static void
+handlers_shmem_init(void *part)
+{
+	SpinLockInit(&((HandlersShared *) part)->mutex);
+}
+
 void
 fdn_handlers_shmem_register(void)
 {
-	fdn_shmem_add("foundation handlers", sizeof(HandlersShared), NULL,
-				  (void **) &handlers_shared);
+	fdn_shmem_add("foundation handlers", sizeof(HandlersShared),
+				  handlers_shmem_init, (void **) &handlers_shared);
 }
 
+/*
+ * This database's dispatcher, if it listens; else 0.  Entries are indexed
+ * like the table of databases (core/databases.h) and tagged with the OID.
+ */
+static pid_t
+dispatcher_pid(void)
+{
+	int			index = fdn_db_index();
+	pid_t		pid = 0;
+
+	if (index < 0)
+		return 0;
+	SpinLockAcquire(&handlers_shared->mutex);
+	if (handlers_shared->dispatchers[index].dboid == MyDatabaseId)
+		pid = handlers_shared->dispatchers[index].pid;
+	SpinLockRelease(&handlers_shared->mutex);
+	if (pid != 0 && BackendPidGetProc(pid) == NULL)
+		pid = 0;
+	return pid;
+}
+
+/* We listen (set), or leave (clear): this database's entry says so. */
+static void
+set_dispatcher_pid(pid_t pid)
+{
+	int			index = fdn_db_index();
+
+	if (index < 0)
+		return;
+	SpinLockAcquire(&handlers_shared->mutex);
+	handlers_shared->dispatchers[index].dboid = MyDatabaseId;
+	handlers_shared->dispatchers[index].pid = pid;
+	SpinLockRelease(&handlers_shared->mutex);
+}
+
+static void
+clear_dispatcher_pid(int code, Datum arg)
+{
+	if (dispatcher_pid() == MyProcPid)
+		set_dispatcher_pid(0);
+}
 
 PG_FUNCTION_INFO_V1(fdn_subscribe_handler);
 PG_FUNCTION_INFO_V1(fdn_unsubscribe_handler);
@@ -150,10 +207,9 @@ static void
 dispatcher_after_restore(void)
 {
 	bool		isnull;
-	pid_t		pid = handlers_shared->dispatcher_pid;
 
 	/* A dispatcher that ran once and is gone does not count. */
-	if (pid != 0 && BackendPidGetProc(pid) != NULL)
+	if (dispatcher_pid() != 0)
 		return;
 	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.channel_handlers)"
 				 " AND NOT EXISTS (SELECT FROM foundation.child_specs"
@@ -165,9 +221,27 @@ dispatcher_after_restore(void)
 	ensure_dispatcher();
 }
 
+/*
+ * The supervisor's work for channels: subscriptions (a dispatcher to keep
+ * running), messages stored by reference and durable channels' messages,
+ * which it removes once past their retention.
+ */
+static bool
+channels_have_work(void)
+{
+	bool		isnull;
+
+	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.channel_handlers)"
+				 " OR EXISTS (SELECT FROM foundation.messages)"
+				 " OR EXISTS (SELECT FROM foundation.channel_config)",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	return DatumGetBool(fdn_spi_getdatum(0, 1, &isnull));
+}
+
 static const FdnSupervisorHooks handlers_hooks = {
 	.feature = "channel handlers",
 	.cleanup = dispatcher_after_restore,
+	.has_work = channels_have_work,
 };
 
 void
@@ -567,7 +641,8 @@ fdn_handler_dispatcher(PG_FUNCTION_ARGS)
 	SPI_commit();
 	load_handlers(handlers_cxt);
 	SPI_commit();
-	handlers_shared->dispatcher_pid = MyProcPid;
+	before_shmem_exit(clear_dispatcher_pid, (Datum) 0);
+	set_dispatcher_pid(MyProcPid);
 	pgstat_report_activity(STATE_IDLE, "foundation dispatcher: waiting");
 
 	PG_TRY();
@@ -683,8 +758,8 @@ fdn_dispatcher_pid(PG_FUNCTION_ARGS)
 	pid_t		pid;
 
 	fdn_require_preload();
-	pid = handlers_shared->dispatcher_pid;
-	if (pid == 0 || BackendPidGetProc(pid) == NULL)
+	pid = dispatcher_pid();
+	if (pid == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(pid);
 }

@@ -48,7 +48,7 @@ broadcast_args(FunctionCallInfo fcinfo, int first, const char *reach)
 	if (reach == NULL || strcmp(reach, fdn_node()) == 0)
 		fdn_broadcast(channel, message, compression, FDN_ROUTE_NONE);
 	/* The other members through the outbox (relay.c). */
-	if (reach == NULL ? fdn_cluster_enabled() : strcmp(reach, fdn_node()) != 0)
+	if (reach == NULL ? fdn_cluster_here() : strcmp(reach, fdn_node()) != 0)
 		fdn_outbox_write(reach, channel, message, compression);
 }
 

@@ -48,6 +48,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/remote.h"
@@ -139,6 +140,12 @@ fdn_cluster_enabled(void)
 	return fdn_control_conninfo != NULL && fdn_control_conninfo[0] != '\0';
 }
 
+bool
+fdn_cluster_here(void)
+{
+	return fdn_cluster_enabled() && fdn_in_home_database();
+}
+
 const char *
 fdn_distribution_name(void)
 {
@@ -150,7 +157,8 @@ fdn_member_request_sync(void)
 {
 	fdn_require_preload();
 	members_shared->sync = true;
-	fdn_wake_supervisor();
+	/* Membership lives in foundation.database's supervisor. */
+	fdn_wake_supervisor_of(fdn_home_database());
 }
 
 Datum
@@ -611,6 +619,7 @@ fdn_membership_leave(void)
  */
 static const FdnSupervisorHooks cluster_hooks = {
 	.feature = "cluster",
+	.home_only = true,
 	.pass_start = fdn_membership_forget_stale,
 	.cleanup = fdn_relay_cleanup,
 	.after_pass = fdn_membership_pass,

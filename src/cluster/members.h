@@ -34,6 +34,13 @@ extern void fdn_define_membership_gucs(void);
 /* Is there a control database (foundation.control_conninfo set)? */
 extern bool fdn_cluster_enabled(void);
 
+/*
+ * A control database, and this backend in foundation.database, where
+ * membership lives: cluster singletons, cluster-wide broadcasts and
+ * whereis work from there only; elsewhere they are this server's.
+ */
+extern bool fdn_cluster_here(void);
+
 /* The name foundation.distribution has now. */
 extern const char *fdn_distribution_name(void);
 

@@ -491,7 +491,7 @@ fdn_whereis(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid, &token))
+	if (fdn_cluster_here() && fdn_cluster_whereis(name, &node, &pid, &token))
 	{
 		nulls[0] = node == NULL;
 		values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;

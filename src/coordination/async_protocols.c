@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "core/databases.h"
 #include "core/jsonb_util.h"
 #include "core/shmem.h"
 #include "core/spi_util.h"
@@ -33,14 +34,6 @@
 #include "process/supervisor.h"
 #include "coordination/async_protocols.h"
 #include "coordination/coordination.h"
-
-/* Coordination's shared memory. */
-typedef struct ProtocolsShared
-{
-	bool		dirty;			/* a bid or vote arrived since the last look */
-} ProtocolsShared;
-
-static ProtocolsShared *protocols_shared = NULL;
 
 /* An auction or proposal that does not exist: an error. */
 void
@@ -142,15 +135,15 @@ fdn_close_due_protocols(void)
 	 * at most every FDN_COMPLETION_CHECK_MS: a burst of bids then wakes us
 	 * many times but counts a few times.
 	 */
-	check_complete = protocols_shared->dirty &&
+	check_complete = fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, false) &&
 		TimestampDifferenceExceeds(last_complete_check, GetCurrentTimestamp(),
 								   FDN_COMPLETION_CHECK_MS);
 	if (check_complete)
 	{
-		protocols_shared->dirty = false;
+		(void) fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, true);
 		last_complete_check = GetCurrentTimestamp();
 	}
-	else if (protocols_shared->dirty)
+	else if (fdn_db_test_flag(FDN_DBFLAG_PROTOCOLS, false))
 		next_ms = FDN_COMPLETION_CHECK_MS;
 
 	/*
@@ -231,11 +224,8 @@ fdn_close_due_protocols(void)
 static void
 protocols_changed(bool committed)
 {
-	if (committed && protocols_shared && !protocols_shared->dirty)
-	{
-		protocols_shared->dirty = true;
+	if (committed && fdn_db_set_flag(FDN_DBFLAG_PROTOCOLS))
 		fdn_wake_supervisor();
-	}
 }
 
 void
@@ -244,16 +234,27 @@ fdn_protocols_changed_at_commit(void)
 	fdn_at_xact_end(protocols_changed);
 }
 
+/* Open auctions and proposals keep their database's supervisor: it closes them. */
+static bool
+protocols_open(void)
+{
+	bool		isnull;
+
+	fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.auctions WHERE status = 'open')"
+				 " OR EXISTS (SELECT FROM foundation.proposals WHERE status = 'open')",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	return DatumGetBool(fdn_spi_getdatum(0, 1, &isnull));
+}
+
 /* Auctions and proposals that are due close after every pass. */
 static const FdnSupervisorHooks coordination_hooks = {
 	.feature = "coordination",
 	.after_pass = fdn_close_due_protocols,
+	.has_work = protocols_open,
 };
 
 void
 fdn_coordination_init(void)
 {
-	fdn_shmem_add("foundation coordination", sizeof(ProtocolsShared), NULL,
-				  (void **) &protocols_shared);
 	fdn_supervisor_add_hooks(&coordination_hooks);
 }

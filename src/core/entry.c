@@ -20,6 +20,8 @@
 
 #include "core/foundation.h"
 #include "core/shmem.h"
+#include "process/db_guard.h"
+#include "process/launcher.h"
 #include "process/supervisor.h"
 #include "channels/channels.h"
 #include "channels/handlers.h"
@@ -64,7 +66,8 @@ _PG_init(void)
 	fdn_cluster_init();
 
 	fdn_shmem_init_hooks();
-	fdn_register_supervisor();
+	fdn_register_launcher();
+	fdn_db_guard_init();
 	fdn_health_init();
 }
 

@@ -21,12 +21,14 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 
 
 char	   *fdn_database = NULL;
 int			fdn_max_children = 64;
+int			fdn_max_children_per_database = -1;
 int			fdn_naptime_ms = 5000;
 int			fdn_start_timeout_ms = 10000;
 char	   *fdn_node_name = NULL;
@@ -38,15 +40,15 @@ void
 fdn_define_postmaster_gucs(void)
 {
 	DefineCustomStringVariable("foundation.database",
-							   "Database that holds foundation's tables and runs its supervisor.",
-							   "CREATE EXTENSION foundation is allowed only there.",
+							   "Database of what foundation runs once per server: the health monitor, cluster membership.",
+							   "The extension may be created in any database; each one that has it gets its own supervisor while it has work.",
 							   &fdn_database,
 							   "postgres",
 							   PGC_POSTMASTER,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("foundation.max_children",
-							"Maximum number of children running at once.",
+							"Maximum number of children running at once, across all databases.",
 							"Each child is a background worker, so max_worker_processes limits them too.",
 							&fdn_max_children,
 							64, 1, 10000,
@@ -125,6 +127,14 @@ fdn_define_core_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("foundation.max_children_per_database",
+							"Maximum number of children one database may run at once; -1 means foundation.max_children.",
+							"Counted per database whose foundation started them, so that one database cannot take every slot.",
+							&fdn_max_children_per_database,
+							-1, -1, 10000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("foundation.start_timeout",
 							"How long start_child waits for a child to start.",
 							NULL,
@@ -159,5 +169,7 @@ fdn_invalidate_on_change(FunctionCallInfo fcinfo, const char *trigger)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "%s: not called as a trigger", trigger);
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	/* A name registered, a channel configured: the supervisor keeps them. */
+	fdn_wake_supervisor_at_xact_end();
 	return PointerGetDatum(NULL);
 }

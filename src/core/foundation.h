@@ -16,6 +16,7 @@
 /* Settings (see core/foundation.c for their documentation). */
 extern char *fdn_database;
 extern int	fdn_max_children;
+extern int	fdn_max_children_per_database;
 extern int	fdn_naptime_ms;
 extern int	fdn_start_timeout_ms;
 extern char *fdn_node_name;

@@ -20,6 +20,7 @@
 #include "common/cryptohash.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
+#include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
@@ -331,7 +332,8 @@ fdn_local_conninfo(const char *application_name)
 	return psprintf("host=%s port=%d dbname=%s user=%s connect_timeout=10"
 					" application_name=%s",
 					conn_quote(host), PostPortNumber,
-					conn_quote(fdn_database),
+					conn_quote(OidIsValid(MyDatabaseId) ?
+							   get_database_name(MyDatabaseId) : fdn_database),
 					conn_quote(GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false)),
 					conn_quote(application_name));
 }

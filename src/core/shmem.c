@@ -65,7 +65,7 @@ shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shmem_size());
-	RequestNamedLWLockTranche("foundation", 1);
+	RequestNamedLWLockTranche("foundation", 2);
 	for (i = 0; i < nparts; i++)
 		RequestAddinShmemSpace(parts[i].size);
 }
@@ -84,9 +84,10 @@ shmem_startup(void)
 	if (!found)
 	{
 		memset(fdn_shared, 0, shmem_size());
-		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))->lock;
+		fdn_shared->lock = &(GetNamedLWLockTranche("foundation"))[0].lock;
+		fdn_shared->dblock = &(GetNamedLWLockTranche("foundation"))[1].lock;
 		fdn_shared->nslots = fdn_max_children;
-		fdn_shared->supervisor_procno = -1;
+		fdn_shared->launcher_procno = -1;
 		pg_atomic_init_u32(&fdn_shared->fenced_count, 0);
 		pg_atomic_init_u64(&fdn_shared->restarts, 0);
 		pg_atomic_init_u64(&fdn_shared->intensity_failures, 0);
@@ -117,18 +118,6 @@ fdn_shmem_init_hooks(void)
 	shmem_startup_hook = shmem_startup;
 }
 
-void
-fdn_wake_supervisor(void)
-{
-	int			procno;
-
-	if (fdn_shared == NULL)
-		return;
-	procno = fdn_shared->supervisor_procno;
-	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-}
-
 Oid
 fdn_current_extension(void)
 {
@@ -136,13 +125,28 @@ fdn_current_extension(void)
 }
 
 int
-fdn_slot_reserve(int64 child_id)
+fdn_slot_reserve(int64 child_id, Oid dboid)
 {
 	int			i;
 	int			found = -1;
+	int			ours = 0;
+	int			limit = fdn_max_children_per_database;
 	Oid			ext = fdn_current_extension();
 
 	LWLockAcquire(fdn_shared->lock, LW_EXCLUSIVE);
+	/* This database's share first: one database must not take them all. */
+	if (limit >= 0 && limit < fdn_shared->nslots)
+	{
+		for (i = 0; i < fdn_shared->nslots; i++)
+			if (fdn_shared->slots[i].child_id != 0 &&
+				fdn_shared->slots[i].home_db == MyDatabaseId)
+				ours++;
+		if (ours >= limit)
+		{
+			LWLockRelease(fdn_shared->lock);
+			return -2;
+		}
+	}
 	for (i = 0; i < fdn_shared->nslots; i++)
 	{
 		FdnChildSlot *slot = &fdn_shared->slots[i];
@@ -153,7 +157,9 @@ fdn_slot_reserve(int64 child_id)
 
 			memset(slot, 0, sizeof(FdnChildSlot));
 			slot->child_id = child_id;
+			slot->home_db = MyDatabaseId;
 			slot->ext_oid = ext;
+			slot->dboid = dboid;
 			slot->generation = generation;
 			slot->launcher_procno = MyProc->pgprocno;
 			slot->spec_handle = DSM_HANDLE_INVALID;
@@ -184,6 +190,13 @@ fdn_slot_release(int index)
 		dsm_unpin_segment(handle);
 }
 
+bool
+fdn_slot_mine(FdnChildSlot *slot, Oid ext)
+{
+	return slot->child_id != 0 && slot->home_db == MyDatabaseId &&
+		slot->ext_oid == ext;
+}
+
 int
 fdn_slot_find(int64 child_id)
 {
@@ -192,7 +205,7 @@ fdn_slot_find(int64 child_id)
 
 	for (i = 0; i < fdn_shared->nslots; i++)
 		if (fdn_shared->slots[i].child_id == child_id &&
-			fdn_shared->slots[i].ext_oid == ext)
+			fdn_slot_mine(&fdn_shared->slots[i], ext))
 			return i;
 	return -1;
 }

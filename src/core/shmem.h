@@ -50,7 +50,11 @@ typedef enum FdnStartState
 typedef struct FdnChildSlot
 {
 	int64		child_id;		/* 0 when the slot is free */
-	Oid			ext_oid;		/* the foundation extension it belongs to */
+	Oid			home_db;		/* the database whose spec it runs: whose
+								 * supervisor restarts it */
+	Oid			ext_oid;		/* the foundation extension (of home_db) it
+								 * belongs to */
+	Oid			dboid;			/* the database it runs in */
 	Oid			roleoid;		/* the role it runs as: who may see it */
 	uint32		generation;		/* bumped on every launch into this slot */
 	pid_t		pid;			/* set by the child itself once running */
@@ -74,11 +78,35 @@ typedef struct FdnChildSlot
 	pg_atomic_uint64 lease_deadline;
 } FdnChildSlot;
 
+/*
+ * A database foundation serves (it has the extension, or had work since
+ * the server started), keyed by OID: what runs follows the database, not
+ * its name.  The launcher runs a supervisor for each one with work.
+ */
+typedef struct FdnDatabase
+{
+	Oid			dboid;			/* InvalidOid: the entry is free */
+	bool		has_work;		/* a supervisor should run */
+	bool		stopping;		/* DROP/RENAME DATABASE running: start nothing */
+	bool		launching;		/* the launcher started its supervisor, which
+								 * has not said it runs yet */
+	uint32		work_gen;		/* bumped by every commit that gave it work */
+	uint32		flags;			/* FDN_DBFLAG_*: news for its supervisor */
+	pid_t		supervisor_pid; /* 0 while no supervisor runs */
+	int			supervisor_procno;
+} FdnDatabase;
+
+/* How many databases with foundation one server serves at most. */
+#define FDN_MAX_DATABASES 1024
+
 typedef struct FdnShared
 {
 	LWLock	   *lock;			/* protects the slots' allocation */
-	pid_t		supervisor_pid; /* 0 while no supervisor runs */
-	int			supervisor_procno;
+	LWLock	   *dblock;			/* protects dbs[] */
+	pid_t		launcher_pid;	/* 0 while no launcher runs */
+	int			launcher_procno;
+	int			ndbs;			/* entries of dbs[] ever used (high water) */
+	FdnDatabase dbs[FDN_MAX_DATABASES];
 	int			nslots;
 	pg_atomic_uint32 fenced_count;	/* children that stopped for their lease */
 	/* Since server start, for monitoring (foundation.metrics_supervisor). */
@@ -122,11 +150,12 @@ typedef void (*FdnShmemInit) (void *part);
 extern void fdn_shmem_add(const char *name, Size size, FdnShmemInit init,
 						  void **ptr);
 
-/* Wake the supervisor, if one runs: its reconcile pass follows. */
-extern void fdn_wake_supervisor(void);
-
-/* Reserve a free slot for child_id; returns its index, or -1 if none. */
-extern int	fdn_slot_reserve(int64 child_id);
+/*
+ * Reserve a free slot for child_id, run by this database's supervisor, to
+ * run in database dboid; returns its index, or -1 if every slot is in use,
+ * -2 if this database has foundation.max_children_per_database already.
+ */
+extern int	fdn_slot_reserve(int64 child_id, Oid dboid);
 
 /* Release a slot, unpinning its spec segment. */
 extern void fdn_slot_release(int index);
@@ -136,6 +165,12 @@ extern void fdn_slot_release(int index);
  * restart after DROP and CREATE EXTENSION, so a slot is matched by both.
  */
 extern Oid	fdn_current_extension(void);
+
+/*
+ * Does the slot hold a child of this database's foundation (supervised
+ * here, started from this extension)?
+ */
+extern bool fdn_slot_mine(FdnChildSlot *slot, Oid ext);
 
 /* Index of the slot running child_id of the current extension, or -1. */
 extern int	fdn_slot_find(int64 child_id);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -38,6 +39,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/remote.h"
@@ -110,6 +112,56 @@ add_rec_error(StringInfo recs, const char *error)
 }
 
 /* A number from a jsonb object (of any shape: it may come from a peer), or def. */
+/*
+ * Each database foundation serves on this server, from shared memory: its
+ * supervisor's state and how many children it supervises (the report's
+ * services are the children of the database it runs in).
+ */
+static char *
+databases_json(void)
+{
+	StringInfoData buf;
+	bool		first = true;
+	int			i;
+	int			s;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; fdn_shared != NULL && i < fdn_shared->ndbs; i++)
+	{
+		FdnDatabase db;
+		char	   *name;
+		const char *state;
+		int			children = 0;
+
+		LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+		db = fdn_shared->dbs[i];
+		LWLockRelease(fdn_shared->dblock);
+		if (!OidIsValid(db.dboid) ||
+			(name = get_database_name(db.dboid)) == NULL)
+			continue;
+		for (s = 0; s < fdn_shared->nslots; s++)
+			if (fdn_shared->slots[s].home_db == db.dboid &&
+				fdn_slot_alive(&fdn_shared->slots[s]))
+				children++;
+		if (db.supervisor_pid != 0 && BackendPidGetProc(db.supervisor_pid) != NULL)
+			state = "running";
+		else if (db.stopping)
+			state = "stopped";	/* DROP or RENAME DATABASE under way */
+		else if (db.has_work)
+			state = "starting";
+		else
+			state = "idle";
+		appendStringInfoString(&buf, first ? "{\"database\": " : ", {\"database\": ");
+		escape_json(&buf, name);
+		appendStringInfo(&buf, ", \"supervisor\": \"%s\", \"children\": %d}",
+						 state, children);
+		first = false;
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
 static double
 json_num(Jsonb *jb, const char *key, double def)
 {
@@ -400,8 +452,8 @@ fdn_health_run(bool store)
 	fdn_priv_end(&priv);
 
 	/* --- infrastructure --- */
-	supervisor_ok = fdn_shared != NULL && fdn_shared->supervisor_pid != 0 &&
-		BackendPidGetProc(fdn_shared->supervisor_pid) != NULL;
+	supervisor_ok = fdn_shared != NULL && fdn_supervisor_pid(MyDatabaseId) != 0 &&
+		BackendPidGetProc(fdn_supervisor_pid(MyDatabaseId)) != NULL;
 	queue = json_num(local, "notification_queue_usage", 0);
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
@@ -440,16 +492,12 @@ fdn_health_run(bool store)
 	/* --- performance: channel statistics since the previous check --- */
 	if (health_shared != NULL)
 	{
-		int			c;
 		TimestampTz now = GetCurrentTimestamp();
 		double		secs;
 
+		/* Every database's channels: the health of the server. */
 		SpinLockAcquire(&fdn_channel_stats_shared->mutex);
-		for (c = 0; c < FDN_NCHANNELS; c++)
-		{
-			msgs_now += fdn_channel_stats_shared->channel[c].messages;
-			errs_now += fdn_channel_stats_shared->channel[c].errors;
-		}
+		fdn_stats_totals_locked(&msgs_now, &errs_now);
 		if (health_shared->prev_at != 0 && msgs_now >= health_shared->prev_messages)
 		{
 			int64		dm = msgs_now - health_shared->prev_messages;
@@ -478,10 +526,11 @@ fdn_health_run(bool store)
 					 st_names[cluster_st], connected, expected, healthy_nodes, nodes.data);
 	appendStringInfo(&rep, ", \"services\": {\"status\": \"%s\", \"total_registered\": " INT64_FORMAT ", \"healthy\": " INT64_FORMAT ", \"unhealthy\": " INT64_FORMAT ", \"services\": %s}",
 					 st_names[services_st], total_children, healthy_children, unhealthy_children, services_json);
-	appendStringInfo(&rep, ", \"infrastructure\": {\"status\": \"%s\", \"supervisor_status\": \"%s\", \"pubsub_status\": \"%s\", \"notification_queue_usage\": %g, \"worker_slots_used\": %.0f, \"worker_slots_allowed\": %.0f, \"connections_used\": %.0f, \"connections_allowed\": %.0f}",
+	appendStringInfo(&rep, ", \"infrastructure\": {\"status\": \"%s\", \"supervisor_status\": \"%s\", \"pubsub_status\": \"%s\", \"notification_queue_usage\": %g, \"worker_slots_used\": %.0f, \"worker_slots_allowed\": %.0f, \"connections_used\": %.0f, \"connections_allowed\": %.0f, \"databases\": %s}",
 					 st_names[infra_st], supervisor_ok ? "running" : "down",
 					 latency >= 0 ? "ok" : "unavailable", queue, wused, wallowed,
-					 json_num(local, "connections_used", 0), json_num(local, "connections_allowed", 0));
+					 json_num(local, "connections_used", 0), json_num(local, "connections_allowed", 0),
+					 databases_json());
 	appendStringInfoString(&rep, ", \"performance\": {\"avg_message_latency_ms\": ");
 	if (latency >= 0)
 		appendStringInfo(&rep, "%.3f", latency);

@@ -19,6 +19,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -59,7 +60,7 @@ scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 	char	   *scope;
 
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return fdn_cluster_enabled();
+		return fdn_cluster_here();
 	scope = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	if (strcmp(scope, "local") == 0)
 		return false;
@@ -73,6 +74,14 @@ scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("scope 'cluster' needs a control database"),
 				 errhint("Set foundation.control_conninfo on every member (docs/cluster-singletons.md).")));
+	if (!fdn_cluster_here())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cluster singletons run only from database \"%s\"", fdn_database),
+				 errdetail("Cluster membership is kept in the database named by \"foundation.database\", and this is database \"%s\".",
+						   get_database_name(MyDatabaseId)),
+				 errhint("Call it in database \"%s\", or pass scope => 'local' to run it on this server.",
+						 fdn_database)));
 	return true;
 }
 
@@ -131,7 +140,7 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 			ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, fdn_node())));
 		PG_RETURN_INT32(pid);
 	}
-	if (fdn_cluster_enabled())
+	if (fdn_cluster_here())
 	{
 		char	   *node;
 
@@ -165,7 +174,7 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	fdn_require_preload();
 	ereport(DEBUG1, (errmsg_internal(PM "Stopping singleton %s", name)));
-	if (fdn_cluster_enabled() && fdn_cluster_stop(name))
+	if (fdn_cluster_here() && fdn_cluster_stop(name))
 		PG_RETURN_BOOL(true);
 
 	if (!fdn_registry_find(name, true, &pid, &alive, &child_id))
@@ -249,7 +258,7 @@ fdn_start_replicated(PG_FUNCTION_ARGS)
 	 * address each advertises); without one, foundation.nodes.
 	 */
 	fdn_priv_begin(&priv);
-	if (fdn_cluster_enabled())
+	if (fdn_cluster_here())
 		fdn_spi_exec("SELECT x.node, x.conninfo FROM json_to_recordset($1::json) AS x(node text, conninfo text)"
 					 " WHERE x.node <> $2 AND x.conninfo IS NOT NULL ORDER BY x.node",
 					 2, (Oid[]) {TEXTOID, TEXTOID},

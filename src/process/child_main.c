@@ -45,6 +45,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "core/databases.h"
 #include "core/jsonb_util.h"
 #include "core/shmem.h"
 #include "process/child_fence.h"
@@ -120,7 +121,7 @@ child_on_exit(int code, Datum arg)
 	pg_write_barrier();
 	slot->exited = true;
 	SetLatch(&ProcGlobal->allProcs[slot->launcher_procno].procLatch);
-	fdn_wake_supervisor();
+	fdn_wake_supervisor_of(slot->home_db);
 }
 
 /*

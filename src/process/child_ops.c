@@ -49,40 +49,14 @@ PG_FUNCTION_INFO_V1(fdn_start_child);
 PG_FUNCTION_INFO_V1(fdn_terminate_child);
 PG_FUNCTION_INFO_V1(fdn_child_slots);
 
-static void
-wake_supervisor(bool committed)
-{
-	fdn_wake_supervisor();
-}
-
-/* Whether it committed or not: a child it started may have to be undone. */
-void
-fdn_wake_supervisor_at_xact_end(void)
-{
-	fdn_at_xact_end(wake_supervisor);
-}
-
+/*
+ * Version 0.1's install script calls this to refuse every database but
+ * foundation.database; foundation now runs in any database, and the
+ * function stays for that script alone.
+ */
 Datum
 fdn_check_database(PG_FUNCTION_ARGS)
 {
-	char	   *current = get_database_name(MyDatabaseId);
-	const char *wanted = fdn_database;
-
-	/* Not preloaded: the setting is only a placeholder, if set at all. */
-	if (wanted == NULL)
-		wanted = GetConfigOption("foundation.database", true, false);
-	if (wanted == NULL)
-		wanted = "postgres";
-
-	if (strcmp(current, wanted) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("foundation can only be created in database \"%s\"",
-						wanted),
-				 errdetail("The supervisor runs in the database named by \"foundation.database\", and this is database \"%s\".",
-						   current),
-				 errhint("Create the extension in database \"%s\", or set \"foundation.database\" = %s in postgresql.conf and restart the server.",
-						 wanted, quote_literal_cstr(current))));
 	PG_RETURN_VOID();
 }
 
@@ -506,7 +480,12 @@ fdn_child_slots_srf(FunctionCallInfo fcinfo, bool every_role)
 		int64		child_id = slot->child_id;
 		bool		own;
 
-		if (child_id == 0 || slot->ext_oid != ext)
+		/*
+		 * The children of this database's foundation; the caller's own
+		 * only unless every_role (a slot's last_exit is another role's
+		 * error message).
+		 */
+		if (!fdn_slot_mine(slot, ext))
 			continue;
 		own = has_privs_of_role(GetUserId(), slot->roleoid);
 		if (!own && !every_role)

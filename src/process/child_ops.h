@@ -13,6 +13,9 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+/* fdn_wake_supervisor_at_xact_end, which callers of these use too */
+#include "core/databases.h"
+
 
 
 /* Start a child from a spec; returns its child id and sets *pid. */
@@ -20,9 +23,6 @@ extern int64 fdn_start_child_spec(Jsonb *spec, pid_t *pid);
 
 /* Stop a child for good; returns whether it stopped in time. */
 extern bool fdn_terminate_child_id(int64 child_id);
-
-/* Wake the supervisor when the current transaction ends. */
-extern void fdn_wake_supervisor_at_xact_end(void);
 
 /*
  * Fill a set-returning call's result with the child slots: (child_id, pid,

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -27,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "core/bgworker.h"
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
 #include "process/child_main.h"
@@ -75,10 +77,16 @@ fdn_launch_child(const FdnLaunch *launch)
 	/* The child waits on this xid; assigning it now is what ties them. */
 	TransactionId xid = GetCurrentTransactionId();
 
-	index = fdn_slot_reserve(launch->child_id);
+	/* DROP or RENAME DATABASE waits for foundation to leave it. */
+	if (fdn_db_stopping(launch->dboid) || fdn_db_stopping(MyDatabaseId))
+	{
+		result.status = FDN_LAUNCH_DB_STOPPING;
+		return result;
+	}
+	index = fdn_slot_reserve(launch->child_id, launch->dboid);
 	if (index < 0)
 	{
-		result.status = FDN_LAUNCH_NO_SLOT;
+		result.status = index == -2 ? FDN_LAUNCH_DB_LIMIT : FDN_LAUNCH_NO_SLOT;
 		return result;
 	}
 	slot = &fdn_shared->slots[index];
@@ -102,7 +110,8 @@ fdn_launch_child(const FdnLaunch *launch)
 	extra.child_id = launch->child_id;
 	extra.generation = slot->generation;
 	memcpy(worker.bgw_extra, &extra, sizeof(extra));
-	worker.bgw_notify_pid = fdn_shared->supervisor_pid;
+	/* This database's supervisor hears of its start and exit. */
+	worker.bgw_notify_pid = fdn_supervisor_pid(MyDatabaseId);
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
@@ -178,6 +187,23 @@ fdn_launch_report(const FdnLaunchResult *result, const char *what)
 					 errmsg("could not start %s: all %d child slots are in use",
 							what, fdn_max_children),
 					 errhint("Raise \"foundation.max_children\" in postgresql.conf and restart the server, or stop children you no longer need.")));
+			break;
+		case FDN_LAUNCH_DB_LIMIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start %s: database \"%s\" already runs %d children",
+							what, get_database_name(MyDatabaseId),
+							fdn_max_children_per_database),
+					 errdetail("\"foundation.max_children_per_database\" limits the children each database runs, out of %d for the server (\"foundation.max_children\").",
+							   fdn_max_children),
+					 errhint("Stop children you no longer need, or raise \"foundation.max_children_per_database\" and reload the configuration.")));
+			break;
+		case FDN_LAUNCH_DB_STOPPING:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("could not start %s: its database is being dropped or renamed",
+							what),
+					 errhint("Try again once the DROP DATABASE or ALTER DATABASE has finished.")));
 			break;
 		case FDN_LAUNCH_NO_WORKER:
 			ereport(ERROR,

@@ -30,6 +30,8 @@ typedef enum FdnLaunchStatus
 {
 	FDN_LAUNCH_OK,
 	FDN_LAUNCH_NO_SLOT,			/* foundation.max_children reached */
+	FDN_LAUNCH_DB_LIMIT,		/* foundation.max_children_per_database */
+	FDN_LAUNCH_DB_STOPPING,		/* its database is being dropped/renamed */
 	FDN_LAUNCH_NO_WORKER,		/* no free background worker slot */
 	FDN_LAUNCH_FAILED,			/* the child could not start; see message */
 	FDN_LAUNCH_TIMEOUT			/* it did not start in time */

@@ -295,8 +295,7 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 	nulls[5] = 'n';
 	if (fdn_shared != NULL)
 		for (i = 0; i < fdn_shared->nslots; i++)
-			if (fdn_shared->slots[i].child_id != 0 &&
-				fdn_shared->slots[i].ext_oid == fdn_current_extension() &&
+			if (fdn_slot_mine(&fdn_shared->slots[i], fdn_current_extension()) &&
 				fdn_shared->slots[i].pid == pid &&
 				fdn_slot_alive(&fdn_shared->slots[i]))
 			{

@@ -1,15 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * process/supervisor.c
- *	  The supervisor background worker (DynamicSupervisor).
+ *	  The supervisor background worker (DynamicSupervisor), one per
+ *	  database that has the extension and work.
  *
  * A reconciler: foundation.child_specs says what should run, the slots in
  * shared memory say what runs.  Each pass (on a child's exit, on the end
  * of a transaction that started or stopped a child, or every
  * foundation.naptime) it applies the restart policy to every child that
  * stopped, restarts what a crash or a server restart left behind, and
- * removes registry names of dead processes.  The postmaster restarts it if
- * it dies; it then adopts the children still running from the slots.
+ * removes registry names of dead processes.  The launcher starts it when
+ * its database has work; it adopts the children still running from the
+ * slots, and exits once it found nothing to supervise for a while, giving
+ * its worker slot back.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +23,7 @@
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -38,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "core/bgworker.h"
+#include "core/databases.h"
 #include "core/ext_version.h"
 #include "core/foundation.h"
 #include "core/shmem.h"
@@ -79,10 +84,23 @@ typedef enum HookKind
 {
 	HOOK_PASS_START,
 	HOOK_CLEANUP,
-	HOOK_AFTER_PASS
+	HOOK_AFTER_PASS,
+	HOOK_HAS_WORK
 } HookKind;
 
-static const char *const hook_names[] = {"pass_start", "cleanup", "after_pass"};
+static const char *const hook_names[] = {"pass_start", "cleanup", "after_pass",
+"has_work"};
+
+/*
+ * A supervisor that found nothing to do for this many passes' worth of
+ * foundation.naptime exits; the launcher starts it again when its database
+ * has work.  Long enough that a child restarted now and then does not make
+ * it come and go.
+ */
+#define FDN_SUPERVISOR_IDLE_NAPS 6
+
+/* Is this the supervisor of foundation.database (set at start)? */
+static bool is_home = false;
 
 typedef struct HookCall
 {
@@ -107,6 +125,9 @@ call_hook(void *arg)
 		case HOOK_AFTER_PASS:
 			call->next_ms = call->hooks->after_pass();
 			break;
+		case HOOK_HAS_WORK:
+			call->next_ms = call->hooks->has_work() ? 1 : -1;
+			break;
 	}
 }
 
@@ -114,7 +135,8 @@ call_hook(void *arg)
  * Run one kind of hook of every feature, each in its own subtransaction:
  * a feature's error is logged and rolls back only its own work, and the
  * other features and the children's reconciliation go on.  Returns the
- * soonest wake-up an after_pass asked for (ms), or -1.
+ * soonest wake-up an after_pass asked for (ms), or -1; for has_work, 1 if
+ * a feature has work (or failed to say), else -1.
  */
 static long
 run_hooks(HookKind kind)
@@ -129,7 +151,9 @@ run_hooks(HookKind kind)
 
 		if ((kind == HOOK_PASS_START && !hooks[i]->pass_start) ||
 			(kind == HOOK_CLEANUP && !hooks[i]->cleanup) ||
-			(kind == HOOK_AFTER_PASS && !hooks[i]->after_pass))
+			(kind == HOOK_AFTER_PASS && !hooks[i]->after_pass) ||
+			(kind == HOOK_HAS_WORK && !hooks[i]->has_work) ||
+			(hooks[i]->home_only && !is_home))
 			continue;
 		edata = fdn_try_subxact(call_hook, &call);
 		if (edata != NULL)
@@ -148,18 +172,15 @@ run_hooks(HookKind kind)
 			 */
 			if (kind == HOOK_AFTER_PASS && (next_ms < 0 || next_ms > 1000))
 				next_ms = 1000;
+			/* A feature that cannot tell keeps the supervisor. */
+			if (kind == HOOK_HAS_WORK)
+				next_ms = 1;
 			continue;
 		}
 		if (call.next_ms >= 0 && (next_ms < 0 || call.next_ms < next_ms))
 			next_ms = call.next_ms;
 	}
 	return next_ms;
-}
-
-void
-fdn_register_supervisor(void)
-{
-	fdn_register_static_worker("fdn_supervisor_main", "foundation supervisor", 1);
 }
 
 /* An on_exit hook's error is reported; the next one still runs. */
@@ -184,16 +205,16 @@ run_exit_hook(const FdnSupervisorHooks *h)
 static void
 supervisor_on_exit(int code, Datum arg)
 {
-	if (fdn_shared && fdn_shared->supervisor_pid == MyProcPid)
-	{
-		int			i;
+	int			i;
 
-		for (i = 0; i < nhooks; i++)
-			if (hooks[i]->on_exit)
-				run_exit_hook(hooks[i]);
-		fdn_shared->supervisor_procno = -1;
-		fdn_shared->supervisor_pid = 0;
-	}
+	if (fdn_shared == NULL || fdn_supervisor_pid(MyDatabaseId) != MyProcPid)
+		return;
+	for (i = 0; i < nhooks; i++)
+		if (hooks[i]->on_exit && (!hooks[i]->home_only || is_home))
+			run_exit_hook(hooks[i]);
+	fdn_db_leave_supervisor();
+	/* The launcher may have to start another (work arrived meanwhile). */
+	fdn_wake_launcher();
 }
 
 static char *
@@ -402,6 +423,8 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 						row->child_id, row->id),
 				 errdetail("%s", res.message ? res.message :
 						   res.status == FDN_LAUNCH_NO_SLOT ? "All foundation.max_children slots are in use." :
+						   res.status == FDN_LAUNCH_DB_LIMIT ? "This database runs foundation.max_children_per_database children already." :
+						   res.status == FDN_LAUNCH_DB_STOPPING ? "Its database is being dropped or renamed." :
 						   res.status == FDN_LAUNCH_NO_WORKER ? "No free background worker slot." :
 						   "The worker did not start in time."),
 				 errhint("It will be retried every \"foundation.naptime\".")));
@@ -424,9 +447,12 @@ handle_exit(FdnRow *row, int slot_index, FdnExitKind kind,
 				 3, types, values, NULL, SPI_OK_UPDATE);
 }
 
-/* One pass; returns ms until a feature needs the next one, or -1. */
+/*
+ * One pass; returns ms until a feature needs the next one, or -1.  *work:
+ * whether this database still has something to supervise.
+ */
 static long
-reconcile(void)
+reconcile(bool *work, bool *has_extension)
 {
 	long		next_deadline_ms = -1;
 	FdnPrivState priv;
@@ -435,6 +461,7 @@ reconcile(void)
 	int			i;
 	int			r;
 	bool		installed;
+	bool		live = false;
 	Oid			ext;
 
 	SetCurrentStatementStartTimestamp();
@@ -444,6 +471,8 @@ reconcile(void)
 	fdn_priv_begin(&priv);
 
 	ext = fdn_current_extension();
+	*has_extension = OidIsValid(ext);
+	/* Another version's SQL: idle, with one warning, until it is updated. */
 	installed = fdn_ext_version_ready(ext, "foundation supervisor");
 	if (installed)
 	{
@@ -457,7 +486,8 @@ reconcile(void)
 		int64		child_id = slot->child_id;
 		FdnRow	   *row = NULL;
 
-		if (child_id == 0)
+		/* Other databases' children are their supervisors' business. */
+		if (child_id == 0 || slot->home_db != MyDatabaseId)
 			continue;
 
 		/*
@@ -467,9 +497,14 @@ reconcile(void)
 		if (slot->ext_oid != ext)
 		{
 			if (fdn_slot_alive(slot) && slot->pid != 0)
+			{
 				kill(slot->pid, SIGTERM);
+				live = true;
+			}
 			else if (!fdn_slot_alive(slot))
 				fdn_slot_release(i);
+			else
+				live = true;
 			continue;
 		}
 		for (r = 0; r < nrows; r++)
@@ -494,6 +529,7 @@ reconcile(void)
 
 		if (fdn_slot_alive(slot))
 		{
+			live = true;
 			if (row)
 				row->seen = true;
 			continue;
@@ -508,9 +544,11 @@ reconcile(void)
 			/* Gone from the table (or never committed): forget it. */
 			fdn_slot_release(i);
 		}
+		else
+			live = true;
 	}
 
-	/* Rows nothing runs: left behind by a crash or a server restart. */
+/* Rows nothing runs: left behind by a crash or a server restart. */
 	for (r = 0; r < nrows; r++)
 		if (!rows[r].seen)
 			handle_exit(&rows[r], -1, FDN_EXIT_LOST, "");
@@ -545,6 +583,29 @@ reconcile(void)
 	if (installed)
 		(void) run_hooks(HOOK_CLEANUP);
 
+	/*
+	 * Work: children that should run or still run, names of sessions to
+	 * remove once they end, and what the features keep (deadlines, rows
+	 * past their retention).  foundation.database always has work while
+	 * the extension is there: it holds what is once per server.  A
+	 * database whose SQL awaits ALTER EXTENSION foundation UPDATE keeps its
+	 * supervisor, which resumes once the update is done.
+	 */
+	*work = live || nrows > 0 || (installed && is_home) ||
+		(*has_extension && !installed);
+	if (installed && !*work)
+	{
+		Datum		node = CStringGetTextDatum(fdn_node());
+		bool		isnull;
+
+		fdn_spi_exec("SELECT EXISTS (SELECT FROM foundation.registry"
+					 " WHERE child_id IS NULL AND node = $1)",
+					 1, (Oid[]) {TEXTOID}, &node, NULL, SPI_OK_SELECT);
+		*work = DatumGetBool(fdn_spi_getdatum(0, 1, &isnull));
+	}
+	if (installed && !*work)
+		*work = run_hooks(HOOK_HAS_WORK) > 0;
+
 	fdn_priv_end(&priv);
 
 	/* The features' work after the pass: deadlines, the lease. */
@@ -557,19 +618,37 @@ reconcile(void)
 	return next_deadline_ms;
 }
 
-/* A pass for fdn_worker_pass; *arg: ms until a feature needs the next. */
+/* What one pass tells the loop. */
+typedef struct PassResult
+{
+	long		next_ms;		/* ms until a feature needs the next pass */
+	bool		work;			/* something to supervise */
+	bool		installed;		/* the extension is there */
+} PassResult;
+
+/* A pass for fdn_worker_pass. */
 static void
 reconcile_pass(void *arg)
 {
-	*(long *) arg = reconcile();
+	PassResult *res = arg;
+
+	res->next_ms = reconcile(&res->work, &res->installed);
 }
 
 void
 fdn_supervisor_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
+	bool		probe;
+	char	   *dbname;
+	TimestampTz busy_at;
 
-	fdn_worker_start("foundation supervisor");
+	memcpy(&probe, MyBgworkerEntry->bgw_extra, sizeof(bool));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg),
+											  InvalidOid, 0);
 
 	/*
 	 * Our queries are small and run every pass; their estimates can still
@@ -578,26 +657,64 @@ fdn_supervisor_main(Datum main_arg)
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
+	StartTransactionCommand();
+	dbname = MemoryContextStrdup(TopMemoryContext,
+								 get_database_name(MyDatabaseId));
+	is_home = MyDatabaseId == fdn_home_database();
+	CommitTransactionCommand();
+	pgstat_report_appname(psprintf("foundation supervisor %s", dbname));
+
 	before_shmem_exit(supervisor_on_exit, (Datum) 0);
-	fdn_shared->supervisor_pid = MyProcPid;
-	fdn_shared->supervisor_procno = MyProc->pgprocno;
-	elog(LOG, "foundation supervisor started in database \"%s\"", fdn_database);
+	if (!fdn_db_take_supervisor())
+		proc_exit(0);
+	if (!probe)
+		elog(LOG, "foundation supervisor started in database \"%s\"", dbname);
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation supervisor loop",
 									ALLOCSET_DEFAULT_SIZES);
+	busy_at = GetCurrentTimestamp();
 	for (;;)
 	{
-		long		next_deadline_ms = -1;
+		PassResult	res = {-1, true, true};
+		uint32		gen;
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		fdn_worker_reload();
-		fdn_worker_pass(reconcile_pass, &next_deadline_ms, loopcxt);
+		gen = fdn_db_work_gen();
+		fdn_worker_pass(reconcile_pass, &res, loopcxt);
+
+		/*
+		 * Nothing to supervise: a probe (the launcher looking at every
+		 * database at server start) leaves at once, and so does the
+		 * supervisor of a database without the extension; another after
+		 * FDN_SUPERVISOR_IDLE_NAPS times foundation.naptime of it.
+		 */
+		if (res.work)
+			busy_at = GetCurrentTimestamp();
+		else if ((probe || !res.installed ||
+				  TimestampDifferenceExceeds(busy_at, GetCurrentTimestamp(),
+											 FDN_SUPERVISOR_IDLE_NAPS * fdn_naptime_ms)) &&
+				 fdn_db_give_back_work(gen, !res.installed))
+		{
+			if (!probe)
+				elog(LOG, "foundation supervisor of database \"%s\" has nothing to supervise; it exits",
+					 dbname);
+			proc_exit(0);
+		}
+		else if (probe)
+			busy_at = GetCurrentTimestamp();
+		if (probe && res.work)
+		{
+			fdn_db_keep_work();
+			elog(LOG, "foundation supervisor started in database \"%s\"", dbname);
+		}
+		probe = false;
 
 		/* Wake when a feature asked to, too. */
 		wait_ms = fdn_naptime_ms;
-		if (next_deadline_ms >= 0 && next_deadline_ms < wait_ms)
-			wait_ms = Max(next_deadline_ms, 10);
+		if (res.next_ms >= 0 && res.next_ms < wait_ms)
+			wait_ms = Max(res.next_ms, 10);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -11,8 +11,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# The supervisor and the logical replication launcher take two of the four.
-my $node = foundation_node('limits', max_worker_processes => 4);
+# foundation's launcher, health monitor and supervisor, and the logical
+# replication launcher take four of the five.
+my $node = foundation_node('limits', max_worker_processes => 5);
 
 sub start_sql
 {
@@ -33,7 +34,7 @@ sub nprocs
 }
 
 ###########################################################################
-note '5a. max_worker_processes = 4';
+note '5a. max_worker_processes = 5';
 ###########################################################################
 {
 	is( $node->safe_psql('postgres',

@@ -166,9 +166,21 @@ my %r = sql_error($node, 'SELECT * FROM foundation._metrics_slots()',
 is($r{sqlstate}, '42501', 'nor execute foundation._metrics_slots()');
 
 my $sup = supervisor_pid($node);
-is( rows_of('SELECT database, up, pid, restarts_total, intensity_failures_total FROM foundation.metrics_supervisor'),
-	"postgres|1|$sup|2|1",
-	'metrics_supervisor: up, its pid, 2 restarts (the crasher\'s), 1 intensity failure');
+is( rows_of('SELECT database, up, needed, pid, restarts_total, intensity_failures_total FROM foundation.metrics_supervisor'),
+	"postgres|1|1|$sup|2|1",
+	'metrics_supervisor: up, needed, its pid, 2 restarts (the crasher\'s), 1 intensity failure');
+
+# A database with the extension and nothing to supervise has no
+# supervisor, by design: not up, not needed, and the status says idle.
+$node->safe_psql('postgres', 'CREATE DATABASE quietdb');
+$node->safe_psql('quietdb', 'CREATE EXTENSION foundation; GRANT pg_monitor TO CURRENT_USER');
+ok(wait_for($node, q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE datname = 'quietdb' AND backend_type = 'foundation supervisor'}),
+	'quietdb: its supervisor left (nothing to supervise)');
+is($node->safe_psql('quietdb', 'SELECT database, up, needed FROM foundation.metrics_supervisor'),
+	'quietdb|0|0', 'metrics_supervisor in a database without work: up 0, needed 0');
+is($node->safe_psql('quietdb', q{SELECT state FROM foundation.status WHERE item = 'supervisor'}),
+	'idle', 'status: idle, not "not running"');
 
 # Every role's children, as pg_monitor sees them: postgres runs tick1,
 # tick2, alice_tick and the dispatcher.
@@ -332,7 +344,7 @@ SKIP:
 	  foundation_health_last_check_seconds foundation_lease_seconds_since_renewal);
 	my @views = (
 		[ 'foundation_supervisor', 'metrics_supervisor', [qw(database)],
-			[qw(up restarts_total intensity_failures_total)] ],
+			[qw(up needed restarts_total intensity_failures_total)] ],
 		[ 'foundation_children', 'metrics_children', [qw(database state)], [qw(children)], 'count' ],
 		[ 'foundation_registry', 'metrics_registry', [], [qw(names child_names)] ],
 		[ 'foundation_channel', 'metrics_channels', [qw(channel form)],

@@ -48,6 +48,13 @@ sub foundation_node
 	{
 		$node->safe_psql('postgres', 'CREATE EXTENSION foundation');
 		create_ticker($node);
+		# The launcher starts the database's supervisor once the extension
+		# is committed (with preload): tests start from there.
+		wait_for($node, q{SELECT count(*) = 1 FROM pg_stat_activity
+		                   WHERE backend_type = 'foundation supervisor'
+		                     AND datname = 'postgres'})
+		  or die 'the supervisor of database postgres did not start'
+		  unless defined $opt{preload} && !$opt{preload};
 	}
 	return $node;
 }
