@@ -137,6 +137,9 @@ for i in $(seq -f '%03g' 1 "$DB_N"); do
 	db_sql -d postgres -c "CREATE DATABASE db$i" >/dev/null
 	db_sql -d "db$i" -c "CREATE EXTENSION foundation" -c "$DB_MODULE" >/dev/null
 done
+# each CREATE EXTENSION woke the launcher: let those supervisors leave
+# (they find nothing) before the children need worker slots
+db_settle 0 >/dev/null
 for i in $(seq -f '%03g' 1 "$DB_BUSY"); do
 	db_sql -d "db$i" -c "SELECT foundation.start_singleton('public.idle', '{}', 'w1')" >/dev/null
 done

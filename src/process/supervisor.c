@@ -642,6 +642,7 @@ fdn_supervisor_main(Datum main_arg)
 	bool		probe;
 	char	   *dbname;
 	TimestampTz busy_at;
+	bool		ever_busy;
 
 	memcpy(&probe, MyBgworkerEntry->bgw_extra, sizeof(bool));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -673,6 +674,7 @@ fdn_supervisor_main(Datum main_arg)
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "foundation supervisor loop",
 									ALLOCSET_DEFAULT_SIZES);
 	busy_at = GetCurrentTimestamp();
+	ever_busy = false;
 	for (;;)
 	{
 		PassResult	res = {-1, true, true};
@@ -686,13 +688,19 @@ fdn_supervisor_main(Datum main_arg)
 
 		/*
 		 * Nothing to supervise: a probe (the launcher looking at every
-		 * database at server start) leaves at once, and so does the
-		 * supervisor of a database without the extension; another after
-		 * FDN_SUPERVISOR_IDLE_NAPS times foundation.naptime of it.
+		 * database at server start) leaves at once, and so do the
+		 * supervisor of a database without the extension and one that
+		 * never had work (started for a CREATE EXTENSION, say: it would
+		 * hold a worker slot that children may need); another after
+		 * FDN_SUPERVISOR_IDLE_NAPS times foundation.naptime of it, so that
+		 * work that comes and goes does not start and stop it each time.
 		 */
 		if (res.work)
+		{
 			busy_at = GetCurrentTimestamp();
-		else if ((probe || !res.installed ||
+			ever_busy = true;
+		}
+		else if ((probe || !res.installed || !ever_busy ||
 				  TimestampDifferenceExceeds(busy_at, GetCurrentTimestamp(),
 											 FDN_SUPERVISOR_IDLE_NAPS * fdn_naptime_ms)) &&
 				 fdn_db_give_back_work(gen, !res.installed))

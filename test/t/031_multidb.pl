@@ -112,6 +112,26 @@ SELECT count(*) FROM pg_stat_activity
  WHERE datname = 'idle_db' AND backend_type LIKE 'foundation %'}, '0'),
 	'idle_db: no foundation process is connected to it');
 
+# One that never had work leaves after its first pass, not after six
+# naptimes: with a naptime of an hour, it is still gone.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET foundation.naptime = '1h'; SELECT pg_reload_conf()});
+ok(wait_for($node, q{SELECT current_setting('foundation.naptime') = '1h'}), 'naptime is an hour');
+$node->safe_psql('postgres', 'CREATE DATABASE idle_db2');
+$node->safe_psql('idle_db2', 'CREATE EXTENSION foundation');
+ok( eval {
+		$node->wait_for_log(
+			qr/foundation supervisor of database "idle_db2" has nothing to supervise; it exits/);
+		1;
+	},
+	'idle_db2: the supervisor CREATE EXTENSION started leaves after its first pass');
+ok(wait_for($node, q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE datname = 'idle_db2' AND backend_type LIKE 'foundation %'}),
+	'idle_db2: no foundation process is connected to it');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET foundation.naptime; SELECT pg_reload_conf()});
+ok(wait_for($node, q{SELECT current_setting('foundation.naptime') = '1s'}), 'naptime is 1 s again');
+$node->safe_psql('postgres', 'DROP DATABASE idle_db2');
+
 ###########################################################################
 note '3. LISTEN in one database never sees another database\'s broadcasts';
 ###########################################################################
