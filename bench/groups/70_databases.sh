@@ -30,7 +30,7 @@ echo
 echo "== 17. foundation in $DB_N databases ($DB_BUSY with one child each) vs the same children in one database == ($(date -u +%T) UTC)"
 
 DB_CONF="shared_preload_libraries = 'foundation'
-max_worker_processes = 64
+max_worker_processes = 100
 foundation.health_check_interval = 0
 foundation.node_name = 'bench_db'
 autovacuum = off"
@@ -152,6 +152,8 @@ db_time_ms() {
 	db_sql -d "$1" -c '\timing on' -c "SELECT foundation.start_singleton('public.idle', '{}', '$2')" |
 		sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
 }
+# and stop it again, so that the samples do not fill the worker slots
+db_stop() { db_sql -d "$1" -c "SELECT foundation.stop_singleton('$2')" >/dev/null; }
 DB_COLD=()
 DB_WARM=()
 DB_SUP=()
@@ -168,7 +170,9 @@ for k in $(seq 1 "$DB_SAMPLES"); do
 	done
 	t1=$(date +%s%N)
 	DB_SUP+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
+	db_stop "$cold" w1
 	DB_WARM+=("$(db_time_ms "$warm" "x$k")")
+	db_stop "$warm" "x$k"
 done
 read -r COLD_MED COLD_P95 < <(printf '%s\n' "${DB_COLD[@]}" | sort -g |
 	awk '{ a[NR] = $1 } END { printf "%s %s\n", a[int((NR + 1) / 2)], a[int(NR * 0.95 + 0.999)] }')
