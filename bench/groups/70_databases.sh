@@ -42,7 +42,9 @@ BEGIN LOOP PERFORM pg_sleep(1); END LOOP; END \$\$;"
 db_sql() { sql -h "$DB_SOCK" -p "$DB_PORT" "$@"; }
 
 # db_instance NAME: a fresh instance in $WORK/NAME, started; sets DB_SOCK,
-# DB_PORT, DB_DIR.
+# DB_PORT, DB_DIR.  It returns holding the install lock (if any): CREATE
+# EXTENSION reads the installed SQL script, which another checkout's
+# install would replace; the caller unlocks once its extensions exist.
 db_instance() {
 	DB_DIR=$WORK/$1
 	DB_PORT=$(free_port $((PORT + 10 + RANDOM % 1000)) 200 "$WORK/sock")
@@ -53,7 +55,6 @@ db_instance() {
 	start_server "$DB_DIR/data" "$DB_DIR/server.log" 60 || die "instance $1 did not start"
 	NODE_DIRS+=("$DB_DIR")
 	check_installed "instance $1"
-	install_unlock
 }
 
 # foundation's processes: "pid kind" lines (launcher, supervisor, child,
@@ -125,6 +126,7 @@ declare -A DBM_COUNTS DBM_WORKERS DBM_CPU DBM_PSS
 # --- one database ---
 db_instance bench_db1
 db_sql -d postgres -c "CREATE EXTENSION foundation" -c "$DB_MODULE" >/dev/null
+install_unlock
 for i in $(seq 1 "$DB_BUSY"); do
 	db_sql -d postgres -c "SELECT foundation.start_singleton('public.idle', '{}', 'w$i')" >/dev/null
 done
@@ -137,6 +139,7 @@ for i in $(seq -f '%03g' 1 "$DB_N"); do
 	db_sql -d postgres -c "CREATE DATABASE db$i" >/dev/null
 	db_sql -d "db$i" -c "CREATE EXTENSION foundation" -c "$DB_MODULE" >/dev/null
 done
+install_unlock
 # each CREATE EXTENSION woke the launcher: let those supervisors leave
 # (they find nothing) before the children need worker slots
 db_settle 0 >/dev/null
