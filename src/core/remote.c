@@ -203,7 +203,8 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 					PQclear(last);
 				last = res;
 			}
-			if (last && PQresultStatus(last) == PGRES_TUPLES_OK)
+			if (last && (PQresultStatus(last) == PGRES_TUPLES_OK ||
+						 (call->command && PQresultStatus(last) == PGRES_COMMAND_OK)))
 			{
 				call->ok = true;
 				if (PQntuples(last) > 0 && !PQgetisnull(last, 0, 0))

@@ -20,7 +20,9 @@ typedef struct FdnRemoteCall
 {
 	/* in */
 	const char *conninfo;
-	const char *sql;			/* one result column, one row */
+	const char *sql;			/* one result column, one row; or, with
+								 * command, a statement returning no rows */
+	bool		command;
 	int			nparams;
 	const char *const *params;
 	/* in and out: a connection to reuse, kept open after success if keep */

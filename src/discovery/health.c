@@ -140,7 +140,9 @@ json_load1(Jsonb *jb)
 
 /*
  * Commit-to-receipt latency of a NOTIFY on the control channel to our own
- * LISTEN, over a loopback libpq connection; -1 if it failed.
+ * LISTEN, over the probe's loopback libpq connection, which the parallel
+ * phase of the check opened and made listen; -1 if it failed.  Closes
+ * the connection.
  */
 static double
 measure_latency(PGconn *conn, char **error)
@@ -150,36 +152,6 @@ measure_latency(PGconn *conn, char **error)
 	TimestampTz deadline;
 	double		ms = -1;
 
-	/* Finish the connection started before the nodes were asked. */
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   fdn_health_check_timeout_ms);
-	for (;;)
-	{
-		PostgresPollingStatusType st;
-
-		if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-			break;
-		st = PQconnectPoll(conn);
-		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
-			break;
-		if (GetCurrentTimestamp() >= deadline)
-			break;
-		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
-								 (st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE),
-								 PQsocket(conn), 100, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || !fdn_conn_pin(conn, error))
-	{
-		if (*error == NULL)
-			*error = conn ? pstrdup(PQerrorMessage(conn)) : pstrdup("out of memory");
-		if (conn)
-			PQfinish(conn);
-		return -1;
-	}
-	res = PQexec(conn, "LISTEN \"foundation:control\"");
-	PQclear(res);
 	sent = GetCurrentTimestamp();
 	res = PQexec(conn, "NOTIFY \"foundation:control\", '{\"type\": \"health_probe\"}'");
 	PQclear(res);
@@ -263,7 +235,8 @@ fdn_health_run(bool store)
 	fdn_spi_exec("SELECT name, conninfo, failed_checks FROM foundation.nodes ORDER BY name",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	ncalls = (int) SPI_processed;
-	calls = palloc0(sizeof(FdnRemoteCall) * Max(ncalls, 1));
+	/* one more: the pub/sub probe's connection to ourselves */
+	calls = palloc0(sizeof(FdnRemoteCall) * (ncalls + 1));
 	{
 		char	  **names = palloc0(sizeof(char *) * Max(ncalls, 1));
 		int		   *failed = palloc0(sizeof(int) * Max(ncalls, 1));
@@ -278,11 +251,18 @@ fdn_health_run(bool store)
 		fdn_priv_end(&priv);
 
 		/*
-		 * The pub/sub probe's connection to ourselves gets under way first,
-		 * so that it is made while the other nodes answer.
+		 * The pub/sub probe's connection to ourselves is made and starts
+		 * listening along with the calls to the other nodes: made
+		 * afterwards, it added a connection's time to every check.
 		 */
-		probe = probe_conn = fdn_connect_start(fdn_local_conninfo("foundation health probe"));
-		fdn_remote_run(calls, ncalls, fdn_health_check_timeout_ms, 2);
+		calls[ncalls].conninfo = fdn_local_conninfo("foundation health probe");
+		calls[ncalls].sql = "LISTEN \"foundation:control\"";
+		calls[ncalls].command = true;
+		calls[ncalls].keep = true;
+		fdn_remote_run(calls, ncalls + 1, fdn_health_check_timeout_ms, 2);
+		probe = probe_conn = calls[ncalls].conn;
+		if (!calls[ncalls].ok)
+			lat_error = calls[ncalls].error ? calls[ncalls].error : pstrdup("no answer");
 
 		initStringInfo(&nodes);
 		appendStringInfoString(&nodes, "[{\"node\": ");
@@ -406,7 +386,7 @@ fdn_health_run(bool store)
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
 	probe_conn = NULL;		/* measure_latency finishes it */
-	latency = measure_latency(probe, &lat_error);
+	latency = probe ? measure_latency(probe, &lat_error) : -1;
 	if (!supervisor_ok)
 	{
 		infra_st = ST_CRITICAL;
