@@ -29,7 +29,8 @@ foundation.control_conninfo = '$CONTROL_CONN'
 foundation.cluster_secret = 'bench-cluster-secret'
 foundation.cluster_allow_superuser_singletons = on
 foundation.lease_renew_interval = '${RENEW_MS}ms'
-foundation.lease_duration = '${LEASE_MS}ms'"
+foundation.lease_duration = '${LEASE_MS}ms'
+${BENCH_MEMBER_CONF:-}"
 declare -A M_PORT M_SOCK
 for i in "${!MEMBERS[@]}"; do
 	m=${MEMBERS[$i]}

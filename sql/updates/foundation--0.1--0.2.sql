@@ -632,3 +632,16 @@ GRANT SELECT ON foundation.metrics_supervisor, foundation.metrics_children,
                 foundation.metrics_lease, foundation.metrics_coordination,
                 foundation.status
   TO pg_monitor;
+
+-- Each backend remembers which auctions are open and who owns an agent,
+-- for submit_bid; whatever changes either table invalidates every
+-- backend's copy once it commits.
+CREATE FUNCTION foundation._bid_cache_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_bid_cache_changed';
+REVOKE ALL ON FUNCTION foundation._bid_cache_changed() FROM PUBLIC;
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.auctions
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.agents
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
