@@ -180,6 +180,71 @@ measure_latency(PGconn *conn, char **error)
 	return ms;
 }
 
+/* What a check reads of this server's own tables. */
+typedef struct LocalPart
+{
+	char	   *backlog_json;	/* messages waiting for other members */
+	char	   *services_json;
+	int64		total_children;
+	int64		healthy_children;
+	int64		unhealthy_children;
+	StringInfoData child_recs;	/* child_failed recommendations, "[..." */
+	char	   *prev_status;	/* of the last stored check, or NULL */
+} LocalPart;
+
+static void
+read_local(LocalPart *lp)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	/* --- messages waiting for other members (relay.c) --- */
+	fdn_spi_exec("SELECT coalesce(jsonb_object_agg(target, n), '{}')::text"
+				 " FROM (SELECT target, count(*) AS n FROM foundation.outbox GROUP BY target) b",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	lp->backlog_json = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+
+	/* --- services: the supervisor's children and the registry --- */
+	fdn_spi_exec("SELECT count(*), count(*) FILTER (WHERE c.status = 'running' AND s.alive),"
+				 " count(*) FILTER (WHERE c.status = 'failed' OR (c.status = 'running' AND s.alive IS NOT TRUE)),"
+				 " coalesce(jsonb_agg(jsonb_build_object('child_id', c.child_id, 'id', c.id,"
+				 "   'name', (SELECT min(r.name) FROM foundation.registry r WHERE r.child_id = c.child_id),"
+				 "   'status', CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE THEN 'restarting' ELSE c.status END,"
+				 "   'pid', CASE WHEN s.alive THEN s.pid END, 'restart_count', c.restart_count,"
+				 "   'last_exit', c.last_exit) ORDER BY c.child_id), '[]')::text"
+				 " FROM foundation.child_specs c LEFT JOIN foundation._child_slots() s USING (child_id)",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	lp->total_children = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	lp->healthy_children = DatumGetInt64(fdn_spi_getdatum(0, 2, &isnull));
+	lp->unhealthy_children = DatumGetInt64(fdn_spi_getdatum(0, 3, &isnull));
+	lp->services_json = TextDatumGetCString(fdn_spi_getdatum(0, 4, &isnull));
+	initStringInfo(&lp->child_recs);
+	appendStringInfoChar(&lp->child_recs, '[');
+	fdn_spi_exec("SELECT id, child_id, last_exit FROM foundation.child_specs WHERE status = 'failed' ORDER BY child_id",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		char	   *id = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		int64		cid = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
+		Datum		le = fdn_spi_getdatum(i, 3, &isnull);
+
+		add_rec(&lp->child_recs, "child_failed",
+				psprintf("child " INT64_FORMAT " (\"%s\") exceeded its restart intensity; last exit: %s",
+						 cid, id, isnull ? "unknown" : TextDatumGetCString(le)),
+				psprintf("Fix the cause, then SELECT foundation.terminate_child(" INT64_FORMAT ") and start it again.", cid));
+	}
+
+	/* previous status, for change detection */
+	lp->prev_status = NULL;
+	fdn_spi_exec("SELECT overall_status FROM foundation.health_history ORDER BY checked_at DESC, id DESC LIMIT 1",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		lp->prev_status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+}
+
 char *
 fdn_health_run(bool store)
 {
@@ -199,11 +264,8 @@ fdn_health_run(bool store)
 	FdnStatus	infra_st = ST_HEALTHY;
 	FdnStatus	overall;
 	Jsonb	   *local;
-	char	   *services_json;
-	char	   *backlog_json;
-	int64		total_children;
-	int64		healthy_children;
-	int64		unhealthy_children;
+	LocalPart	lp;
+	FdnRemoteRun *run;
 	char	   *lat_error = NULL;
 	double		latency;
 	double		queue;
@@ -214,7 +276,6 @@ fdn_health_run(bool store)
 	int64		errs_now = 0;
 	double		throughput = 0;
 	double		error_rate = 0;
-	char	   *prev_status = NULL;
 	double		duration_ms;
 	bool		isnull;
 	char	   *result;
@@ -230,7 +291,6 @@ fdn_health_run(bool store)
 	appendStringInfoChar(&recs, '[');
 
 	/* --- cluster: every known node, in parallel, under the deadline --- */
-	local = fdn_jsonb_from_text(fdn_node_metrics_text());
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT name, conninfo, failed_checks FROM foundation.nodes ORDER BY name",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -259,7 +319,25 @@ fdn_health_run(bool store)
 		calls[ncalls].sql = "LISTEN \"foundation:control\"";
 		calls[ncalls].command = true;
 		calls[ncalls].keep = true;
-		fdn_remote_run(calls, ncalls + 1, fdn_health_check_timeout_ms, 2);
+		run = fdn_remote_start(calls, ncalls + 1, fdn_health_check_timeout_ms, 2);
+
+		/*
+		 * What this server says of itself is read while the other servers
+		 * start the backends that will answer: none of it depends on their
+		 * answers.
+		 */
+		PG_TRY();
+		{
+			local = fdn_jsonb_from_text(fdn_node_metrics_text());
+			read_local(&lp);
+		}
+		PG_CATCH();
+		{
+			fdn_remote_abandon(run);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		fdn_remote_finish(run);
 		probe = probe_conn = calls[ncalls].conn;
 		if (!calls[ncalls].ok)
 			lat_error = calls[ncalls].error ? calls[ncalls].error : pstrdup("no answer");
@@ -336,48 +414,16 @@ fdn_health_run(bool store)
 				psprintf("%d of %d expected nodes are healthy", healthy_nodes, expected),
 				"Start the missing nodes, or lower \"foundation.expected_nodes\".");
 
-	/* --- messages waiting for other members (relay.c) --- */
-	fdn_spi_exec("SELECT coalesce(jsonb_object_agg(target, n), '{}')::text"
-				 " FROM (SELECT target, count(*) AS n FROM foundation.outbox GROUP BY target) b",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	backlog_json = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-
-	/* --- services: the supervisor's children and the registry --- */
-	fdn_spi_exec("SELECT count(*), count(*) FILTER (WHERE c.status = 'running' AND s.alive),"
-				 " count(*) FILTER (WHERE c.status = 'failed' OR (c.status = 'running' AND s.alive IS NOT TRUE)),"
-				 " coalesce(jsonb_agg(jsonb_build_object('child_id', c.child_id, 'id', c.id,"
-				 "   'name', (SELECT min(r.name) FROM foundation.registry r WHERE r.child_id = c.child_id),"
-				 "   'status', CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE THEN 'restarting' ELSE c.status END,"
-				 "   'pid', CASE WHEN s.alive THEN s.pid END, 'restart_count', c.restart_count,"
-				 "   'last_exit', c.last_exit) ORDER BY c.child_id), '[]')::text"
-				 " FROM foundation.child_specs c LEFT JOIN foundation._child_slots() s USING (child_id)",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	total_children = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
-	healthy_children = DatumGetInt64(fdn_spi_getdatum(0, 2, &isnull));
-	unhealthy_children = DatumGetInt64(fdn_spi_getdatum(0, 3, &isnull));
-	services_json = TextDatumGetCString(fdn_spi_getdatum(0, 4, &isnull));
-	fdn_spi_exec("SELECT id, child_id, last_exit FROM foundation.child_specs WHERE status = 'failed' ORDER BY child_id",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		char	   *id = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
-		int64		cid = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
-		Datum		le = fdn_spi_getdatum(i, 3, &isnull);
-
-		add_rec(&recs, "child_failed",
-				psprintf("child " INT64_FORMAT " (\"%s\") exceeded its restart intensity; last exit: %s",
-						 cid, id, isnull ? "unknown" : TextDatumGetCString(le)),
-				psprintf("Fix the cause, then SELECT foundation.terminate_child(" INT64_FORMAT ") and start it again.", cid));
-	}
-	if (unhealthy_children > 0)
-		services_st = ST_DEGRADED;
-
-	/* previous status, for change detection */
-	fdn_spi_exec("SELECT overall_status FROM foundation.health_history ORDER BY checked_at DESC, id DESC LIMIT 1",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		prev_status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
 	fdn_priv_end(&priv);
+	/* after the nodes' recommendations, as they always came */
+	if (lp.child_recs.len > 1)
+	{
+		if (recs.len > 1)
+			appendStringInfoString(&recs, ", ");
+		appendStringInfoString(&recs, lp.child_recs.data + 1);
+	}
+	if (lp.unhealthy_children > 0)
+		services_st = ST_DEGRADED;
 
 	/* --- infrastructure --- */
 	supervisor_ok = fdn_shared != NULL && fdn_shared->supervisor_pid != 0 &&
@@ -457,7 +503,7 @@ fdn_health_run(bool store)
 	appendStringInfo(&rep, ", \"cluster\": {\"status\": \"%s\", \"connected_nodes\": %d, \"expected_nodes\": %d, \"healthy_nodes\": %d, \"node_health\": %s}",
 					 st_names[cluster_st], connected, expected, healthy_nodes, nodes.data);
 	appendStringInfo(&rep, ", \"services\": {\"status\": \"%s\", \"total_registered\": " INT64_FORMAT ", \"healthy\": " INT64_FORMAT ", \"unhealthy\": " INT64_FORMAT ", \"services\": %s}",
-					 st_names[services_st], total_children, healthy_children, unhealthy_children, services_json);
+					 st_names[services_st], lp.total_children, lp.healthy_children, lp.unhealthy_children, lp.services_json);
 	appendStringInfo(&rep, ", \"infrastructure\": {\"status\": \"%s\", \"supervisor_status\": \"%s\", \"pubsub_status\": \"%s\", \"notification_queue_usage\": %g, \"worker_slots_used\": %.0f, \"worker_slots_allowed\": %.0f, \"connections_used\": %.0f, \"connections_allowed\": %.0f}",
 					 st_names[infra_st], supervisor_ok ? "running" : "down",
 					 latency >= 0 ? "ok" : "unavailable", queue, wused, wallowed,
@@ -469,7 +515,7 @@ fdn_health_run(bool store)
 		appendStringInfoString(&rep, "null");
 	appendStringInfo(&rep, ", \"message_throughput_per_sec\": %.3f, \"error_rate_percent\": %.3f}",
 					 throughput, error_rate);
-	appendStringInfo(&rep, ", \"relay_backlog\": %s", backlog_json);
+	appendStringInfo(&rep, ", \"relay_backlog\": %s", lp.backlog_json);
 	appendStringInfo(&rep, ", \"recommendations\": %s", recs.data);
 	appendStringInfoString(&rep, ", \"checked_at\": ");
 	escape_json(&rep, timestamptz_to_str(start));
@@ -495,28 +541,28 @@ fdn_health_run(bool store)
 					 NULL, SPI_OK_DELETE);
 		fdn_priv_end(&priv);
 
-		if (prev_status == NULL || strcmp(prev_status, st_names[overall]) != 0)
+		if (lp.prev_status == NULL || strcmp(lp.prev_status, st_names[overall]) != 0)
 		{
 			StringInfoData ch;
 
 			if (overall == ST_DEGRADED)
 				ereport(WARNING,
 						(errmsg("foundation health: status changed from %s to degraded",
-								prev_status ? prev_status : "unknown"),
+								lp.prev_status ? lp.prev_status : "unknown"),
 						 errhint("SELECT * FROM foundation.health shows the recommendations.")));
 			else if (overall == ST_CRITICAL)
 				ereport(LOG,
 						(errmsg("CRITICAL: foundation health: status changed from %s to critical",
-								prev_status ? prev_status : "unknown"),
+								lp.prev_status ? lp.prev_status : "unknown"),
 						 errhint("SELECT * FROM foundation.health shows the recommendations.")));
 			else
 				ereport(LOG,
 						(errmsg("foundation health: status changed from %s to healthy",
-								prev_status ? prev_status : "unknown")));
+								lp.prev_status ? lp.prev_status : "unknown")));
 			initStringInfo(&ch);
 			appendStringInfoString(&ch, "{\"type\": \"health_status_changed\", \"from\": ");
-			if (prev_status)
-				escape_json(&ch, prev_status);
+			if (lp.prev_status)
+				escape_json(&ch, lp.prev_status);
 			else
 				appendStringInfoString(&ch, "null");
 			appendStringInfo(&ch, ", \"to\": \"%s\", \"node\": ", st_names[overall]);
@@ -527,7 +573,7 @@ fdn_health_run(bool store)
 		summary = psprintf("{\"type\": \"measurement\", \"name\": \"foundation.health\", \"overall_status\": \"%s\","
 						   " \"healthy_nodes\": %d, \"expected_nodes\": %d, \"unhealthy_services\": " INT64_FORMAT ","
 						   " \"check_duration_ms\": %.3f}",
-						   st_names[overall], healthy_nodes, expected, unhealthy_children, duration_ms);
+						   st_names[overall], healthy_nodes, expected, lp.unhealthy_children, duration_ms);
 		fdn_broadcast(3, fdn_jsonb_from_text(summary), false, FDN_ROUTE_NONE);
 	}
 	return result;
