@@ -286,70 +286,105 @@ relay_conn_for(const char *target, const char *conninfo)
 	return c;
 }
 
-/* Send one member its next batch; false if it could not be reached. */
-static bool
-relay_batch(const char *target, const char *conninfo, int *sent)
+/*
+ * Send each member with rows waiting its next batch, all members at once
+ * (each receiving server does its part at the same time as the others),
+ * and delete what each confirmed; *failed counts the members not reached.
+ */
+static void
+relay_send_all(char **targets, char **conninfos, int ntargets, int *total, int *failed)
 {
-	bool		isnull;
-	char	   *batch;
-	Datum		ids;
-	FdnRemoteCall call = {0};
-	const char *params[2];
-	FdnRelayConn *cached;
-	bool		reused = false;
+	FdnRemoteCall *calls = palloc0(sizeof(FdnRemoteCall) * Max(ntargets, 1));
+	Datum	   *ids = palloc0(sizeof(Datum) * Max(ntargets, 1));
+	FdnRelayConn **cached = palloc0(sizeof(FdnRelayConn *) * Max(ntargets, 1));
+	bool	   *reused = palloc0(sizeof(bool) * Max(ntargets, 1));
+	const char **names = palloc0(sizeof(char *) * Max(ntargets, 1));
+	int			ncalls = 0;
+	int			nretry = 0;
+	int			i;
 
-	*sent = 0;
-	fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
-				 "                                 'compression', compression) ORDER BY id)::text,"
-				 "       array_agg(id ORDER BY id)"
-				 " FROM (SELECT id, channel, message, compression FROM foundation.outbox"
-				 "        WHERE target = $1 ORDER BY id LIMIT $2) b",
-				 2, (Oid[]) {TEXTOID, INT4OID},
-				 (Datum[]) {CStringGetTextDatum(target), Int32GetDatum(FDN_RELAY_BATCH)},
-				 NULL, SPI_OK_SELECT);
+	*total = *failed = 0;
+	for (i = 0; i < ntargets; i++)
 	{
-		Datum		d = fdn_spi_getdatum(0, 1, &isnull);
+		bool		isnull;
+		Datum		d;
+		const char **params;
+		FdnRemoteCall *call = &calls[ncalls];
 
+		fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
+					 "                                 'compression', compression) ORDER BY id)::text,"
+					 "       array_agg(id ORDER BY id)"
+					 " FROM (SELECT id, channel, message, compression FROM foundation.outbox"
+					 "        WHERE target = $1 ORDER BY id LIMIT $2) b",
+					 2, (Oid[]) {TEXTOID, INT4OID},
+					 (Datum[]) {CStringGetTextDatum(targets[i]), Int32GetDatum(FDN_RELAY_BATCH)},
+					 NULL, SPI_OK_SELECT);
+		d = fdn_spi_getdatum(0, 1, &isnull);
 		if (isnull)
-			return true;		/* nothing for it */
-		batch = TextDatumGetCString(d);
+			continue;			/* nothing for it */
+		ids[ncalls] = fdn_spi_getdatum(0, 2, &isnull);
+		params = palloc(sizeof(char *) * 2);
+		params[0] = fdn_node();
+		params[1] = TextDatumGetCString(d);
+		call->conninfo = conninfos[i];
+		call->sql = "SELECT foundation.relay_deliver($1, $2::pg_catalog.jsonb)::pg_catalog.text";
+		call->nparams = 2;
+		call->params = params;
+		names[ncalls] = targets[i];
+		cached[ncalls] = relay_conn_for(targets[i], conninfos[i]);
+		if (cached[ncalls])
+		{
+			reused[ncalls] = cached[ncalls]->conn != NULL;
+			call->conn = cached[ncalls]->conn;
+			call->keep = true;
+			cached[ncalls]->conn = NULL;
+		}
+		ncalls++;
 	}
-	ids = fdn_spi_getdatum(0, 2, &isnull);
+	if (ncalls == 0)
+		return;
+	fdn_remote_run(calls, ncalls, 10000, 0);
 
-	params[0] = fdn_node();
-	params[1] = batch;
-	call.conninfo = conninfo;
-	call.sql = "SELECT foundation.relay_deliver($1, $2::pg_catalog.jsonb)::pg_catalog.text";
-	call.nparams = 2;
-	call.params = params;
-	cached = relay_conn_for(target, conninfo);
-	if (cached)
+	/* A kept connection that broke (the member restarted?): once anew. */
+	for (i = 0; i < ncalls; i++)
+		if (!calls[i].ok && reused[i])
+			nretry++;
+	if (nretry > 0)
 	{
-		reused = cached->conn != NULL;
-		call.conn = cached->conn;
-		call.keep = true;
-		cached->conn = NULL;
+		FdnRemoteCall *again = palloc0(sizeof(FdnRemoteCall) * nretry);
+		int			k = 0;
+
+		for (i = 0; i < ncalls; i++)
+			if (!calls[i].ok && reused[i])
+			{
+				again[k] = calls[i];
+				again[k].conn = NULL;
+				k++;
+			}
+		fdn_remote_run(again, nretry, 10000, 0);
+		k = 0;
+		for (i = 0; i < ncalls; i++)
+			if (!calls[i].ok && reused[i])
+				calls[i] = again[k++];
 	}
-	fdn_remote_run(&call, 1, 10000, 0);
-	if (!call.ok && reused)
+
+	for (i = 0; i < ncalls; i++)
 	{
-		/* The kept connection broke (the member restarted?): once anew. */
-		call.conn = NULL;
-		fdn_remote_run(&call, 1, 10000, 0);
+		if (cached[i])
+			cached[i]->conn = calls[i].conn;
+		if (!calls[i].ok)
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("foundation relay: member %s not reached: %s",
+									 names[i], calls[i].error)));
+			(*failed)++;
+			continue;
+		}
+		/* Delivered (and committed there): these rows, and only these, go. */
+		fdn_spi_exec("DELETE FROM foundation.outbox WHERE id = ANY ($1)",
+					 1, (Oid[]) {INT8ARRAYOID}, &ids[i], NULL, SPI_OK_DELETE);
+		*total += (int) SPI_processed;
 	}
-	if (cached)
-		cached->conn = call.conn;
-	if (!call.ok)
-	{
-		ereport(DEBUG1,
-				(errmsg_internal("foundation relay: member %s not reached: %s", target, call.error)));
-		return false;
-	}
-	/* Delivered (and committed there): these rows, and only these, go. */
-	fdn_spi_exec("DELETE FROM foundation.outbox WHERE id = ANY ($1)",
-				 1, (Oid[]) {INT8ARRAYOID}, (Datum[]) {ids}, NULL, SPI_OK_DELETE);
-	*sent = (int) SPI_processed;
-	return true;
 }
 
 /*
@@ -417,17 +452,9 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 		}
 		SPI_commit();
 
-		for (i = 0; i < ntargets; i++)
-		{
-			int			sent;
-
-			pgstat_report_activity(STATE_RUNNING, "foundation relay: sending");
-			if (relay_batch(targets[i], conninfos[i], &sent))
-				total += sent;
-			else
-				failed++;
-			SPI_commit();
-		}
+		pgstat_report_activity(STATE_RUNNING, "foundation relay: sending");
+		relay_send_all(targets, conninfos, ntargets, &total, &failed);
+		SPI_commit();
 		if (failed > 0 &&
 			TimestampDifferenceExceeds(warned_at, GetCurrentTimestamp(), 60000))
 		{
