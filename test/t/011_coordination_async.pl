@@ -487,6 +487,28 @@ SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'a2'], '
 	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a2'"),
 		'6', 'the refused bid was not stored');
 
+	# An agent registered in a transaction that rolls back, after a bid for
+	# it: what that bid read must not outlive the rollback, when another
+	# role registers the same name (an INSERT, which invalidates nothing).
+	my $reg = q{SELECT foundation.register_agent('tmp1', '{"handler": "public.trivial(text,text,jsonb)",
+  "capabilities": ["auction_bidding"], "protocols": ["sealed_bid_auction"]}')};
+	$bidder->query_safe('BEGIN');
+	$bidder->query_safe($reg);
+	my ($t) = $bidder->query_safe(q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['tmp1'], '1 hour')});
+	chomp $t;
+	is($bid->("SELECT foundation.submit_bid($t, 'tmp1', 1)"), 'ok', "a bid for alice's uncommitted agent tmp1");
+	$bidder->query_safe('ROLLBACK');
+	as('bob', $reg);
+	$id = as('bob', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'tmp1'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a1', 1)"), 'ok', "alice bids for a1 in bob's auction");
+	like($bid->("SELECT foundation.submit_bid($id, 'tmp1', 9)"), qr/permission denied to act for agent "tmp1"/,
+		"but not for tmp1, bob's now: the rolled-back registration left nothing behind");
+	is($node->safe_psql('postgres', "SELECT count(bid) FROM foundation.bids WHERE auction_id = $id AND agent = 'tmp1'"),
+		'0', 'and no bid for tmp1 was stored');
+	$node->safe_psql('postgres', "DELETE FROM foundation.agents WHERE name = 'tmp1'");
+
 	# An auction opened in a transaction that rolls back, after a bid into it.
 	my ($out) = $bidder->query(q{
 BEGIN;
