@@ -139,6 +139,8 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	Oid			bid_types[6] = {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID, OIDOID};
 	Datum		bid_values[6];
 	uint64		written = 0;
+	bool		is_open;
+	bool		known_owner;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		fdn_null_arg_error("auction id, agent and bid",
@@ -185,23 +187,29 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	if (!IsolationUsesXactSnapshot())
 	{
 		AcceptInvalidationMessages();
-		if (!fdn_bid_cache_open(id) || !fdn_bid_cache_owner(agent, &owner))
+		is_open = fdn_bid_cache_open(id);
+		known_owner = fdn_bid_cache_owner(agent, &owner);
+		if (!is_open || !known_owner)
 		{
+			uint64		generation = fdn_bid_cache_generation();
+			Datum		st;
+
 			fdn_spi_exec("SELECT (SELECT status FROM foundation.auctions WHERE auction_id = $1),"
 						 " (SELECT owner FROM foundation.agents WHERE name = $2)",
 						 2, bid_types, bid_values, NULL, SPI_OK_SELECT);
-			{
-				Datum		st = fdn_spi_getdatum(0, 1, &isnull);
-
-				if (!isnull && strcmp(TextDatumGetCString(st), "open") == 0)
-					fdn_bid_cache_note_open(id);
-			}
+			st = fdn_spi_getdatum(0, 1, &isnull);
+			is_open = !isnull && strcmp(TextDatumGetCString(st), "open") == 0;
 			owner = DatumGetObjectId(fdn_spi_getdatum(0, 2, &isnull));
-			if (!isnull)
-				fdn_bid_cache_note_owner(agent, owner);
+			known_owner = !isnull;
+			if (generation == fdn_bid_cache_generation())
+			{
+				if (is_open)
+					fdn_bid_cache_note_open(id);
+				if (known_owner)
+					fdn_bid_cache_note_owner(agent, owner);
+			}
 		}
-		if (fdn_bid_cache_open(id) && fdn_bid_cache_owner(agent, &owner) &&
-			has_privs_of_role(priv.save_userid, owner))
+		if (is_open && known_owner && has_privs_of_role(priv.save_userid, owner))
 		{
 			fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
 						 " submitted_at = clock_timestamp()"

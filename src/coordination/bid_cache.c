@@ -54,10 +54,12 @@ static HTAB *owners = NULL;
 static Oid	auctions_relid = InvalidOid;
 static Oid	agents_relid = InvalidOid;
 static bool callback_registered = false;
+static uint64 generation = 0;	/* how often everything was forgotten */
 
 static void
 forget_all(void)
 {
+	generation++;
 	if (open_auctions)
 		hash_destroy(open_auctions);
 	if (owners)
@@ -116,6 +118,12 @@ make_table(const char *name, Size keysize, Size entrysize, int flags)
 	ctl.entrysize = entrysize;
 	ctl.hcxt = TopMemoryContext;
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_CONTEXT | flags);
+}
+
+uint64
+fdn_bid_cache_generation(void)
+{
+	return generation;
 }
 
 bool

@@ -22,6 +22,15 @@
 extern bool fdn_bid_cache_open(int64 id);
 extern bool fdn_bid_cache_owner(const char *agent, Oid *owner);
 
+/*
+ * Changes whenever everything is forgotten.  A query's snapshot is taken
+ * before its tables are locked, and locking accepts invalidation messages:
+ * a change committed in between is invisible to the query, yet its message
+ * is spent.  So remember what a query read only if the generation did not
+ * change while it ran.
+ */
+extern uint64 fdn_bid_cache_generation(void);
+
 /* Remember what a query in this backend just read, as committed state. */
 extern void fdn_bid_cache_note_open(int64 id);
 extern void fdn_bid_cache_note_owner(const char *agent, Oid owner);
