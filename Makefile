@@ -38,6 +38,7 @@ OBJS = \
 	src/coordination/orchestration.o \
 	src/coordination/async_protocols.o \
 	src/coordination/async_auctions.o \
+	src/coordination/bid_cache.o \
 	src/coordination/async_proposals.o \
 	src/cluster/members.o \
 	src/cluster/placements.o \

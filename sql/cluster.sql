@@ -1,7 +1,10 @@
 -- Nodes, cluster configuration and health, on one server.
 SELECT foundation.node_name();
 SELECT jsonb_object_keys(foundation.node_metrics()) ORDER BY 1;
-SELECT (m->>'connections_allowed')::int > 0 AS conns,
+SELECT (m->>'connections_allowed')::int = current_setting('max_connections')::int AS conns,
+       (m->>'connections_used')::int >= 1 AS this_session_counted,
+       m->>'server_version' = current_setting('server_version') AS version_text,
+       abs((m->>'uptime_s')::bigint - extract(epoch FROM now() - pg_postmaster_start_time())) <= 1 AS uptime_matches,
        (m->>'worker_slots_allowed')::int = current_setting('max_worker_processes')::int AS slots,
        (m->>'worker_slots_used')::int >= 1 AS supervisor_counted,
        jsonb_array_length(m->'load_avg') = 3 AS load,

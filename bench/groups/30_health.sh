@@ -69,7 +69,7 @@ echo "  slower node_metrics() round trip of the two remote nodes (ping_time_us, 
 # Diagnostics, not the baseline: the check's two big parts measured the
 # same way as the baseline -- the two remote nodes in parallel with the
 # query the check sends them, and one connection alone (the pub/sub probe
-# opens one to this instance after the remote calls are done).
+# opens one to this instance, at the same time as the remote calls).
 "$WORK/build/connect3" --samples "$HEALTH_SAMPLES" --warmup 5 \
 	--sql "SELECT foundation.node_metrics()::text" "$CONN_B" "$CONN_C" \
 	>"$WORK/h8_diag_remote.txt" || die "connect3 (diagnostic, node_metrics) failed"

@@ -29,7 +29,8 @@ foundation.control_conninfo = '$CONTROL_CONN'
 foundation.cluster_secret = 'bench-cluster-secret'
 foundation.cluster_allow_superuser_singletons = on
 foundation.lease_renew_interval = '${RENEW_MS}ms'
-foundation.lease_duration = '${LEASE_MS}ms'"
+foundation.lease_duration = '${LEASE_MS}ms'
+${BENCH_MEMBER_CONF:-}"
 declare -A M_PORT M_SOCK
 for i in "${!MEMBERS[@]}"; do
 	m=${MEMBERS[$i]}
@@ -446,6 +447,10 @@ echo "diagnostic, rolled back (BEGIN; SELECT ...; ROLLBACK; -c 1): local_broadca
 # relay_inbox grew by exactly N rows from bench_m1 (each message once).
 echo "-- 15b. relay throughput: SELECT count(foundation.broadcast('data', jsonb_build_object('seq', i))) FROM generate_series(1, $RELAY_MESSAGES) i on $P15, 3 rounds"
 INBOX15_SQL="SELECT count(*), coalesce(max(id), 0) FROM foundation.relay_inbox WHERE origin = '$P15'"
+# The relay's memory (Pss, kB), before the rounds and after each: a relay
+# that kept something of every batch would grow by each round's batches.
+relay_pss15() { awk '/^Pss:/ { print $2 }' "/proc/$RELAY15/smaps_rollup" 2>/dev/null || echo "?"; }
+RELAY_PSS15=$(relay_pss15)
 # Diagnostics: the plans of the relay's two statements per batch
 # (the relay's C code: the batch's SELECT, and the DELETE of the 1000 ids sent;
 # the values written in, as SPI hands them to the planner) as the planner
@@ -512,7 +517,7 @@ for round in 1 2 3; do
 	RATE15[$round]=$(awk -v n="$RELAY_MESSAGES" -v s="$slowest" 'BEGIN { printf "%.0f", n / s }')
 	RATES15+=("${RATE15[$round]}")
 	echo "$line both $slowest s: ${RATE15[$round]} msg/s per member"
-	echo "    relay process on CPU ${RCPU15[$round]} s; outbox before the round (pg_class): ${STATS15[$round]};"
+	echo "    relay process on CPU ${RCPU15[$round]} s, its memory (Pss) now $(relay_pss15) kB (before the rounds: $RELAY_PSS15 kB); outbox before the round (pg_class): ${STATS15[$round]};"
 	echo "    plans of the relay's batch statements for $L15 after the commit: SELECT: ${PLAN15[$round]}"
 done
 B15=$(printf '%s\n' "${RATES15[@]}" | sort -g | tail -n1)

@@ -26,6 +26,7 @@ CG_PAIRS=(
 	"route_message / broadcast|broadcast.sql|route_message.sql|0.9|5"
 	"check_lease / SELECT 1|where_select1.sql|check_lease.sql|0.9|-"
 	"durable broadcast / INSERT + pg_notify|durable_raw.sql|durable_broadcast.sql|0.9|5b"
+	"outbox write (direct_broadcast to a member) / local_broadcast|cross_local.sql|direct_member.sql|0.5|15a"
 )
 
 echo

@@ -32,3 +32,8 @@ SELECT foundation.configure_channel('telemetry', '1 hour');
 CREATE TABLE public.durable_raw (channel text NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, message jsonb NOT NULL, sent_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (channel, seq));
 
 CREATE INDEX ON public.durable_raw (channel, sent_at);
+
+-- The outbox write of a cross-node broadcast (benchmark 15a): one other
+-- member this backend knows (no relay runs in a single-user backend, so its
+-- rows stay).
+INSERT INTO foundation.cluster_peers (node, conninfo) VALUES ('bench_m2', 'host=/nonexistent');

@@ -139,6 +139,18 @@ SELECT pg_catalog.pg_extension_config_dump('foundation.auctions_auction_id_seq',
 SELECT pg_catalog.pg_extension_config_dump('foundation.bids',
   'WHERE auction_id IN (SELECT auction_id FROM foundation.auctions'
   ' WHERE owner::oid IN (SELECT oid FROM pg_catalog.pg_roles))');
+-- Each backend remembers which auctions are open and who owns an agent,
+-- for submit_bid; whatever changes either table invalidates every
+-- backend's copy once it commits.
+CREATE FUNCTION foundation._bid_cache_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_bid_cache_changed';
+REVOKE ALL ON FUNCTION foundation._bid_cache_changed() FROM PUBLIC;
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.auctions
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.agents
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
 
 CREATE TABLE foundation.proposals (
     proposal_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -650,3 +650,16 @@ COMMENT ON FUNCTION foundation.cluster_health() IS
   'Run one health check now and return it, without storing it (foundation.health_check stores it).';
 COMMENT ON FUNCTION foundation.coordinate_resource_allocation(text[], jsonb) IS
   'Resource allocation by auction in one call. Equivalent to: SELECT foundation.register_orchestration_variable(''{"id": "resource_allocation", "type": "auction", "agents": [...], "constraints": {"total_resources": resources, "max_allocation_time": 30000}}''); SELECT foundation.run_auction(''{"type": "sealed_bid", "resources": resources, "payment_rule": "second_price"}'', agent_ids).';
+
+-- Each backend remembers which auctions are open and who owns an agent,
+-- for submit_bid; whatever changes either table invalidates every
+-- backend's copy once it commits.
+CREATE FUNCTION foundation._bid_cache_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_bid_cache_changed';
+REVOKE ALL ON FUNCTION foundation._bid_cache_changed() FROM PUBLIC;
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.auctions
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
+CREATE TRIGGER bid_cache_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.agents
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();

@@ -20,6 +20,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -30,6 +31,7 @@
 #include "process/child_ops.h"
 #include "channels/channels.h"
 #include "coordination/async_protocols.h"
+#include "coordination/bid_cache.h"
 #include "coordination/coordination.h"
 
 
@@ -136,6 +138,9 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	char	   *why;
 	Oid			bid_types[6] = {INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, JSONBOID, OIDOID};
 	Datum		bid_values[6];
+	uint64		written = 0;
+	bool		is_open;
+	bool		known_owner;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		fdn_null_arg_error("auction id, agent and bid",
@@ -159,15 +164,17 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 				 errhint("details.priority, if given, is a finite number of at least 0.")));
 
 	/*
-	 * The auction's share lock (see lock_auction), then one statement:
-	 * update the agent's own row, written at the opening and found by
-	 * primary key, only if the auction is open and the caller may act for
-	 * the agent.  The lock is taken before the statement's snapshot, so in
-	 * READ COMMITTED that snapshot sees any close committed before.  A
-	 * transaction-snapshot isolation level may have taken its snapshot
-	 * before such a close: there the statement also share-locks the
-	 * auction row, which fails with a serialization error if the row
-	 * changed since.
+	 * The auction's share lock (see lock_auction), then the checks: the
+	 * auction is open and the caller may act for the agent, then the
+	 * update of the agent's own row, written at the opening and found by
+	 * primary key.  The lock is taken before anything is read, so in READ
+	 * COMMITTED a close committed before is seen: by the statements'
+	 * snapshots, and by the invalidation messages accepted here, which
+	 * make this backend forget what it remembered of the auction
+	 * (bid_cache.c).  A transaction-snapshot isolation level may have
+	 * taken its snapshot before such a close: there one statement checks
+	 * and writes, and share-locks the auction row, which fails with a
+	 * serialization error if the row changed since.
 	 */
 	bid_values[0] = Int64GetDatum(id);
 	bid_values[1] = CStringGetTextDatum(agent);
@@ -178,20 +185,50 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	lock_auction(id, ShareLock);
 	fdn_priv_begin(&priv);
 	if (!IsolationUsesXactSnapshot())
-		fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
-					 " submitted_at = clock_timestamp()"
-					 " WHERE auction_id = $1 AND agent = $2"
-					 " AND (SELECT status FROM foundation.auctions WHERE auction_id = $1) = 'open'"
-					 " AND pg_has_role($6, (SELECT owner FROM foundation.agents WHERE name = $2), 'USAGE')",
-					 6, bid_types, bid_values, NULL, SPI_OK_UPDATE);
+	{
+		AcceptInvalidationMessages();
+		is_open = fdn_bid_cache_open(id);
+		known_owner = fdn_bid_cache_owner(agent, &owner);
+		if (!is_open || !known_owner)
+		{
+			uint64		generation = fdn_bid_cache_generation();
+			Datum		st;
+
+			fdn_spi_exec("SELECT (SELECT status FROM foundation.auctions WHERE auction_id = $1),"
+						 " (SELECT owner FROM foundation.agents WHERE name = $2)",
+						 2, bid_types, bid_values, NULL, SPI_OK_SELECT);
+			st = fdn_spi_getdatum(0, 1, &isnull);
+			is_open = !isnull && strcmp(TextDatumGetCString(st), "open") == 0;
+			owner = DatumGetObjectId(fdn_spi_getdatum(0, 2, &isnull));
+			known_owner = !isnull;
+			if (generation == fdn_bid_cache_generation())
+			{
+				if (is_open)
+					fdn_bid_cache_note_open(id);
+				if (known_owner)
+					fdn_bid_cache_note_owner(agent, owner);
+			}
+		}
+		if (is_open && known_owner && has_privs_of_role(priv.save_userid, owner))
+		{
+			fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
+						 " submitted_at = clock_timestamp()"
+						 " WHERE auction_id = $1 AND agent = $2",
+						 5, bid_types, bid_values, NULL, SPI_OK_UPDATE);
+			written = SPI_processed;
+		}
+	}
 	else
+	{
 		fdn_spi_exec("UPDATE foundation.bids SET bid = $3, priority = $4, details = $5,"
 					 " submitted_at = clock_timestamp()"
 					 " WHERE auction_id = $1 AND agent = $2"
 					 " AND (SELECT status FROM foundation.auctions WHERE auction_id = $1 FOR SHARE) = 'open'"
 					 " AND pg_has_role($6, (SELECT owner FROM foundation.agents WHERE name = $2), 'USAGE')",
 					 6, bid_types, bid_values, NULL, SPI_OK_UPDATE);
-	if (SPI_processed == 1)
+		written = SPI_processed;
+	}
+	if (written == 1)
 	{
 		fdn_priv_end(&priv);
 		fdn_protocols_changed_at_commit();

@@ -120,6 +120,26 @@ rc_pin(FdnRemoteCall *call, RcWork *w)
 	w->state = RC_PINNING;
 }
 
+/*
+ * A new connection and a statement without parameters: the pin and the
+ * statement in one simple query, one round trip.  The server runs them in
+ * order and resolves the statement's names only after the pin ran; if the
+ * pin fails, it runs nothing after it, and that error is the last result.
+ */
+static void
+rc_pin_and_send(FdnRemoteCall *call, RcWork *w)
+{
+	char	   *both = psprintf("%s; %s", FDN_SECURE_SEARCH_PATH_SQL, call->sql);
+
+	if (!PQsendQuery(w->conn, both))
+	{
+		rc_fail(call, w, PQerrorMessage(w->conn));
+		return;
+	}
+	w->sent_at = GetCurrentTimestamp();
+	w->state = RC_QUERYING;
+}
+
 static void
 rc_send(FdnRemoteCall *call, RcWork *w)
 {
@@ -140,7 +160,9 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 	if (w->state == RC_CONNECTING)
 	{
 		w->poll = PQconnectPoll(w->conn);
-		if (w->poll == PGRES_POLLING_OK)
+		if (w->poll == PGRES_POLLING_OK && call->nparams == 0)
+			rc_pin_and_send(call, w);
+		else if (w->poll == PGRES_POLLING_OK)
 			rc_pin(call, w);
 		else if (w->poll == PGRES_POLLING_FAILED)
 		{
@@ -204,7 +226,8 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 					PQclear(last);
 				last = res;
 			}
-			if (last && PQresultStatus(last) == PGRES_TUPLES_OK)
+			if (last && (PQresultStatus(last) == PGRES_TUPLES_OK ||
+						 (call->command && PQresultStatus(last) == PGRES_COMMAND_OK)))
 			{
 				call->ok = true;
 				if (PQntuples(last) > 0 && !PQgetisnull(last, 0, 0))
@@ -230,16 +253,77 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 	}
 }
 
-void
-fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
+struct FdnRemoteRun
 {
-	RcWork	   *work = palloc0(sizeof(RcWork) * Max(ncalls, 1));
-	struct pollfd *fds = palloc0(sizeof(struct pollfd) * Max(ncalls, 1));
-	int		   *idx = palloc0(sizeof(int) * Max(ncalls, 1));
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   timeout_ms);
+	FdnRemoteCall *calls;
+	int			ncalls;
+	int			timeout_ms;
+	int			retries;
+	TimestampTz deadline;
+	RcWork	   *work;
+	struct pollfd *fds;
+	int		   *idx;
+};
+
+/*
+ * One pass over the calls still running: wait up to wait_ms for a socket,
+ * then advance the calls whose socket is ready.  False once every call is
+ * done (or failed at the deadline).
+ */
+static bool
+rc_pass(FdnRemoteRun *run, int wait_ms)
+{
+	int			n = 0;
+	int			i;
+	long		remain;
+
+	for (i = 0; i < run->ncalls; i++)
+	{
+		RcWork	   *w = &run->work[i];
+
+		if (w->state == RC_DONE)
+			continue;
+		run->fds[n].fd = PQsocket(w->conn);
+		run->fds[n].events = (w->state == RC_CONNECTING &&
+							  w->poll == PGRES_POLLING_WRITING) ? POLLOUT : POLLIN;
+		run->fds[n].revents = 0;
+		run->idx[n] = i;
+		n++;
+	}
+	if (n == 0)
+		return false;
+	remain = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), run->deadline);
+	if (remain <= 0)
+	{
+		for (i = 0; i < run->ncalls; i++)
+			if (run->work[i].state != RC_DONE)
+				rc_fail(&run->calls[i], &run->work[i],
+						psprintf("no answer within %d ms", run->timeout_ms));
+		return false;
+	}
+	if (poll(run->fds, n, (int) Min(remain, wait_ms)) < 0 && errno != EINTR)
+		elog(ERROR, "poll() failed: %m");
+	CHECK_FOR_INTERRUPTS();
+	for (i = 0; i < n; i++)
+		if (run->fds[i].revents != 0)
+			rc_step(&run->calls[run->idx[i]], &run->work[run->idx[i]], run->retries);
+	return true;
+}
+
+FdnRemoteRun *
+fdn_remote_start(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
+{
+	FdnRemoteRun *run = palloc0(sizeof(FdnRemoteRun));
 	int			i;
 
+	run->calls = calls;
+	run->ncalls = ncalls;
+	run->timeout_ms = timeout_ms;
+	run->retries = retries;
+	run->work = palloc0(sizeof(RcWork) * Max(ncalls, 1));
+	run->fds = palloc0(sizeof(struct pollfd) * Max(ncalls, 1));
+	run->idx = palloc0(sizeof(int) * Max(ncalls, 1));
+	run->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	for (i = 0; i < ncalls; i++)
 	{
 		calls[i].ok = false;
@@ -247,56 +331,60 @@ fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
 		calls[i].error = NULL;
 		calls[i].ping_us = -1;
 		calls[i].attempts = 0;
-		rc_start(&calls[i], &work[i]);
+		rc_start(&calls[i], &run->work[i]);
 	}
-
 	PG_TRY();
 	{
-		for (;;)
-		{
-			int			n = 0;
-			long		remain;
-
-			for (i = 0; i < ncalls; i++)
-			{
-				RcWork	   *w = &work[i];
-
-				if (w->state == RC_DONE)
-					continue;
-				fds[n].fd = PQsocket(w->conn);
-				fds[n].events = (w->state == RC_CONNECTING &&
-								 w->poll == PGRES_POLLING_WRITING) ? POLLOUT : POLLIN;
-				fds[n].revents = 0;
-				idx[n] = i;
-				n++;
-			}
-			if (n == 0)
-				break;
-			remain = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (remain <= 0)
-			{
-				for (i = 0; i < ncalls; i++)
-					if (work[i].state != RC_DONE)
-						rc_fail(&calls[i], &work[i],
-								psprintf("no answer within %d ms", timeout_ms));
-				break;
-			}
-			/* Short slices: interrupts must not wait for a slow node. */
-			if (poll(fds, n, (int) Min(remain, 100)) < 0 && errno != EINTR)
-				elog(ERROR, "poll() failed: %m");
-			CHECK_FOR_INTERRUPTS();
-			for (i = 0; i < n; i++)
-				if (fds[i].revents != 0)
-					rc_step(&calls[idx[i]], &work[idx[i]], retries);
-		}
+		/*
+		 * Send what can be sent without waiting (the startup packets): the
+		 * other servers then start their backends while the caller works.
+		 */
+		(void) rc_pass(run, 0);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		for (i = 0; i < ncalls; i++)
-			if (work[i].conn)
-				PQfinish(work[i].conn);
+		fdn_remote_abandon(run);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	return run;
+}
+
+void
+fdn_remote_finish(FdnRemoteRun *run)
+{
+	PG_TRY();
+	{
+		/* Short slices: interrupts must not wait for a slow node. */
+		while (rc_pass(run, 100))
+			;
+	}
+	PG_CATCH();
+	{
+		fdn_remote_abandon(run);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	fdn_remote_abandon(run);
+}
+
+void
+fdn_remote_abandon(FdnRemoteRun *run)
+{
+	int			i;
+
+	for (i = 0; i < run->ncalls; i++)
+		if (run->work[i].conn)
+		{
+			PQfinish(run->work[i].conn);
+			run->work[i].conn = NULL;
+		}
+}
+
+void
+fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
+{
+	fdn_remote_finish(fdn_remote_start(calls, ncalls, timeout_ms, retries));
 }
 
 /* A conninfo value in single quotes, with ' and \\ escaped. */

@@ -20,7 +20,9 @@ typedef struct FdnRemoteCall
 {
 	/* in */
 	const char *conninfo;
-	const char *sql;			/* one result column, one row */
+	const char *sql;			/* one result column, one row; or, with
+								 * command, a statement returning no rows */
+	bool		command;
 	int			nparams;
 	const char *const *params;
 	/* in and out: a connection to reuse, kept open after success if keep */
@@ -40,6 +42,19 @@ typedef struct FdnRemoteCall
  */
 extern void fdn_remote_run(FdnRemoteCall *calls, int ncalls, int timeout_ms,
 						   int retries);
+
+/*
+ * fdn_remote_run in two halves, for a caller with work of its own to do
+ * meanwhile: fdn_remote_start starts every call and sends what it can
+ * without waiting; fdn_remote_finish runs them to the end.  A caller whose
+ * own work fails in between calls fdn_remote_abandon, which closes the
+ * connections (a PG_TRY around that work).
+ */
+typedef struct FdnRemoteRun FdnRemoteRun;
+extern FdnRemoteRun *fdn_remote_start(FdnRemoteCall *calls, int ncalls,
+									  int timeout_ms, int retries);
+extern void fdn_remote_finish(FdnRemoteRun *run);
+extern void fdn_remote_abandon(FdnRemoteRun *run);
 
 /*
  * A connection string to this server itself: foundation.dispatcher_conninfo

@@ -192,7 +192,9 @@ json_load1(Jsonb *jb)
 
 /*
  * Commit-to-receipt latency of a NOTIFY on the control channel to our own
- * LISTEN, over a loopback libpq connection; -1 if it failed.
+ * LISTEN, over the probe's loopback libpq connection, which the parallel
+ * phase of the check opened and made listen; -1 if it failed.  Closes
+ * the connection.
  */
 static double
 measure_latency(PGconn *conn, char **error)
@@ -202,36 +204,6 @@ measure_latency(PGconn *conn, char **error)
 	TimestampTz deadline;
 	double		ms = -1;
 
-	/* Finish the connection started before the nodes were asked. */
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   fdn_health_check_timeout_ms);
-	for (;;)
-	{
-		PostgresPollingStatusType st;
-
-		if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-			break;
-		st = PQconnectPoll(conn);
-		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
-			break;
-		if (GetCurrentTimestamp() >= deadline)
-			break;
-		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
-								 (st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE),
-								 PQsocket(conn), 100, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || !fdn_conn_pin(conn, error))
-	{
-		if (*error == NULL)
-			*error = conn ? pstrdup(PQerrorMessage(conn)) : pstrdup("out of memory");
-		if (conn)
-			PQfinish(conn);
-		return -1;
-	}
-	res = PQexec(conn, "LISTEN \"foundation:control\"");
-	PQclear(res);
 	sent = GetCurrentTimestamp();
 	res = PQexec(conn, "NOTIFY \"foundation:control\", '{\"type\": \"health_probe\"}'");
 	PQclear(res);
@@ -260,6 +232,71 @@ measure_latency(PGconn *conn, char **error)
 	return ms;
 }
 
+/* What a check reads of this server's own tables. */
+typedef struct LocalPart
+{
+	char	   *backlog_json;	/* messages waiting for other members */
+	char	   *services_json;
+	int64		total_children;
+	int64		healthy_children;
+	int64		unhealthy_children;
+	StringInfoData child_recs;	/* child_failed recommendations, "[..." */
+	char	   *prev_status;	/* of the last stored check, or NULL */
+} LocalPart;
+
+static void
+read_local(LocalPart *lp)
+{
+	FdnPrivState priv;
+	bool		isnull;
+	int			i;
+
+	fdn_priv_begin(&priv);
+	/* --- messages waiting for other members (relay.c) --- */
+	fdn_spi_exec("SELECT coalesce(jsonb_object_agg(target, n), '{}')::text"
+				 " FROM (SELECT target, count(*) AS n FROM foundation.outbox GROUP BY target) b",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	lp->backlog_json = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+
+	/* --- services: the supervisor's children and the registry --- */
+	fdn_spi_exec("SELECT count(*), count(*) FILTER (WHERE c.status = 'running' AND s.alive),"
+				 " count(*) FILTER (WHERE c.status = 'failed' OR (c.status = 'running' AND s.alive IS NOT TRUE)),"
+				 " coalesce(jsonb_agg(jsonb_build_object('child_id', c.child_id, 'id', c.id,"
+				 "   'name', (SELECT min(r.name) FROM foundation.registry r WHERE r.child_id = c.child_id),"
+				 "   'status', CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE THEN 'restarting' ELSE c.status END,"
+				 "   'pid', CASE WHEN s.alive THEN s.pid END, 'restart_count', c.restart_count,"
+				 "   'last_exit', c.last_exit) ORDER BY c.child_id), '[]')::text"
+				 " FROM foundation.child_specs c LEFT JOIN foundation._child_slots() s USING (child_id)",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	lp->total_children = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
+	lp->healthy_children = DatumGetInt64(fdn_spi_getdatum(0, 2, &isnull));
+	lp->unhealthy_children = DatumGetInt64(fdn_spi_getdatum(0, 3, &isnull));
+	lp->services_json = TextDatumGetCString(fdn_spi_getdatum(0, 4, &isnull));
+	initStringInfo(&lp->child_recs);
+	appendStringInfoChar(&lp->child_recs, '[');
+	fdn_spi_exec("SELECT id, child_id, last_exit FROM foundation.child_specs WHERE status = 'failed' ORDER BY child_id",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		char	   *id = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
+		int64		cid = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
+		Datum		le = fdn_spi_getdatum(i, 3, &isnull);
+
+		add_rec(&lp->child_recs, "child_failed",
+				psprintf("child " INT64_FORMAT " (\"%s\") exceeded its restart intensity; last exit: %s",
+						 cid, id, isnull ? "unknown" : TextDatumGetCString(le)),
+				psprintf("Fix the cause, then SELECT foundation.terminate_child(" INT64_FORMAT ") and start it again.", cid));
+	}
+
+	/* previous status, for change detection */
+	lp->prev_status = NULL;
+	fdn_spi_exec("SELECT overall_status FROM foundation.health_history ORDER BY checked_at DESC, id DESC LIMIT 1",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		lp->prev_status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
+	fdn_priv_end(&priv);
+}
+
 char *
 fdn_health_run(bool store)
 {
@@ -279,11 +316,8 @@ fdn_health_run(bool store)
 	FdnStatus	infra_st = ST_HEALTHY;
 	FdnStatus	overall;
 	Jsonb	   *local;
-	char	   *services_json;
-	char	   *backlog_json;
-	int64		total_children;
-	int64		healthy_children;
-	int64		unhealthy_children;
+	LocalPart	lp;
+	FdnRemoteRun *run;
 	char	   *lat_error = NULL;
 	double		latency;
 	double		queue;
@@ -294,7 +328,6 @@ fdn_health_run(bool store)
 	int64		errs_now = 0;
 	double		throughput = 0;
 	double		error_rate = 0;
-	char	   *prev_status = NULL;
 	double		duration_ms;
 	bool		isnull;
 	char	   *result;
@@ -310,12 +343,12 @@ fdn_health_run(bool store)
 	appendStringInfoChar(&recs, '[');
 
 	/* --- cluster: every known node, in parallel, under the deadline --- */
-	local = fdn_jsonb_from_text(fdn_node_metrics_text());
 	fdn_priv_begin(&priv);
 	fdn_spi_exec("SELECT name, conninfo, failed_checks FROM foundation.nodes ORDER BY name",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	ncalls = (int) SPI_processed;
-	calls = palloc0(sizeof(FdnRemoteCall) * Max(ncalls, 1));
+	/* one more: the pub/sub probe's connection to ourselves */
+	calls = palloc0(sizeof(FdnRemoteCall) * (ncalls + 1));
 	{
 		char	  **names = palloc0(sizeof(char *) * Max(ncalls, 1));
 		int		   *failed = palloc0(sizeof(int) * Max(ncalls, 1));
@@ -330,11 +363,36 @@ fdn_health_run(bool store)
 		fdn_priv_end(&priv);
 
 		/*
-		 * The pub/sub probe's connection to ourselves gets under way first,
-		 * so that it is made while the other nodes answer.
+		 * The pub/sub probe's connection to ourselves is made and starts
+		 * listening along with the calls to the other nodes: made
+		 * afterwards, it added a connection's time to every check.
 		 */
-		probe = probe_conn = fdn_connect_start(fdn_local_conninfo("foundation health probe"));
-		fdn_remote_run(calls, ncalls, fdn_health_check_timeout_ms, 2);
+		calls[ncalls].conninfo = fdn_local_conninfo("foundation health probe");
+		calls[ncalls].sql = "LISTEN \"foundation:control\"";
+		calls[ncalls].command = true;
+		calls[ncalls].keep = true;
+		run = fdn_remote_start(calls, ncalls + 1, fdn_health_check_timeout_ms, 2);
+
+		/*
+		 * What this server says of itself is read while the other servers
+		 * start the backends that will answer: none of it depends on their
+		 * answers.
+		 */
+		PG_TRY();
+		{
+			local = fdn_jsonb_from_text(fdn_node_metrics_text());
+			read_local(&lp);
+		}
+		PG_CATCH();
+		{
+			fdn_remote_abandon(run);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		fdn_remote_finish(run);
+		probe = probe_conn = calls[ncalls].conn;
+		if (!calls[ncalls].ok)
+			lat_error = calls[ncalls].error ? calls[ncalls].error : pstrdup("no answer");
 
 		initStringInfo(&nodes);
 		appendStringInfoString(&nodes, "[{\"node\": ");
@@ -408,48 +466,16 @@ fdn_health_run(bool store)
 				psprintf("%d of %d expected nodes are healthy", healthy_nodes, expected),
 				"Start the missing nodes, or lower \"foundation.expected_nodes\".");
 
-	/* --- messages waiting for other members (relay.c) --- */
-	fdn_spi_exec("SELECT coalesce(jsonb_object_agg(target, n), '{}')::text"
-				 " FROM (SELECT target, count(*) AS n FROM foundation.outbox GROUP BY target) b",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	backlog_json = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-
-	/* --- services: the supervisor's children and the registry --- */
-	fdn_spi_exec("SELECT count(*), count(*) FILTER (WHERE c.status = 'running' AND s.alive),"
-				 " count(*) FILTER (WHERE c.status = 'failed' OR (c.status = 'running' AND s.alive IS NOT TRUE)),"
-				 " coalesce(jsonb_agg(jsonb_build_object('child_id', c.child_id, 'id', c.id,"
-				 "   'name', (SELECT min(r.name) FROM foundation.registry r WHERE r.child_id = c.child_id),"
-				 "   'status', CASE WHEN c.status = 'running' AND s.alive IS NOT TRUE THEN 'restarting' ELSE c.status END,"
-				 "   'pid', CASE WHEN s.alive THEN s.pid END, 'restart_count', c.restart_count,"
-				 "   'last_exit', c.last_exit) ORDER BY c.child_id), '[]')::text"
-				 " FROM foundation.child_specs c LEFT JOIN foundation._child_slots() s USING (child_id)",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	total_children = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
-	healthy_children = DatumGetInt64(fdn_spi_getdatum(0, 2, &isnull));
-	unhealthy_children = DatumGetInt64(fdn_spi_getdatum(0, 3, &isnull));
-	services_json = TextDatumGetCString(fdn_spi_getdatum(0, 4, &isnull));
-	fdn_spi_exec("SELECT id, child_id, last_exit FROM foundation.child_specs WHERE status = 'failed' ORDER BY child_id",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		char	   *id = TextDatumGetCString(fdn_spi_getdatum(i, 1, &isnull));
-		int64		cid = DatumGetInt64(fdn_spi_getdatum(i, 2, &isnull));
-		Datum		le = fdn_spi_getdatum(i, 3, &isnull);
-
-		add_rec(&recs, "child_failed",
-				psprintf("child " INT64_FORMAT " (\"%s\") exceeded its restart intensity; last exit: %s",
-						 cid, id, isnull ? "unknown" : TextDatumGetCString(le)),
-				psprintf("Fix the cause, then SELECT foundation.terminate_child(" INT64_FORMAT ") and start it again.", cid));
-	}
-	if (unhealthy_children > 0)
-		services_st = ST_DEGRADED;
-
-	/* previous status, for change detection */
-	fdn_spi_exec("SELECT overall_status FROM foundation.health_history ORDER BY checked_at DESC, id DESC LIMIT 1",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		prev_status = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
 	fdn_priv_end(&priv);
+	/* after the nodes' recommendations, as they always came */
+	if (lp.child_recs.len > 1)
+	{
+		if (recs.len > 1)
+			appendStringInfoString(&recs, ", ");
+		appendStringInfoString(&recs, lp.child_recs.data + 1);
+	}
+	if (lp.unhealthy_children > 0)
+		services_st = ST_DEGRADED;
 
 	/* --- infrastructure --- */
 	supervisor_ok = fdn_shared != NULL && fdn_supervisor_pid(MyDatabaseId) != 0 &&
@@ -458,7 +484,7 @@ fdn_health_run(bool store)
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
 	probe_conn = NULL;		/* measure_latency finishes it */
-	latency = measure_latency(probe, &lat_error);
+	latency = probe ? measure_latency(probe, &lat_error) : -1;
 	if (!supervisor_ok)
 	{
 		infra_st = ST_CRITICAL;
@@ -525,7 +551,7 @@ fdn_health_run(bool store)
 	appendStringInfo(&rep, ", \"cluster\": {\"status\": \"%s\", \"connected_nodes\": %d, \"expected_nodes\": %d, \"healthy_nodes\": %d, \"node_health\": %s}",
 					 st_names[cluster_st], connected, expected, healthy_nodes, nodes.data);
 	appendStringInfo(&rep, ", \"services\": {\"status\": \"%s\", \"total_registered\": " INT64_FORMAT ", \"healthy\": " INT64_FORMAT ", \"unhealthy\": " INT64_FORMAT ", \"services\": %s}",
-					 st_names[services_st], total_children, healthy_children, unhealthy_children, services_json);
+					 st_names[services_st], lp.total_children, lp.healthy_children, lp.unhealthy_children, lp.services_json);
 	appendStringInfo(&rep, ", \"infrastructure\": {\"status\": \"%s\", \"supervisor_status\": \"%s\", \"pubsub_status\": \"%s\", \"notification_queue_usage\": %g, \"worker_slots_used\": %.0f, \"worker_slots_allowed\": %.0f, \"connections_used\": %.0f, \"connections_allowed\": %.0f, \"databases\": %s}",
 					 st_names[infra_st], supervisor_ok ? "running" : "down",
 					 latency >= 0 ? "ok" : "unavailable", queue, wused, wallowed,
@@ -538,7 +564,7 @@ fdn_health_run(bool store)
 		appendStringInfoString(&rep, "null");
 	appendStringInfo(&rep, ", \"message_throughput_per_sec\": %.3f, \"error_rate_percent\": %.3f}",
 					 throughput, error_rate);
-	appendStringInfo(&rep, ", \"relay_backlog\": %s", backlog_json);
+	appendStringInfo(&rep, ", \"relay_backlog\": %s", lp.backlog_json);
 	appendStringInfo(&rep, ", \"recommendations\": %s", recs.data);
 	appendStringInfoString(&rep, ", \"checked_at\": ");
 	escape_json(&rep, timestamptz_to_str(start));
@@ -564,28 +590,28 @@ fdn_health_run(bool store)
 					 NULL, SPI_OK_DELETE);
 		fdn_priv_end(&priv);
 
-		if (prev_status == NULL || strcmp(prev_status, st_names[overall]) != 0)
+		if (lp.prev_status == NULL || strcmp(lp.prev_status, st_names[overall]) != 0)
 		{
 			StringInfoData ch;
 
 			if (overall == ST_DEGRADED)
 				ereport(WARNING,
 						(errmsg("foundation health: status changed from %s to degraded",
-								prev_status ? prev_status : "unknown"),
+								lp.prev_status ? lp.prev_status : "unknown"),
 						 errhint("SELECT * FROM foundation.health shows the recommendations.")));
 			else if (overall == ST_CRITICAL)
 				ereport(LOG,
 						(errmsg("CRITICAL: foundation health: status changed from %s to critical",
-								prev_status ? prev_status : "unknown"),
+								lp.prev_status ? lp.prev_status : "unknown"),
 						 errhint("SELECT * FROM foundation.health shows the recommendations.")));
 			else
 				ereport(LOG,
 						(errmsg("foundation health: status changed from %s to healthy",
-								prev_status ? prev_status : "unknown")));
+								lp.prev_status ? lp.prev_status : "unknown")));
 			initStringInfo(&ch);
 			appendStringInfoString(&ch, "{\"type\": \"health_status_changed\", \"from\": ");
-			if (prev_status)
-				escape_json(&ch, prev_status);
+			if (lp.prev_status)
+				escape_json(&ch, lp.prev_status);
 			else
 				appendStringInfoString(&ch, "null");
 			appendStringInfo(&ch, ", \"to\": \"%s\", \"node\": ", st_names[overall]);
@@ -596,7 +622,7 @@ fdn_health_run(bool store)
 		summary = psprintf("{\"type\": \"measurement\", \"name\": \"foundation.health\", \"overall_status\": \"%s\","
 						   " \"healthy_nodes\": %d, \"expected_nodes\": %d, \"unhealthy_services\": " INT64_FORMAT ","
 						   " \"check_duration_ms\": %.3f}",
-						   st_names[overall], healthy_nodes, expected, unhealthy_children, duration_ms);
+						   st_names[overall], healthy_nodes, expected, lp.unhealthy_children, duration_ms);
 		fdn_broadcast(3, fdn_jsonb_from_text(summary), false, FDN_ROUTE_NONE);
 	}
 	return result;

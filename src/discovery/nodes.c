@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
@@ -27,11 +28,16 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/postmaster.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "core/foundation.h"
 #include "core/jsonb_util.h"
@@ -83,37 +89,59 @@ read_meminfo(int64 *total, int64 *avail)
 	fclose(f);
 }
 
+/*
+ * Backends of each kind, as pg_stat_activity counts them: client backends,
+ * and background workers (what takes a max_worker_processes slot).
+ */
+static void
+count_backends(int64 *clients, int64 *workers)
+{
+	int			n = pgstat_fetch_stat_numbackends();
+	int			i;
+
+	*clients = *workers = 0;
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *e = pgstat_fetch_stat_local_beentry(i);
+
+		if (e == NULL)
+			continue;
+		if (e->backendStatus.st_backendType == B_BACKEND)
+			(*clients)++;
+		else if (e->backendStatus.st_backendType == B_BG_WORKER)
+			(*workers)++;
+	}
+}
+
+/*
+ * What this server knows of itself, read in C: no SQL.  Another node's
+ * health check calls this as the first statement of a new backend, where
+ * planning a query over pg_stat_activity (a view, several functions) meant
+ * filling the new backend's catalog caches first, which took longer than
+ * the rest of the call.
+ */
 char *
 fdn_node_metrics_text(void)
 {
 	double		load[3] = {-1, -1, -1};
 	int64		memtotal;
 	int64		memavail;
+	int64		clients;
+	int64		workers;
 	StringInfoData buf;
-	FdnPrivState priv;
-	char	   *sqlpart;
-	bool		isnull;
+	double		queue;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (getloadavg(load, 3) != 3)
 		load[0] = load[1] = load[2] = -1;
 	read_meminfo(&memtotal, &memavail);
+	count_backends(&clients, &workers);
+	{
+		LOCAL_FCINFO(fc, 0);
 
-	/* What PostgreSQL knows, measured by PostgreSQL itself. */
-	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT jsonb_build_object("
-				 " 'connections_used', (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'),"
-				 " 'connections_allowed', current_setting('max_connections')::int,"
-				 " 'worker_slots_used', (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type NOT IN"
-				 "   ('client backend', 'autovacuum launcher', 'autovacuum worker', 'background writer',"
-				 "    'checkpointer', 'walwriter', 'startup', 'archiver', 'walsender', 'walreceiver', 'standalone backend')),"
-				 " 'worker_slots_allowed', current_setting('max_worker_processes')::int,"
-				 " 'notification_queue_usage', pg_catalog.pg_notification_queue_usage(),"
-				 " 'server_version', current_setting('server_version'),"
-				 " 'server_version_num', current_setting('server_version_num')::int,"
-				 " 'uptime_s', round(extract(epoch FROM now() - pg_catalog.pg_postmaster_start_time()))::bigint)::text",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	sqlpart = TextDatumGetCString(fdn_spi_getdatum(0, 1, &isnull));
-	fdn_priv_end(&priv);
+		InitFunctionCallInfoData(*fc, NULL, 0, InvalidOid, NULL, NULL);
+		queue = DatumGetFloat8(pg_notification_queue_usage(fc));
+	}
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"node\": ");
@@ -121,8 +149,17 @@ fdn_node_metrics_text(void)
 	appendStringInfo(&buf, ", \"load_avg\": [%.2f, %.2f, %.2f]", load[0], load[1], load[2]);
 	appendStringInfo(&buf, ", \"memory_total\": " INT64_FORMAT ", \"memory_available\": " INT64_FORMAT,
 					 memtotal, memavail);
-	/* merge: drop the leading '{' of the SQL part */
-	appendStringInfo(&buf, ", %s", sqlpart + 1);
+	appendStringInfo(&buf, ", \"connections_used\": " INT64_FORMAT ", \"connections_allowed\": %d",
+					 clients, MaxConnections);
+	appendStringInfo(&buf, ", \"worker_slots_used\": " INT64_FORMAT ", \"worker_slots_allowed\": %d",
+					 workers, max_worker_processes);
+	appendStringInfo(&buf, ", \"notification_queue_usage\": %s", float8out_internal(queue));
+	appendStringInfoString(&buf, ", \"server_version\": ");
+	escape_json(&buf, GetConfigOption("server_version", false, false));
+	appendStringInfo(&buf, ", \"server_version_num\": %d",
+					 atoi(GetConfigOption("server_version_num", false, false)));
+	appendStringInfo(&buf, ", \"uptime_s\": %lld}",
+					 (long long) llround((double) (now - PgStartTime) / USECS_PER_SEC));
 	return buf.data;
 }
 

@@ -411,6 +411,117 @@ SELECT concat_ws(',', r->>'winner', r->>'payment') FROM (SELECT '$res'::jsonb r)
 }
 
 ###########################################################################
+note '4c. a bidding session remembers what it checked, until it changes';
+###########################################################################
+{
+	# One session bids again and again (it then checks the auction and the
+	# agent's owner from what it remembers); whatever another session
+	# changes in between must be seen at its next bid.
+	my $bidder = $node->background_psql(
+		'postgres',
+		on_error_stop => 0,
+		extra_params => [ '-U', 'alice' ]);
+	my $bid = sub {
+		my ($sql) = @_;
+		$bidder->{stderr} = '';
+		my ($out, $ret) = $bidder->query($sql);
+		my $err = $bidder->{stderr};
+		$bidder->{stderr} = '';
+		return $ret ? $err : 'ok';
+	};
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'a2', 'b1'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a1', 1)"), 'ok', 'a first bid');
+	is($bid->("SELECT foundation.submit_bid($id, 'a1', 2)"), 'ok', 'a second bid into the same auction');
+	like($bid->("SELECT foundation.submit_bid($id, 'b1', 2)"), qr/permission denied to act for agent "b1"/,
+		"another role's agent is refused, as before");
+	as('alice', "SELECT foundation.close_auction($id)");
+	like($bid->("SELECT foundation.submit_bid($id, 'a1', 3)"), qr/auction $id closed at /,
+		'a close committed by another session is seen at the next bid');
+	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'"),
+		'2', 'and the late bid was not stored');
+
+	# A close in flight: the bid waits for the auction's lock, then sees
+	# the close that committed meanwhile.
+	$id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'a2'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a1', 1)"), 'ok', 'a bid before a close');
+	my $closer = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ]);
+	$closer->query_safe('BEGIN');
+	$closer->query_safe("SELECT foundation.close_auction($id)");
+	$bidder->{stderr} = '';
+	$bidder->{stdin} .= "SELECT foundation.submit_bid($id, 'a1', 7);\n";
+	$bidder->{run}->pump_nb;
+	ok( wait_for(
+			$node, qq{
+SELECT count(*) FROM pg_stat_activity
+ WHERE usename = 'alice' AND wait_event = 'advisory' AND query LIKE '%submit_bid($id, ''a1'', 7)%'}, '1'),
+		'the next bid waits for the close in flight');
+	$closer->query_safe('COMMIT');
+	$closer->quit;
+	$bidder->query('SELECT 1');
+	like($bidder->{stderr}, qr/auction $id closed at /, 'and then fails: the auction closed');
+	$bidder->{stderr} = '';
+	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'"),
+		'1', 'the bid that waited was not stored');
+
+	# A superuser's UPDATE of the auction, not through close_auction.
+	$id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'a2'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a2', 1)"), 'ok', 'a bid into another auction');
+	$node->safe_psql('postgres',
+		"UPDATE foundation.auctions SET status = 'closed', closed_at = now() WHERE auction_id = $id");
+	like($bid->("SELECT foundation.submit_bid($id, 'a2', 5)"), qr/auction $id closed at /,
+		"a superuser's UPDATE of the auction is seen at the next bid");
+
+	# The agent's owner changes (a superuser's UPDATE): the new owner's
+	# agent, no longer alice's.
+	$id = as('alice', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'a2'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a2', 1)"), 'ok', 'alice bids for a2');
+	$node->safe_psql('postgres', "UPDATE foundation.agents SET owner = 'bob' WHERE name = 'a2'");
+	like($bid->("SELECT foundation.submit_bid($id, 'a2', 4)"), qr/permission denied to act for agent "a2"/,
+		"once a2 is bob's, alice's next bid for it is refused");
+	$node->safe_psql('postgres', "UPDATE foundation.agents SET owner = 'alice' WHERE name = 'a2'");
+	is($bid->("SELECT foundation.submit_bid($id, 'a2', 6)"), 'ok', "and accepted again once it is alice's");
+	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a2'"),
+		'6', 'the refused bid was not stored');
+
+	# An agent registered in a transaction that rolls back, after a bid for
+	# it: what that bid read must not outlive the rollback, when another
+	# role registers the same name (an INSERT, which invalidates nothing).
+	my $reg = q{SELECT foundation.register_agent('tmp1', '{"handler": "public.trivial(text,text,jsonb)",
+  "capabilities": ["auction_bidding"], "protocols": ["sealed_bid_auction"]}')};
+	$bidder->query_safe('BEGIN');
+	$bidder->query_safe($reg);
+	my ($t) = $bidder->query_safe(q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['tmp1'], '1 hour')});
+	chomp $t;
+	is($bid->("SELECT foundation.submit_bid($t, 'tmp1', 1)"), 'ok', "a bid for alice's uncommitted agent tmp1");
+	$bidder->query_safe('ROLLBACK');
+	as('bob', $reg);
+	$id = as('bob', q{
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1', 'tmp1'], '1 hour')});
+	is($bid->("SELECT foundation.submit_bid($id, 'a1', 1)"), 'ok', "alice bids for a1 in bob's auction");
+	like($bid->("SELECT foundation.submit_bid($id, 'tmp1', 9)"), qr/permission denied to act for agent "tmp1"/,
+		"but not for tmp1, bob's now: the rolled-back registration left nothing behind");
+	is($node->safe_psql('postgres', "SELECT count(bid) FROM foundation.bids WHERE auction_id = $id AND agent = 'tmp1'"),
+		'0', 'and no bid for tmp1 was stored');
+	$node->safe_psql('postgres', "DELETE FROM foundation.agents WHERE name = 'tmp1'");
+
+	# An auction opened in a transaction that rolls back, after a bid into it.
+	my ($out) = $bidder->query(q{
+BEGIN;
+SELECT foundation.open_auction('{"resources": {"cpu": 2}}', ARRAY['a1'], '1 hour');});
+	chomp $out;
+	is($bid->("SELECT foundation.submit_bid($out, 'a1', 1)"), 'ok', 'a bid into an auction not yet committed');
+	$bidder->query('ROLLBACK');
+	like($bid->("SELECT foundation.submit_bid($out, 'a1', 1)"), qr/auction $out does not exist/,
+		'after the rollback, that auction does not exist for the next bid');
+	$bidder->quit;
+}
+
+###########################################################################
 note '5. sealed bids';
 ###########################################################################
 {
