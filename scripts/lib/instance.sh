@@ -134,7 +134,7 @@ sync_sources() {
 	mkdir -p "$dest"
 	# --delete-excluded also wipes build/test artifacts, so every run is a clean build.
 	rsync -a --delete --delete-excluded \
-		--exclude=/.git --exclude=/.build --exclude=/.pgdata --exclude=/.pgrun \
+		--exclude=/.git --exclude='/.build*' --exclude='/.pgdata*' --exclude='/.pgrun*' \
 		--exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude='*.a' \
 		--exclude=results/ --exclude=regression.diffs --exclude=regression.out \
 		--exclude=tmp_check/ --exclude=tmp_check_iso/ --exclude=output_iso/ \
