@@ -81,6 +81,10 @@ CREATE TABLE foundation.registry (
     child_id      bigint REFERENCES foundation.child_specs ON DELETE CASCADE
 );
 CREATE INDEX ON foundation.registry (child_id);
+-- The names of processes that are not children, by their pid: the
+-- supervisor's sweep of ended sessions reads one entry per pid, not one per
+-- name.
+CREATE INDEX ON foundation.registry (node, pid) WHERE child_id IS NULL;
 COMMENT ON TABLE foundation.registry IS
   'Names for processes (Horde.Registry). A row with a child_id follows that child across restarts.';
 GRANT SELECT ON foundation.registry TO PUBLIC;

@@ -663,3 +663,8 @@ CREATE TRIGGER bid_cache_changed
 CREATE TRIGGER bid_cache_changed
     AFTER UPDATE OR DELETE OR TRUNCATE ON foundation.agents
     FOR EACH STATEMENT EXECUTE FUNCTION foundation._bid_cache_changed();
+
+-- The names of processes that are not children, by their pid: the
+-- supervisor's sweep of ended sessions reads one entry per pid, not one per
+-- name.
+CREATE INDEX ON foundation.registry (node, pid) WHERE child_id IS NULL;

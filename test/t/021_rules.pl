@@ -513,6 +513,26 @@ SELECT foundation.cluster_health()::text}) =~ s/^t\n//r);
 	is(has_rule($rep, 'supervisor_down'), 0, 'no supervisor_down once it runs again');
 }
 
+###########################################################################
+note '8. the sweep removes the names of every ended session, and only theirs';
+###########################################################################
+{
+	my @s = map { $node->background_psql('postgres') } 1 .. 3;
+	$s[0]->query_safe(q{SELECT foundation.register('sw_a', pg_backend_pid())});
+	$s[1]->query_safe(q{SELECT count(foundation.register('sw_b' || g, pg_backend_pid()))
+	                      FROM generate_series(1, 2000) g});
+	$s[2]->query_safe(q{SELECT foundation.register('sw_c', pg_backend_pid())});
+	$s[0]->quit;
+	$s[2]->quit;
+	ok(wait_for($node, q{SELECT count(*) FROM foundation.registry WHERE name IN ('sw_a', 'sw_c')}, '0'),
+		'the names of both ended sessions are swept');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM foundation.registry WHERE name LIKE 'sw_b%'}),
+		'2000', 'the live session keeps its 2000 names');
+	$s[1]->quit;
+	ok(wait_for($node, q{SELECT count(*) FROM foundation.registry WHERE name LIKE 'sw_b%'}, '0'),
+		'and once it ends, they go too');
+}
+
 $quiet->stop;
 $node->stop;
 done_testing();
