@@ -95,27 +95,37 @@ control_object(const char *text, const char *what)
 /*
  * One statement on the control database; its text result, or an error.
  * With keep, over *keep's connection (opened if NULL), left open for the
- * next statement: the caller closes it.
+ * next statement: the caller closes it.  A kept connection the server has
+ * closed meanwhile fails at once; the statement is then sent once more,
+ * over a new connection.
  */
 static char *
 control_call(const char *sql, int nparams, const char *const *params,
-				 const char *what, PGconn **keep)
+			 const char *what, PGconn **keep)
 {
 	FdnRemoteCall call = {0};
+	int			attempt;
 
 	call.conninfo = fdn_control_conninfo;
 	call.sql = sql;
 	call.nparams = nparams;
 	call.params = params;
-	if (keep)
+	call.keep = keep != NULL;
+	for (attempt = 0; attempt < 2; attempt++)
 	{
-		call.conn = *keep;
-		call.keep = true;
-		*keep = NULL;
+		bool		reused = keep != NULL && *keep != NULL;
+
+		if (keep)
+		{
+			call.conn = *keep;
+			*keep = NULL;
+		}
+		fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
+		if (keep)
+			*keep = call.conn;
+		if (call.ok || !reused)
+			break;
 	}
-	fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
-	if (keep)
-		*keep = call.conn;
 	if (!call.ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -324,8 +334,7 @@ static char *
 whereis_ask(const char *name)
 {
 	const char *params[1] = {name};
-	FdnRemoteCall call = {0};
-	int			attempt;
+	char	   *r;
 
 	if (whereis_conn != NULL &&
 		(whereis_conninfo == NULL || strcmp(whereis_conninfo, fdn_control_conninfo) != 0))
@@ -335,37 +344,16 @@ whereis_ask(const char *name)
 		on_proc_exit(whereis_disconnect, (Datum) 0);
 		whereis_exit_registered = true;
 	}
-	call.conninfo = fdn_control_conninfo;
-	call.sql = "SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
-		" FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1";
-	call.nparams = 1;
-	call.params = params;
-	call.keep = true;
-	/* A kept connection the server closed meanwhile: once more, anew. */
-	for (attempt = 0; attempt < 2; attempt++)
-	{
-		bool		reused = whereis_conn != NULL;
-
-		call.conn = whereis_conn;
-		whereis_conn = NULL;
-		fdn_remote_run(&call, 1, Max(fdn_lease_renew_interval_ms, 5000), 1);
-		whereis_conn = call.conn;
-		if (call.ok || !reused)
-			break;
-	}
-	if (whereis_conn != NULL)
+	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
+					 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
+					 1, params, "look up the singleton", &whereis_conn);
+	if (whereis_conninfo == NULL || strcmp(whereis_conninfo, fdn_control_conninfo) != 0)
 	{
 		if (whereis_conninfo != NULL)
 			pfree(whereis_conninfo);
 		whereis_conninfo = MemoryContextStrdup(TopMemoryContext, fdn_control_conninfo);
 	}
-	if (!call.ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not look up the singleton: the control database did not answer: %s",
-						call.error ? call.error : "?"),
-				 errhint("Check foundation.control_conninfo; scope => 'local' works without it.")));
-	return call.result;
+	return r;
 }
 
 /*

@@ -324,6 +324,7 @@ fdn_health_run(bool store)
 	double		wused;
 	double		wallowed;
 	bool		supervisor_ok;
+	pid_t		supervisor_pid;
 	int64		msgs_now = 0;
 	int64		errs_now = 0;
 	double		throughput = 0;
@@ -478,8 +479,8 @@ fdn_health_run(bool store)
 		services_st = ST_DEGRADED;
 
 	/* --- infrastructure --- */
-	supervisor_ok = fdn_shared != NULL && fdn_supervisor_pid(MyDatabaseId) != 0 &&
-		BackendPidGetProc(fdn_supervisor_pid(MyDatabaseId)) != NULL;
+	supervisor_pid = fdn_shared != NULL ? fdn_supervisor_pid(MyDatabaseId) : 0;
+	supervisor_ok = supervisor_pid != 0 && BackendPidGetProc(supervisor_pid) != NULL;
 	queue = json_num(local, "notification_queue_usage", 0);
 	wused = json_num(local, "worker_slots_used", 0);
 	wallowed = json_num(local, "worker_slots_allowed", 1);
