@@ -12,7 +12,8 @@ CREATE TABLE foundation.members (
     load          double precision NOT NULL DEFAULT 0,
     conninfo      text,                     -- how the other members reach it (foundation.node_conninfo)
     joined_at     timestamptz NOT NULL DEFAULT now(),
-    renewed_at    timestamptz NOT NULL DEFAULT now()
+    renewed_at    timestamptz NOT NULL DEFAULT now(),
+    databases     text[]                    -- its databases with foundation (NULL: a member before 0.2)
 );
 COMMENT ON TABLE foundation.members IS
   'Cluster members and their leases (control database). A member is live while state = ''up'' and lease_expires > now(); a renewal must match its node and its epoch.';
@@ -41,7 +42,10 @@ CREATE TABLE foundation.cluster_singletons (
     -- database does not) of name, module, args, restart and owner_role,
     -- made by the member whose backend placed it: a member starts nothing
     -- without it (docs/cluster-singletons.md)
-    signature     text
+    signature     text,
+    -- the database it runs in, on the member that runs it; NULL: that
+    -- member's foundation.database
+    database      text CHECK (length(database) BETWEEN 1 AND 63)
 );
 COMMENT ON TABLE foundation.cluster_singletons IS
   'Cluster-wide singletons (control database): one row per name, assigned to one live member at a fencing epoch.';
@@ -53,15 +57,18 @@ REVOKE ALL ON foundation.members, foundation.cluster_singletons FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('foundation.cluster_singletons', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.fencing_tokens', '');
 
--- A live member for a singleton, by its distribution.
+-- A live member for a singleton, by its distribution; with p_database,
+-- only a member that has that database with foundation.
 CREATE FUNCTION foundation.cluster_pick_member(p_name text, p_distribution text,
-                                               p_preferred text, p_exclude text DEFAULT NULL)
+                                               p_preferred text, p_exclude text DEFAULT NULL,
+                                               p_database text DEFAULT NULL)
     RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   WITH live AS (
     SELECT m.node, m.load,
            (SELECT count(*) FROM foundation.cluster_singletons c WHERE c.node = m.node) AS assigned
       FROM foundation.members m
-     WHERE m.state = 'up' AND m.lease_expires > now() AND m.node IS DISTINCT FROM p_exclude)
+     WHERE m.state = 'up' AND m.lease_expires > now() AND m.node IS DISTINCT FROM p_exclude
+       AND (p_database IS NULL OR p_database = ANY (m.databases)))
   SELECT node FROM live
    ORDER BY
      -- local: the calling member first, if live
@@ -77,7 +84,9 @@ CREATE FUNCTION foundation.cluster_pick_member(p_name text, p_distribution text,
 $$;
 
 -- Give every singleton whose member is not live (lease expired, leaving,
--- or rejoined under a new epoch) to a live member, at a new fencing token.
+-- or rejoined under a new epoch), or no longer has the singleton's
+-- database with foundation, to a live member that has it, at a new
+-- fencing token.
 CREATE FUNCTION foundation.cluster_reassign() RETURNS integer
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -86,15 +95,16 @@ DECLARE
   target text;
 BEGIN
   FOR s IN
-    SELECT c.name, c.distribution, c.node FROM foundation.cluster_singletons c
+    SELECT c.name, c.distribution, c.node, c.database FROM foundation.cluster_singletons c
      WHERE NOT EXISTS (SELECT FROM foundation.members m
                         WHERE m.node = c.node AND m.epoch = c.member_epoch
-                          AND m.state = 'up' AND m.lease_expires > now())
+                          AND m.state = 'up' AND m.lease_expires > now()
+                          AND (c.database IS NULL OR c.database = ANY (m.databases)))
      ORDER BY c.name FOR UPDATE
   LOOP
     -- away from the member that lost it if another is live, else any
-    target := coalesce(foundation.cluster_pick_member(s.name, s.distribution, NULL, s.node),
-                       foundation.cluster_pick_member(s.name, s.distribution, NULL));
+    target := coalesce(foundation.cluster_pick_member(s.name, s.distribution, NULL, s.node, s.database),
+                       foundation.cluster_pick_member(s.name, s.distribution, NULL, NULL, s.database));
     IF target IS NULL AND s.node IS NULL THEN
       CONTINUE;                 -- still nobody to run it
     END IF;
@@ -108,15 +118,17 @@ BEGIN
 END $$;
 
 -- One round trip per lease renewal: join (epoch 0) or renew (node and
--- epoch must match, and the lease must not have expired), report what runs,
--- hand over when leaving, reassign orphans, and return this member's
--- assignments.  Serialized by a lock on foundation.members itself (as are
--- cluster_place and cluster_unplace): only roles that may write that table
--- can take or hold it, where a pg_advisory_lock key is anyone's to take.
+-- epoch must match, and the lease must not have expired), report what runs
+-- and which databases have foundation, hand over when leaving, reassign
+-- orphans, and return this member's assignments.  Serialized by a lock on
+-- foundation.members itself (as are cluster_place and cluster_unplace):
+-- only roles that may write that table can take or hold it, where a
+-- pg_advisory_lock key is anyone's to take.
 CREATE FUNCTION foundation.member_heartbeat(p_node text, p_epoch bigint, p_lease_ms integer,
                                             p_load double precision, p_running jsonb,
                                             p_leaving boolean DEFAULT false,
-                                            p_conninfo text DEFAULT NULL)
+                                            p_conninfo text DEFAULT NULL,
+                                            p_databases text[] DEFAULT NULL)
     RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   e bigint;
@@ -124,17 +136,19 @@ DECLARE
 BEGIN
   LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
   IF p_epoch = 0 THEN
-    INSERT INTO foundation.members AS m (node, epoch, lease_expires, load, conninfo)
-    VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load, p_conninfo)
+    INSERT INTO foundation.members AS m (node, epoch, lease_expires, load, conninfo, databases)
+    VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load, p_conninfo, p_databases)
     ON CONFLICT (node) DO UPDATE
       SET epoch = m.epoch + 1, state = 'up', lease_expires = excluded.lease_expires,
-          load = excluded.load, conninfo = excluded.conninfo, joined_at = now(), renewed_at = now()
+          load = excluded.load, conninfo = excluded.conninfo, databases = excluded.databases,
+          joined_at = now(), renewed_at = now()
     RETURNING m.epoch INTO e;
   ELSE
     UPDATE foundation.members
        SET lease_expires = CASE WHEN p_leaving THEN now() ELSE now() + make_interval(secs => p_lease_ms / 1000.0) END,
            state = CASE WHEN p_leaving THEN 'leaving' ELSE 'up' END,
-           load = p_load, conninfo = coalesce(p_conninfo, conninfo), renewed_at = now()
+           load = p_load, conninfo = coalesce(p_conninfo, conninfo),
+           databases = coalesce(p_databases, databases), renewed_at = now()
      WHERE node = p_node AND epoch = p_epoch AND state = 'up' AND lease_expires > now()
     RETURNING epoch INTO e;
     IF NOT FOUND THEN
@@ -149,7 +163,8 @@ BEGIN
   PERFORM foundation.cluster_reassign();
   SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'module', module, 'args', args,
                                                'restart', restart, 'owner_role', owner_role,
-                                               'epoch', epoch, 'signature', signature) ORDER BY name), '[]')
+                                               'epoch', epoch, 'signature', signature,
+                                               'database', database) ORDER BY name), '[]')
     INTO r
     FROM foundation.cluster_singletons
    WHERE node = p_node AND member_epoch = e AND NOT p_leaving;
@@ -159,31 +174,57 @@ BEGIN
                          FROM foundation.members WHERE node <> p_node));
 END $$;
 
--- Place a cluster singleton (or find it placed): {node, epoch, pid, existing}.
+-- Place a cluster singleton (or find it placed): {node, epoch, pid,
+-- existing}.  p_database: the database it runs in (NULL: the members'
+-- foundation.database); only a member that has it with foundation is
+-- picked, and the calling member has it (it calls from there).
 CREATE FUNCTION foundation.cluster_place(p_name text, p_module text, p_args jsonb, p_restart text,
                                          p_owner name, p_distribution text, p_caller text,
-                                         p_signature text)
+                                         p_signature text, p_database text DEFAULT NULL)
     RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c foundation.cluster_singletons;
   target text;
+  without text;
 BEGIN
   LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
   SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name;
   IF FOUND THEN
+    IF c.database IS DISTINCT FROM p_database THEN
+      RAISE EXCEPTION 'cluster singleton "%" runs in another database', p_name
+        USING ERRCODE = '42710',
+              DETAIL = format('It runs in %s; a cluster singleton''s name is one for the whole cluster, across databases.',
+                              CASE WHEN c.database IS NULL THEN 'the members'' foundation.database'
+                                   ELSE format('database "%s"', c.database) END),
+              HINT = 'Choose another name, or stop it from its database first.';
+    END IF;
     RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', true,
                               'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
   END IF;
-  target := foundation.cluster_pick_member(p_name, p_distribution, p_caller);
+  IF p_database IS NOT NULL THEN
+    UPDATE foundation.members SET databases = array_append(coalesce(databases, '{}'), p_database)
+     WHERE node = p_caller AND NOT (p_database = ANY (coalesce(databases, '{}')));
+  END IF;
+  target := foundation.cluster_pick_member(p_name, p_distribution, p_caller, NULL, p_database);
+  IF target IS NULL AND p_database IS NOT NULL THEN
+    SELECT string_agg(format('"%s"', node), ', ' ORDER BY node) INTO without
+      FROM foundation.members WHERE state = 'up' AND lease_expires > now();
+    IF without IS NOT NULL THEN
+      RAISE EXCEPTION 'no live cluster member has database "%" with foundation to run "%"', p_database, p_name
+        USING ERRCODE = '55000',
+              DETAIL = format('Live members without it: %s.', without),
+              HINT = format('CREATE EXTENSION foundation in database "%s" on a member (it says so at its next lease renewal), or use scope => ''local''.', p_database);
+    END IF;
+  END IF;
   IF target IS NULL THEN
     RAISE EXCEPTION 'no live cluster member to run "%"', p_name
       USING ERRCODE = '55000',
             HINT = 'Every member''s lease has expired: check that their supervisors reach the control database, or use scope => ''local''.';
   END IF;
   INSERT INTO foundation.cluster_singletons (name, module, args, restart, owner_role, distribution,
-                                             node, member_epoch, signature)
+                                             node, member_epoch, signature, database)
   VALUES (p_name, p_module, p_args, p_restart, p_owner, p_distribution, target,
-          (SELECT epoch FROM foundation.members WHERE node = target), p_signature)
+          (SELECT epoch FROM foundation.members WHERE node = target), p_signature, p_database)
   RETURNING * INTO c;
   RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', false,
                             'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
@@ -191,16 +232,19 @@ END $$;
 
 -- Stop a cluster singleton for good: the member running it stops it at its
 -- next renewal.  With p_owner, only a singleton of that owner is removed
--- (the calling member checks who asks; this database only stores).
+-- (the calling member checks who asks; this database only stores).  Only a
+-- singleton of p_database (NULL: of foundation.database) is seen.
 -- Returns NULL if there is no such singleton, else {node, owner_role,
 -- removed}.
-CREATE FUNCTION foundation.cluster_unplace(p_name text, p_owner name DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION foundation.cluster_unplace(p_name text, p_owner name DEFAULT NULL,
+                                           p_database text DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c foundation.cluster_singletons;
 BEGIN
   LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
-  SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name FOR UPDATE;
+  SELECT * INTO c FROM foundation.cluster_singletons
+   WHERE name = p_name AND database IS NOT DISTINCT FROM p_database FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
@@ -218,21 +262,21 @@ BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA foundation TO %I', role);
   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
   EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', role);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
+  EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text, text),'
                  ' foundation.cluster_reassign(),'
-                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
-                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text),'
-                 ' foundation.cluster_unplace(text, name) TO %I', role);
+                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text, text[]),'
+                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text, text),'
+                 ' foundation.cluster_unplace(text, name, text) TO %I', role);
 END $$;
 COMMENT ON FUNCTION foundation.grant_member_role(name) IS
   'In the control database: grant a (non-superuser) role what members need to hold leases and place cluster singletons; name it in foundation.control_conninfo.';
 
 REVOKE ALL ON FUNCTION foundation.grant_member_role(name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION foundation.cluster_unplace(text, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text),
+REVOKE ALL ON FUNCTION foundation.cluster_unplace(text, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text, text),
                        foundation.cluster_reassign(),
-                       foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),
-                       foundation.cluster_place(text, text, jsonb, text, name, text, text, text)
+                       foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text, text[]),
+                       foundation.cluster_place(text, text, jsonb, text, name, text, text, text, text)
   FROM PUBLIC;
 
 -- On every member: the cluster singletons this member's supervisor runs,
@@ -240,7 +284,8 @@ REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text),
 CREATE TABLE foundation.cluster_local (
     name     text PRIMARY KEY,
     epoch    bigint NOT NULL,
-    child_id bigint NOT NULL
+    child_id bigint NOT NULL,
+    database text               -- the database it runs in; NULL: this one
 );
 REVOKE ALL ON foundation.cluster_local FROM PUBLIC;
 

@@ -15,60 +15,8 @@ SELECT pg_catalog.setval('foundation.fencing_tokens', pg_catalog.max(epoch))
 ALTER TABLE foundation.cluster_singletons
   ALTER COLUMN epoch SET DEFAULT nextval('foundation.fencing_tokens');
 
-CREATE OR REPLACE FUNCTION foundation.cluster_reassign() RETURNS integer
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  s record;
-  n integer := 0;
-  target text;
-BEGIN
-  FOR s IN
-    SELECT c.name, c.distribution, c.node FROM foundation.cluster_singletons c
-     WHERE NOT EXISTS (SELECT FROM foundation.members m
-                        WHERE m.node = c.node AND m.epoch = c.member_epoch
-                          AND m.state = 'up' AND m.lease_expires > now())
-     ORDER BY c.name FOR UPDATE
-  LOOP
-    -- away from the member that lost it if another is live, else any
-    target := coalesce(foundation.cluster_pick_member(s.name, s.distribution, NULL, s.node),
-                       foundation.cluster_pick_member(s.name, s.distribution, NULL));
-    IF target IS NULL AND s.node IS NULL THEN
-      CONTINUE;                 -- still nobody to run it
-    END IF;
-    UPDATE foundation.cluster_singletons
-       SET node = target, member_epoch = (SELECT epoch FROM foundation.members WHERE node = target),
-           epoch = nextval('foundation.fencing_tokens'), pid = NULL, started_at = NULL
-     WHERE name = s.name;
-    n := n + 1;
-  END LOOP;
-  RETURN n;
-END $$;
-
-CREATE OR REPLACE FUNCTION foundation.grant_member_role(role name) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  EXECUTE format('GRANT USAGE ON SCHEMA foundation TO %I', role);
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
-  EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', role);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text),'
-                 ' foundation.cluster_reassign(),'
-                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text),'
-                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text),'
-                 ' foundation.cluster_unplace(text, name) TO %I', role);
-END $$;
-
--- The member roles granted before 0.2 need the sequence too.
-DO $$
-DECLARE
-  r name;
-BEGIN
-  FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants
-            WHERE table_schema = 'foundation' AND table_name = 'cluster_singletons'
-              AND privilege_type = 'UPDATE' AND grantee <> current_user
-  LOOP
-    EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', r);
-  END LOOP;
-END $$;
+-- cluster_reassign, grant_member_role (which the member roles granted
+-- before 0.2 get again, for the sequence too): below, with the databases.
 
 -- whereis shows the fencing token: a new result type.
 DROP FUNCTION foundation.whereis(text);
@@ -668,3 +616,222 @@ CREATE TRIGGER bid_cache_changed
 -- supervisor's sweep of ended sessions reads one entry per pid, not one per
 -- name.
 CREATE INDEX ON foundation.registry (node, pid) WHERE child_id IS NULL;
+
+-- Cluster singletons in any database with foundation: members say which
+-- databases have it, a placement names its database (NULL: the members'
+-- foundation.database) and goes only to a member that has it.
+ALTER TABLE foundation.members ADD COLUMN databases text[];
+ALTER TABLE foundation.cluster_singletons
+  ADD COLUMN database text CHECK (length(database) BETWEEN 1 AND 63);
+ALTER TABLE foundation.cluster_local ADD COLUMN database text;
+DROP FUNCTION foundation.cluster_reassign();
+DROP FUNCTION foundation.cluster_pick_member(text, text, text, text);
+DROP FUNCTION foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text);
+DROP FUNCTION foundation.cluster_place(text, text, jsonb, text, name, text, text, text);
+DROP FUNCTION foundation.cluster_unplace(text, name);
+CREATE FUNCTION foundation.cluster_pick_member(p_name text, p_distribution text,
+                                               p_preferred text, p_exclude text DEFAULT NULL,
+                                               p_database text DEFAULT NULL)
+    RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  WITH live AS (
+    SELECT m.node, m.load,
+           (SELECT count(*) FROM foundation.cluster_singletons c WHERE c.node = m.node) AS assigned
+      FROM foundation.members m
+     WHERE m.state = 'up' AND m.lease_expires > now() AND m.node IS DISTINCT FROM p_exclude
+       AND (p_database IS NULL OR p_database = ANY (m.databases)))
+  SELECT node FROM live
+   ORDER BY
+     -- local: the calling member first, if live
+     CASE WHEN p_distribution = 'local' AND node = p_preferred THEN 0 ELSE 1 END,
+     -- least_loaded: fewest cluster singletons, then the lowest reported load
+     CASE WHEN p_distribution = 'least_loaded' THEN assigned END,
+     CASE WHEN p_distribution = 'least_loaded' THEN load END,
+     -- uniform (and the fallback of the others): the first member clockwise
+     -- from the name on a hash ring (Horde's UniformDistribution)
+     (hashtext(node)::bigint - hashtext(p_name)::bigint + 4294967296) % 4294967296,
+     node
+   LIMIT 1
+$$;
+
+CREATE FUNCTION foundation.cluster_reassign() RETURNS integer
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s record;
+  n integer := 0;
+  target text;
+BEGIN
+  FOR s IN
+    SELECT c.name, c.distribution, c.node, c.database FROM foundation.cluster_singletons c
+     WHERE NOT EXISTS (SELECT FROM foundation.members m
+                        WHERE m.node = c.node AND m.epoch = c.member_epoch
+                          AND m.state = 'up' AND m.lease_expires > now()
+                          AND (c.database IS NULL OR c.database = ANY (m.databases)))
+     ORDER BY c.name FOR UPDATE
+  LOOP
+    -- away from the member that lost it if another is live, else any
+    target := coalesce(foundation.cluster_pick_member(s.name, s.distribution, NULL, s.node, s.database),
+                       foundation.cluster_pick_member(s.name, s.distribution, NULL, NULL, s.database));
+    IF target IS NULL AND s.node IS NULL THEN
+      CONTINUE;                 -- still nobody to run it
+    END IF;
+    UPDATE foundation.cluster_singletons
+       SET node = target, member_epoch = (SELECT epoch FROM foundation.members WHERE node = target),
+           epoch = nextval('foundation.fencing_tokens'), pid = NULL, started_at = NULL
+     WHERE name = s.name;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION foundation.member_heartbeat(p_node text, p_epoch bigint, p_lease_ms integer,
+                                            p_load double precision, p_running jsonb,
+                                            p_leaving boolean DEFAULT false,
+                                            p_conninfo text DEFAULT NULL,
+                                            p_databases text[] DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  e bigint;
+  r jsonb;
+BEGIN
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
+  IF p_epoch = 0 THEN
+    INSERT INTO foundation.members AS m (node, epoch, lease_expires, load, conninfo, databases)
+    VALUES (p_node, 1, now() + make_interval(secs => p_lease_ms / 1000.0), p_load, p_conninfo, p_databases)
+    ON CONFLICT (node) DO UPDATE
+      SET epoch = m.epoch + 1, state = 'up', lease_expires = excluded.lease_expires,
+          load = excluded.load, conninfo = excluded.conninfo, databases = excluded.databases,
+          joined_at = now(), renewed_at = now()
+    RETURNING m.epoch INTO e;
+  ELSE
+    UPDATE foundation.members
+       SET lease_expires = CASE WHEN p_leaving THEN now() ELSE now() + make_interval(secs => p_lease_ms / 1000.0) END,
+           state = CASE WHEN p_leaving THEN 'leaving' ELSE 'up' END,
+           load = p_load, conninfo = coalesce(p_conninfo, conninfo),
+           databases = coalesce(p_databases, databases), renewed_at = now()
+     WHERE node = p_node AND epoch = p_epoch AND state = 'up' AND lease_expires > now()
+    RETURNING epoch INTO e;
+    IF NOT FOUND THEN
+      RETURN jsonb_build_object('lost', true);
+    END IF;
+    UPDATE foundation.cluster_singletons c
+       SET pid = (x->>'pid')::integer, started_at = coalesce(c.started_at, now())
+      FROM jsonb_array_elements(coalesce(p_running, '[]')) x
+     WHERE c.name = x->>'name' AND c.epoch = (x->>'epoch')::bigint
+       AND c.node = p_node AND c.member_epoch = e;
+  END IF;
+  PERFORM foundation.cluster_reassign();
+  SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'module', module, 'args', args,
+                                               'restart', restart, 'owner_role', owner_role,
+                                               'epoch', epoch, 'signature', signature,
+                                               'database', database) ORDER BY name), '[]')
+    INTO r
+    FROM foundation.cluster_singletons
+   WHERE node = p_node AND member_epoch = e AND NOT p_leaving;
+  RETURN jsonb_build_object('epoch', e, 'assignments', r,
+           'members', (SELECT coalesce(jsonb_agg(jsonb_build_object('node', node, 'conninfo', conninfo)
+                                                 ORDER BY node), '[]')
+                         FROM foundation.members WHERE node <> p_node));
+END $$;
+
+CREATE FUNCTION foundation.cluster_place(p_name text, p_module text, p_args jsonb, p_restart text,
+                                         p_owner name, p_distribution text, p_caller text,
+                                         p_signature text, p_database text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c foundation.cluster_singletons;
+  target text;
+  without text;
+BEGIN
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
+  SELECT * INTO c FROM foundation.cluster_singletons WHERE name = p_name;
+  IF FOUND THEN
+    IF c.database IS DISTINCT FROM p_database THEN
+      RAISE EXCEPTION 'cluster singleton "%" runs in another database', p_name
+        USING ERRCODE = '42710',
+              DETAIL = format('It runs in %s; a cluster singleton''s name is one for the whole cluster, across databases.',
+                              CASE WHEN c.database IS NULL THEN 'the members'' foundation.database'
+                                   ELSE format('database "%s"', c.database) END),
+              HINT = 'Choose another name, or stop it from its database first.';
+    END IF;
+    RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', true,
+                              'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
+  END IF;
+  IF p_database IS NOT NULL THEN
+    UPDATE foundation.members SET databases = array_append(coalesce(databases, '{}'), p_database)
+     WHERE node = p_caller AND NOT (p_database = ANY (coalesce(databases, '{}')));
+  END IF;
+  target := foundation.cluster_pick_member(p_name, p_distribution, p_caller, NULL, p_database);
+  IF target IS NULL AND p_database IS NOT NULL THEN
+    SELECT string_agg(format('"%s"', node), ', ' ORDER BY node) INTO without
+      FROM foundation.members WHERE state = 'up' AND lease_expires > now();
+    IF without IS NOT NULL THEN
+      RAISE EXCEPTION 'no live cluster member has database "%" with foundation to run "%"', p_database, p_name
+        USING ERRCODE = '55000',
+              DETAIL = format('Live members without it: %s.', without),
+              HINT = format('CREATE EXTENSION foundation in database "%s" on a member (it says so at its next lease renewal), or use scope => ''local''.', p_database);
+    END IF;
+  END IF;
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'no live cluster member to run "%"', p_name
+      USING ERRCODE = '55000',
+            HINT = 'Every member''s lease has expired: check that their supervisors reach the control database, or use scope => ''local''.';
+  END IF;
+  INSERT INTO foundation.cluster_singletons (name, module, args, restart, owner_role, distribution,
+                                             node, member_epoch, signature, database)
+  VALUES (p_name, p_module, p_args, p_restart, p_owner, p_distribution, target,
+          (SELECT epoch FROM foundation.members WHERE node = target), p_signature, p_database)
+  RETURNING * INTO c;
+  RETURN jsonb_build_object('node', c.node, 'epoch', c.epoch, 'pid', c.pid, 'existing', false,
+                            'conninfo', (SELECT conninfo FROM foundation.members WHERE node = c.node));
+END $$;
+
+CREATE FUNCTION foundation.cluster_unplace(p_name text, p_owner name DEFAULT NULL,
+                                           p_database text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c foundation.cluster_singletons;
+BEGIN
+  LOCK TABLE foundation.members IN SHARE ROW EXCLUSIVE MODE;
+  SELECT * INTO c FROM foundation.cluster_singletons
+   WHERE name = p_name AND database IS NOT DISTINCT FROM p_database FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF p_owner IS NOT NULL AND c.owner_role <> p_owner THEN
+    RETURN jsonb_build_object('node', c.node, 'owner_role', c.owner_role, 'removed', false);
+  END IF;
+  DELETE FROM foundation.cluster_singletons WHERE name = p_name;
+  RETURN jsonb_build_object('node', c.node, 'owner_role', c.owner_role, 'removed', true);
+END $$;
+
+CREATE OR REPLACE FUNCTION foundation.grant_member_role(role name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA foundation TO %I', role);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON foundation.members, foundation.cluster_singletons TO %I', role);
+  EXECUTE format('GRANT USAGE ON SEQUENCE foundation.fencing_tokens TO %I', role);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION foundation.cluster_pick_member(text, text, text, text, text),'
+                 ' foundation.cluster_reassign(),'
+                 ' foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text, text[]),'
+                 ' foundation.cluster_place(text, text, jsonb, text, name, text, text, text, text),'
+                 ' foundation.cluster_unplace(text, name, text) TO %I', role);
+END $$;
+
+REVOKE ALL ON FUNCTION foundation.cluster_unplace(text, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION foundation.cluster_pick_member(text, text, text, text, text),
+                       foundation.cluster_reassign(),
+                       foundation.member_heartbeat(text, bigint, integer, double precision, jsonb, boolean, text, text[]),
+                       foundation.cluster_place(text, text, jsonb, text, name, text, text, text, text)
+  FROM PUBLIC;
+-- The member roles granted before get the new functions.
+DO $$
+DECLARE
+  r name;
+BEGIN
+  FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants
+            WHERE table_schema = 'foundation' AND table_name = 'cluster_singletons'
+              AND privilege_type = 'UPDATE' AND grantee <> current_user
+  LOOP
+    PERFORM foundation.grant_member_role(r);
+  END LOOP;
+END $$;

@@ -384,12 +384,43 @@ local_load(void)
 	return n;
 }
 
+/*
+ * The databases of this server that have foundation, as a text[] literal:
+ * the control database places a cluster singleton of a database only on a
+ * member that has it.
+ */
+static char *
+databases_literal(void)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	const char *c;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, fdn_db_names_with_extension())
+	{
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, '"');
+		for (c = lfirst(lc); *c; c++)
+		{
+			if (*c == '"' || *c == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *c);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
 /* One call of member_heartbeat; its result, or NULL with *error set. */
 static Jsonb *
 heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 {
 	FdnRemoteCall call = {0};
-	const char *params[7];
+	const char *params[8];
 
 	params[0] = fdn_node();
 	params[1] = psprintf(INT64_FORMAT, members_shared->epoch);
@@ -398,10 +429,13 @@ heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 	params[4] = running;
 	params[5] = leaving ? "true" : "false";
 	params[6] = fdn_advertised_conninfo();
+	/* leaving: outside a transaction; the list no longer matters */
+	params[7] = leaving ? NULL : databases_literal();
 	call.conninfo = fdn_control_conninfo;
 	call.sql = "SELECT foundation.member_heartbeat($1, $2::pg_catalog.int8, $3::pg_catalog.int4,"
-		" $4::pg_catalog.float8, $5::pg_catalog.jsonb, $6::pg_catalog.bool, $7)::pg_catalog.text";
-	call.nparams = 7;
+		" $4::pg_catalog.float8, $5::pg_catalog.jsonb, $6::pg_catalog.bool, $7,"
+		" $8::pg_catalog.text[])::pg_catalog.text";
+	call.nparams = 8;
 	call.params = params;
 	fdn_remote_run(&call, 1, timeout_ms, 0);
 	if (!call.ok || call.result == NULL)

@@ -36,8 +36,9 @@ extern bool fdn_cluster_enabled(void);
 
 /*
  * A control database, and this backend in foundation.database, where
- * membership lives: cluster singletons, cluster-wide broadcasts and
- * whereis work from there only; elsewhere they are this server's.
+ * membership lives: member-wide broadcasts and start_replicated over the
+ * members work from there only; elsewhere they are this server's.
+ * (Cluster singletons work from every database: fdn_cluster_enabled.)
  */
 extern bool fdn_cluster_here(void);
 

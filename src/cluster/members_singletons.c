@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -32,6 +33,7 @@
 
 #include "libpq-fe.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/jsonb_util.h"
 #include "core/names.h"
@@ -61,7 +63,8 @@ sig_field(StringInfo buf, const char *v)
 
 char *
 fdn_placement_signature(const char *name, const char *module, Jsonb *args,
-						const char *restart, const char *owner)
+						const char *restart, const char *owner,
+						const char *database)
 {
 	StringInfoData buf;
 
@@ -73,7 +76,16 @@ fdn_placement_signature(const char *name, const char *module, Jsonb *args,
 	sig_field(&buf, JsonbToCString(NULL, &args->root, VARSIZE(args)));
 	sig_field(&buf, restart);
 	sig_field(&buf, owner);
+	/* without one, the same bytes as before databases were signed */
+	if (database != NULL)
+		sig_field(&buf, database);
 	return fdn_hmac_sha256_hex(fdn_cluster_secret, (const uint8 *) buf.data, buf.len);
+}
+
+const char *
+fdn_cluster_database(void)
+{
+	return fdn_in_home_database() ? NULL : get_database_name(MyDatabaseId);
 }
 
 /* An answer of the control database, as a jsonb object, or an error. */
@@ -125,6 +137,19 @@ control_call(const char *sql, int nparams, const char *const *params,
 			*keep = call.conn;
 		if (call.ok || !reused)
 			break;
+	}
+	/* It answered with an error (no member to run it, say): that error. */
+	if (!call.ok && call.remote_sqlstate != NULL && call.remote_message != NULL &&
+		strlen(call.remote_sqlstate) == 5)
+	{
+		const char *c = call.remote_sqlstate;
+
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE(c[0], c[1], c[2], c[3], c[4])),
+				 errmsg("could not %s: %s", what, call.remote_message),
+				 call.remote_detail ? errdetail("%s", call.remote_detail) : 0,
+				 errhint("%s", call.remote_hint ? call.remote_hint :
+						 "The control database gave this error.")));
 	}
 	if (!call.ok)
 		ereport(ERROR,
@@ -186,7 +211,7 @@ int32
 fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 				  const char *restart)
 {
-	const char *params[8];
+	const char *params[9];
 	Jsonb	   *placed;
 	char	   *node;
 	char	   *epoch;
@@ -228,13 +253,15 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 	params[4] = GetUserNameFromId(GetUserId(), false);
 	params[5] = fdn_distribution_name();
 	params[6] = fdn_node();
-	params[7] = fdn_placement_signature(name, module, args, restart, params[4]);
+	params[8] = fdn_cluster_database();
+	params[7] = fdn_placement_signature(name, module, args, restart, params[4],
+										params[8]);
 	ereport(DEBUG1,
 			(errmsg_internal("  Placing cluster singleton %s with foundation.cluster_place (distribution %s)",
 							 name, params[5])));
 	placed = control_object(control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
-												 " $5, $6, $7, $8)::pg_catalog.text",
-												 8, params, "place the singleton", NULL),
+										 " $5, $6, $7, $8, $9)::pg_catalog.text",
+										 9, params, "place the singleton", NULL),
 								"place the singleton");
 	node = fdn_jsonb_field_text(placed, "node");
 	epoch = fdn_jsonb_field_text(placed, "epoch");
@@ -333,7 +360,7 @@ whereis_disconnect(int code, Datum arg)
 static char *
 whereis_ask(const char *name)
 {
-	const char *params[1] = {name};
+	const char *params[2] = {name, fdn_cluster_database()};
 	char	   *r;
 
 	if (whereis_conn != NULL &&
@@ -345,8 +372,9 @@ whereis_ask(const char *name)
 		whereis_exit_registered = true;
 	}
 	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
-					 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1",
-					 1, params, "look up the singleton", &whereis_conn);
+					 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1"
+					 " AND database IS NOT DISTINCT FROM $2",
+					 2, params, "look up the singleton", &whereis_conn);
 	if (whereis_conninfo == NULL || strcmp(whereis_conninfo, fdn_control_conninfo) != 0)
 	{
 		if (whereis_conninfo != NULL)
@@ -372,8 +400,11 @@ whereis_here(const char *name, int32 *pid, int64 *token)
 	int			idx;
 	FdnChildSlot *slot;
 
+	/* Only foundation.database's supervisor runs them (and lists them). */
+	if (!fdn_in_home_database())
+		return false;
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("SELECT child_id FROM foundation.cluster_local WHERE name = $1",
+	fdn_spi_exec("SELECT child_id FROM foundation.cluster_local WHERE name = $1 AND database IS NULL",
 				 1, (Oid[]) {TEXTOID}, &value, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 		child_id = DatumGetInt64(fdn_spi_getdatum(0, 1, &isnull));
@@ -421,7 +452,7 @@ fdn_cluster_whereis(const char *name, char **node, int32 *pid, int64 *token)
 bool
 fdn_cluster_stop(const char *name)
 {
-	const char *params[2];
+	const char *params[3];
 	char	   *r;
 	Jsonb	   *j;
 	char	   *node;
@@ -433,8 +464,9 @@ fdn_cluster_stop(const char *name)
 	 */
 	params[0] = name;
 	params[1] = superuser() ? NULL : GetUserNameFromId(GetUserId(), false);
-	r = control_call("SELECT foundation.cluster_unplace($1, $2)::pg_catalog.text", 2, params,
-						 "stop the singleton", NULL);
+	params[2] = fdn_cluster_database();
+	r = control_call("SELECT foundation.cluster_unplace($1, $2, $3)::pg_catalog.text", 3, params,
+					 "stop the singleton", NULL);
 	if (r == NULL)
 		return false;
 	j = control_object(r, "stop the singleton");
@@ -479,7 +511,7 @@ fdn_whereis(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (fdn_cluster_here() && fdn_cluster_whereis(name, &node, &pid, &token))
+	if (fdn_cluster_enabled() && fdn_cluster_whereis(name, &node, &pid, &token))
 	{
 		nulls[0] = node == NULL;
 		values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;

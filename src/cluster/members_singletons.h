@@ -35,12 +35,20 @@ extern bool fdn_cluster_whereis(const char *name, char **node, int32 *pid,
 
 /*
  * The signature of a placement: HMAC-SHA256 with foundation.cluster_secret
- * of name, module, args, restart and owner role name, in hex.  Made by the
- * member whose backend places it, checked by the member that runs it.
+ * of name, module, args, restart, owner role name and database (if not
+ * NULL), in hex.  Made by the member whose backend places it, checked by
+ * the member that runs it.
  */
 extern char *fdn_placement_signature(const char *name, const char *module,
 									 Jsonb *args, const char *restart,
-									 const char *owner);
+									 const char *owner, const char *database);
+
+/*
+ * The database a cluster singleton started from this backend runs in, as
+ * the control database records it: NULL in foundation.database (every
+ * member's own), else this database's name.
+ */
+extern const char *fdn_cluster_database(void);
 
 /*
  * Stop a cluster singleton for good; false if there is none of that name.

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -181,6 +182,7 @@ typedef struct FdnStartAssigned
 	const char *module;
 	Jsonb	   *args;
 	const char *restart;
+	const char *database;		/* NULL: foundation.database */
 	Oid			role;
 	int64		epoch;
 	uint64		deadline;		/* this member's lease deadline */
@@ -207,16 +209,23 @@ start_assigned_cb(void *arg)
 	/* Started as the role that started it, as everywhere in foundation. */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(a->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	(void) fdn_singleton_start(a->module, a->args, a->name, a->restart);
+	/* in the database it was started from, which need not be this one */
+	(void) fdn_singleton_start_in(a->module, a->args, a->name, a->restart,
+								  a->database != NULL &&
+								  strcmp(a->database, get_database_name(MyDatabaseId)) != 0 ?
+								  a->database : NULL);
 	SetUserIdAndSecContext(save_userid, save_sec);
 
 	if (!fdn_registry_find(a->name, true, &pid, &alive, &child_id) || child_id == 0)
 		elog(ERROR, "foundation: cluster singleton \"%s\" started but not registered", a->name);
 	fdn_priv_begin(&priv);
-	fdn_spi_exec("INSERT INTO foundation.cluster_local (name, epoch, child_id) VALUES ($1, $2, $3)",
-				 3, (Oid[]) {TEXTOID, INT8OID, INT8OID},
+	fdn_spi_exec("INSERT INTO foundation.cluster_local (name, epoch, child_id, database)"
+				 " VALUES ($1, $2, $3, $4)",
+				 4, (Oid[]) {TEXTOID, INT8OID, INT8OID, TEXTOID},
 				 (Datum[]) {CStringGetTextDatum(a->name), Int64GetDatum(a->epoch),
-				 Int64GetDatum(child_id)}, NULL, SPI_OK_INSERT);
+				 Int64GetDatum(child_id),
+				 a->database ? CStringGetTextDatum(a->database) : (Datum) 0},
+				 a->database ? NULL : "   n", SPI_OK_INSERT);
 	fdn_priv_end(&priv);
 	stamp_slot(child_id, a->epoch, a->deadline);
 }
@@ -269,7 +278,8 @@ placement_trusted(FdnStartAssigned *sa, const char *owner, const char *signature
 				   "Set the same \"foundation.cluster_secret\" on every member.");
 		return false;
 	}
-	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner);
+	expected = fdn_placement_signature(sa->name, sa->module, sa->args, sa->restart, owner,
+									   sa->database);
 	if (signature == NULL || !fdn_secret_equal(signature, expected))
 	{
 		refuse(sa->name, sa->epoch,
@@ -323,6 +333,7 @@ fdn_apply_assignments(Jsonb *assignments, uint64 deadline)
 		{
 			FdnStartAssigned sa;
 			JsonbValue	args;
+			JsonbValue	dbv;
 			ErrorData  *edata;
 			char	   *owner = fdn_jsonb_field_text(a, "owner_role");
 
@@ -334,6 +345,14 @@ fdn_apply_assignments(Jsonb *assignments, uint64 deadline)
 					local[j].keep = true;	/* already stopped */
 				}
 			sa.name = name;
+			sa.database = NULL;
+			if (fdn_json_obj_get(&a->root, "database", &dbv) && dbv.type != jbvNull)
+			{
+				if (dbv.type != jbvString || dbv.val.string.len == 0 ||
+					dbv.val.string.len >= NAMEDATALEN)
+					continue;	/* not a database name: nothing to start */
+				sa.database = pnstrdup(dbv.val.string.val, dbv.val.string.len);
+			}
 			sa.module = fdn_jsonb_field_text(a, "module");
 			sa.restart = fdn_jsonb_field_text(a, "restart");
 			sa.epoch = epoch;

@@ -217,6 +217,56 @@ fdn_db_test_flag(uint32 flag, bool clear)
 	return set;
 }
 
+void
+fdn_db_set_has_extension(Oid dboid, bool has)
+{
+	FdnDatabase *db;
+
+	if (fdn_shared == NULL)
+		return;
+	/* Every pass sets it: a shared lock to see that it is already so. */
+	if (entry_copy(dboid).has_extension == has)
+		return;
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(dboid, has);
+	if (db != NULL)
+		db->has_extension = has;
+	LWLockRelease(fdn_shared->dblock);
+}
+
+static int
+name_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
+List *
+fdn_db_names_with_extension(void)
+{
+	Oid			oids[FDN_MAX_DATABASES];
+	int			n = 0;
+	int			i;
+	List	   *names = NIL;
+
+	if (fdn_shared == NULL)
+		return NIL;
+	LWLockAcquire(fdn_shared->dblock, LW_SHARED);
+	for (i = 0; i < fdn_shared->ndbs; i++)
+		if (OidIsValid(fdn_shared->dbs[i].dboid) && fdn_shared->dbs[i].has_extension)
+			oids[n++] = fdn_shared->dbs[i].dboid;
+	LWLockRelease(fdn_shared->dblock);
+	for (i = 0; i < n; i++)
+	{
+		/* NULL: dropped since */
+		char	   *name = get_database_name(oids[i]);
+
+		if (name != NULL)
+			names = lappend(names, name);
+	}
+	list_sort(names, name_cmp);
+	return names;
+}
+
 bool
 fdn_db_stopping(Oid dboid)
 {

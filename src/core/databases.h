@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 #include "core/shmem.h"
 
 /*
@@ -74,6 +76,19 @@ extern bool fdn_db_set_flag(uint32 flag);
 
 /* Is flag set for this database?  clear: and clear it. */
 extern bool fdn_db_test_flag(uint32 flag, bool clear);
+
+/*
+ * Whether foundation is installed in a database, as its supervisor's last
+ * pass (or a committed CREATE or DROP EXTENSION) saw it.
+ */
+extern void fdn_db_set_has_extension(Oid dboid, bool has);
+
+/*
+ * The names of the databases foundation is installed in, as last seen,
+ * sorted (in a transaction).  The launcher's probes at server start see
+ * every database; what is created or dropped later is seen at its commit.
+ */
+extern List *fdn_db_names_with_extension(void);
 
 /* Is database dboid being dropped or renamed (start nothing there)? */
 extern bool fdn_db_stopping(Oid dboid);

@@ -153,7 +153,7 @@ fdn_define_core_gucs(void)
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("foundation.dispatcher_conninfo",
 							   "libpq connection string the handler dispatcher listens on.",
-							   "Empty: this server's first Unix socket, as the bootstrap superuser, to foundation.database.",
+							   "Empty: this server's first Unix socket, as the bootstrap superuser. Each dispatcher connects to its own database, whatever dbname this names.",
 							   &fdn_dispatcher_conninfo,
 							   "",
 							   PGC_SIGHUP,

@@ -51,6 +51,15 @@ typedef struct RcWork
 	TimestampTz sent_at;
 } RcWork;
 
+/* A field of an error result, copied (NULL if it has none). */
+static char *
+error_field(PGresult *res, int field)
+{
+	char	   *v = PQresultErrorField(res, field);
+
+	return v ? pstrdup(v) : NULL;
+}
+
 static void
 rc_fail(FdnRemoteCall *call, RcWork *w, const char *why)
 {
@@ -246,7 +255,13 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 					pstrdup("no result");
 
 				if (last)
+				{
+					call->remote_sqlstate = error_field(last, PG_DIAG_SQLSTATE);
+					call->remote_message = error_field(last, PG_DIAG_MESSAGE_PRIMARY);
+					call->remote_detail = error_field(last, PG_DIAG_MESSAGE_DETAIL);
+					call->remote_hint = error_field(last, PG_DIAG_MESSAGE_HINT);
 					PQclear(last);
+				}
 				rc_fail(call, w, why);
 			}
 		}
@@ -329,6 +344,10 @@ fdn_remote_start(FdnRemoteCall *calls, int ncalls, int timeout_ms, int retries)
 		calls[i].ok = false;
 		calls[i].result = NULL;
 		calls[i].error = NULL;
+		calls[i].remote_sqlstate = NULL;
+		calls[i].remote_message = NULL;
+		calls[i].remote_detail = NULL;
+		calls[i].remote_hint = NULL;
 		calls[i].ping_us = -1;
 		calls[i].attempts = 0;
 		rc_start(&calls[i], &run->work[i]);
@@ -405,6 +424,30 @@ conn_quote(const char *v)
 	return buf.data;
 }
 
+/*
+ * A connection string of the administrator's, to this database whatever
+ * database it names: each database's dispatcher listens in its own.  Left
+ * as it is if libpq cannot parse it (the connection then says why).
+ */
+static char *
+own_database(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	PQconninfoOption *o;
+	StringInfoData buf;
+
+	if (!OidIsValid(MyDatabaseId) ||
+		(opts = PQconninfoParse(conninfo, NULL)) == NULL)
+		return pstrdup(conninfo);
+	initStringInfo(&buf);
+	for (o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL && strcmp(o->keyword, "dbname") != 0)
+			appendStringInfo(&buf, "%s=%s ", o->keyword, conn_quote(o->val));
+	appendStringInfo(&buf, "dbname=%s", conn_quote(get_database_name(MyDatabaseId)));
+	PQconninfoFree(opts);
+	return buf.data;
+}
+
 char *
 fdn_local_conninfo(const char *application_name)
 {
@@ -413,7 +456,7 @@ fdn_local_conninfo(const char *application_name)
 	const char *host;
 
 	if (fdn_dispatcher_conninfo && fdn_dispatcher_conninfo[0])
-		return pstrdup(fdn_dispatcher_conninfo);
+		return own_database(fdn_dispatcher_conninfo);
 	if (comma)
 		*comma = '\0';
 	host = sockdirs[0] ? sockdirs : "127.0.0.1";

@@ -32,6 +32,11 @@ typedef struct FdnRemoteCall
 	bool		ok;
 	char	   *result;			/* text of the first column, or NULL */
 	char	   *error;			/* why it failed */
+	/* when the server answered with an error: its fields (else NULL) */
+	char	   *remote_sqlstate;
+	char	   *remote_message;
+	char	   *remote_detail;
+	char	   *remote_hint;
 	int64		ping_us;		/* query round trip, once connected */
 	int			attempts;
 } FdnRemoteCall;
@@ -57,9 +62,10 @@ extern void fdn_remote_finish(FdnRemoteRun *run);
 extern void fdn_remote_abandon(FdnRemoteRun *run);
 
 /*
- * A connection string to this server itself: foundation.dispatcher_conninfo
- * if set, else the first Unix socket, as the bootstrap superuser, to
- * foundation.database (a background worker cannot LISTEN by itself).
+ * A connection string to this server itself, to this backend's database
+ * (a background worker cannot LISTEN by itself): foundation.dispatcher_conninfo
+ * if set (with its dbname replaced), else the first Unix socket, as the
+ * bootstrap superuser.
  */
 extern char *fdn_local_conninfo(const char *application_name);
 

@@ -90,6 +90,8 @@ typedef struct FdnDatabase
 	bool		stopping;		/* DROP/RENAME DATABASE running: start nothing */
 	bool		launching;		/* the launcher started its supervisor, which
 								 * has not said it runs yet */
+	bool		has_extension;	/* foundation is installed there, as last
+								 * seen (members advertise it) */
 	uint32		work_gen;		/* bumped by every commit that gave it work */
 	uint32		flags;			/* FDN_DBFLAG_*: news for its supervisor */
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */

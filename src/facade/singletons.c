@@ -53,14 +53,18 @@ null_arg(const char *what)
 	fdn_null_arg_error(what, "See docs/processes.md for the arguments of the facade.");
 }
 
-/* Cluster-wide, or this node only? */
+/*
+ * Cluster-wide, or this node only?  Cluster-wide by default with a control
+ * database, from any database with foundation: the singleton runs in the
+ * database it was started from, on a member that has it.
+ */
 static bool
 scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *scope;
 
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return fdn_cluster_here();
+		return fdn_cluster_enabled();
 	scope = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	if (strcmp(scope, "local") == 0)
 		return false;
@@ -74,14 +78,6 @@ scope_is_cluster(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("scope 'cluster' needs a control database"),
 				 errhint("Set foundation.control_conninfo on every member (docs/cluster-singletons.md).")));
-	if (!fdn_cluster_here())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cluster singletons run only from database \"%s\"", fdn_database),
-				 errdetail("Cluster membership is kept in the database named by \"foundation.database\", and this is database \"%s\".",
-						   get_database_name(MyDatabaseId)),
-				 errhint("Call it in database \"%s\", or pass scope => 'local' to run it on this server.",
-						 fdn_database)));
 	return true;
 }
 
@@ -140,7 +136,7 @@ fdn_lookup_singleton(PG_FUNCTION_ARGS)
 			ereport(DEBUG1, (errmsg_internal("  Found: %d on %s", pid, fdn_node())));
 		PG_RETURN_INT32(pid);
 	}
-	if (fdn_cluster_here())
+	if (fdn_cluster_enabled())
 	{
 		char	   *node;
 
@@ -174,7 +170,7 @@ fdn_stop_singleton(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	fdn_require_preload();
 	ereport(DEBUG1, (errmsg_internal(PM "Stopping singleton %s", name)));
-	if (fdn_cluster_here() && fdn_cluster_stop(name))
+	if (fdn_cluster_enabled() && fdn_cluster_stop(name))
 		PG_RETURN_BOOL(true);
 
 	if (!fdn_registry_find(name, true, &pid, &alive, &child_id))

@@ -256,6 +256,20 @@ stop_database(Oid dboid, bool all)
 }
 
 static void
+extension_created(bool committed)
+{
+	if (committed)
+		fdn_db_set_has_extension(MyDatabaseId, true);
+}
+
+static void
+extension_dropped(bool committed)
+{
+	if (committed)
+		fdn_db_set_has_extension(MyDatabaseId, false);
+}
+
+static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
 			  QueryEnvironment *queryEnv, DestReceiver *dest,
@@ -290,10 +304,20 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 
-	/* CREATE EXTENSION: the supervisor has something to do at commit. */
-	if (fdn_shared != NULL && IsA(stmt, CreateExtensionStmt) &&
-		names_foundation(stmt))
-		fdn_wake_supervisor_at_xact_end();
+	/*
+	 * CREATE EXTENSION: the supervisor has something to do at commit.
+	 * Either statement changes what this member tells the cluster it has.
+	 */
+	if (fdn_shared != NULL && names_foundation(stmt))
+	{
+		if (IsA(stmt, CreateExtensionStmt))
+		{
+			fdn_wake_supervisor_at_xact_end();
+			fdn_at_xact_end(extension_created);
+		}
+		else
+			fdn_at_xact_end(extension_dropped);
+	}
 }
 
 void

@@ -57,7 +57,7 @@ static const struct
 /* Build the child spec exactly as the seed does, as jsonb. */
 static Jsonb *
 singleton_spec(const char *id, const char *module, Jsonb *args,
-				   const char *restart)
+			   const char *restart, const char *database)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue	k;
@@ -86,6 +86,11 @@ singleton_spec(const char *id, const char *module, Jsonb *args,
 	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	PUSH_KEY("restart");
 	PUSH_STR(restart);
+	if (database != NULL)
+	{
+		PUSH_KEY("database");
+		PUSH_STR(database);
+	}
 	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 #undef PUSH_STR
 #undef PUSH_KEY
@@ -242,7 +247,7 @@ register_for_facade(const char *name, pid_t pid, const char *module)
 
 static pid_t
 singleton_start_checked(const char *module, Jsonb *args, const char *name,
-							const char *restart)
+						const char *restart, const char *database)
 {
 	Jsonb	   *spec;
 	pid_t		pid;
@@ -276,7 +281,7 @@ singleton_start_checked(const char *module, Jsonb *args, const char *name,
 		}
 	}
 
-	spec = singleton_spec(name ? name : module, module, args, restart);
+	spec = singleton_spec(name ? name : module, module, args, restart, database);
 	ereport(DEBUG1,
 			(errmsg_internal("  Child spec: %s",
 							 JsonbToCString(NULL, &spec->root, VARSIZE(spec)))));
@@ -298,15 +303,22 @@ pid_t
 fdn_singleton_start(const char *module, Jsonb *args, const char *name,
 					const char *restart)
 {
+	return fdn_singleton_start_in(module, args, name, restart, NULL);
+}
+
+pid_t
+fdn_singleton_start_in(const char *module, Jsonb *args, const char *name,
+					   const char *restart, const char *database)
+{
 	volatile pid_t pid = 0;
 
 	if (!is_own_singleton(name, module))
-		return singleton_start_checked(module, args, name, restart);
+		return singleton_start_checked(module, args, name, restart, database);
 
 	fdn_allow_reserved_name(name);
 	PG_TRY();
 	{
-		pid = singleton_start_checked(module, args, name, restart);
+		pid = singleton_start_checked(module, args, name, restart, database);
 	}
 	PG_FINALLY();
 	{

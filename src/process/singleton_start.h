@@ -19,6 +19,14 @@ extern pid_t fdn_singleton_start(const char *module, Jsonb *args,
 								 const char *name, const char *restart);
 
 /*
+ * The same, for a child connected to another database (a spec's
+ * "database"; NULL: this one); its spec and name stay in this one.
+ */
+extern pid_t fdn_singleton_start_in(const char *module, Jsonb *args,
+									const char *name, const char *restart,
+									const char *database);
+
+/*
  * Make sure one of foundation's own singletons runs (the handler
  * dispatcher, the relay): started as the bootstrap superuser under its
  * reserved name, permanent, unless it runs already.  Returns its pid.

@@ -699,6 +699,8 @@ fdn_supervisor_main(Datum main_arg)
 		fdn_worker_reload();
 		gen = fdn_db_work_gen();
 		fdn_worker_pass(reconcile_pass, &res, loopcxt);
+		/* what this member advertises to the cluster (cluster/members.c) */
+		fdn_db_set_has_extension(MyDatabaseId, res.installed);
 
 		/*
 		 * Nothing to supervise: a probe (the launcher looking at every

@@ -396,6 +396,109 @@ is($ctl->safe_psql('postgres', q{
 	  FROM generate_series(1, 60) i}),
 	'3', 'the ring spreads 60 names over all three members');
 
+###########################################################################
+note '7. a cluster singleton of another database runs on a member that has it';
+###########################################################################
+# appdb has foundation on m1 and m3; on m2 it exists without it.
+for my $k (sort keys %m)
+{
+	$m{$k}->safe_psql('postgres', 'CREATE DATABASE appdb');
+	next if $k eq 'm2';
+	$m{$k}->safe_psql('appdb', 'CREATE EXTENSION foundation');
+	create_ticker($m{$k}, 'appdb');
+	$m{$k}->safe_psql('appdb', q{
+		GRANT USAGE ON SCHEMA public TO worker;
+		GRANT EXECUTE ON PROCEDURE public.ticker(jsonb) TO worker;});
+}
+for my $k (sort keys %m)
+{
+	ok(wait_for($ctl, "SELECT coalesce('appdb' = ANY (databases), false) FROM foundation.members WHERE node = '$k'",
+			$k eq 'm2' ? 'f' : 't'),
+		"$k says " . ($k eq 'm2' ? 'it does not have' : 'it has') . ' appdb with foundation');
+}
+is($ctl->safe_psql('postgres', "SELECT 'postgres' = ANY (databases) FROM foundation.members WHERE node = 'm2'"),
+	't', 'and each member lists its foundation.database');
+
+# Placement skips m2: the ring over sixty names, and every distribution.
+is($ctl->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT foundation.cluster_pick_member('name' || i, 'uniform', NULL, NULL, 'appdb'), ',')
+	  FROM generate_series(1, 60) i}),
+	'm1,m3', "the ring puts appdb's singletons on m1 and m3 only");
+is($ctl->safe_psql('postgres', q{
+	SELECT foundation.cluster_pick_member('x', 'local', 'm2', NULL, 'appdb') <> 'm2'}),
+	't', "local from m2: not on m2");
+
+my $apid = $m{m1}->safe_psql('appdb', q{
+	SET ROLE worker;
+	SELECT foundation.start_singleton('public.ticker', '{}', 'app_cs')});
+like($apid, qr/^\d+$/, 'start_singleton in appdb on m1 returns a pid');
+my $anode = $ctl->safe_psql('postgres',
+	"SELECT node || ':' || database FROM foundation.cluster_singletons WHERE name = 'app_cs'");
+like($anode, qr/^m[13]:appdb$/, "placed on m1 or m3, recorded with its database ($anode)");
+$anode =~ s/:.*//;
+is($m{$anode}->safe_psql('postgres',
+		"SELECT datname || ':' || usename FROM pg_stat_activity WHERE pid = $apid"),
+	'appdb:worker', "on $anode it runs connected to appdb, as its owner");
+is($m{m3}->safe_psql('appdb', "SELECT node || ':' || pid FROM foundation.whereis('app_cs')"),
+	"$anode:$apid", 'whereis in appdb on m3 finds it');
+is($m{m3}->safe_psql('appdb', "SELECT foundation.lookup_singleton('app_cs')"),
+	$apid, 'and so does lookup_singleton');
+my $notrun = $anode eq 'm1' ? 'm3' : 'm1';
+is($m{$notrun}->safe_psql('postgres', "SELECT count(*) FROM foundation.whereis('app_cs')"),
+	'0', 'whereis in postgres (on a member that does not run it) does not see a singleton of appdb');
+
+# The same name from another database: refused, and why.
+my %e = sql_error($m{m1}, q{SET ROLE worker;
+	SELECT foundation.start_singleton('public.ticker', '{}', 'app_cs')});
+is($e{sqlstate}, '42710', 'the same name from postgres: 42710') or diag($e{stderr});
+like($e{message} // '', qr/cluster singleton "app_cs" runs in another database/, 'which the message says');
+like($e{detail} // '', qr/database "appdb"/, 'the detail names it');
+
+# A database no live member has: placement says why, naming them.
+%e = sql_error($ctl, q{SELECT foundation.cluster_place('nowhere', 'public.ticker', '{}', 'permanent',
+	'worker', 'uniform', 'm9', 'sig', 'nosuchdb')});
+is($e{sqlstate}, '55000', 'a database no member has: 55000');
+like($e{message} // '', qr/no live cluster member has database "nosuchdb" with foundation/, 'which the message says');
+like($e{detail} // '', qr/"m1", "m2", "m3"/, 'the detail names the members without it');
+
+# A placement's signature covers its database: moved to another, refused.
+$ctl->safe_psql('postgres', q{
+	INSERT INTO foundation.cluster_singletons (name, module, args, restart, owner_role, distribution,
+	                                           node, member_epoch, signature, database)
+	SELECT 'moved', module, args, restart, owner_role, distribution, node, member_epoch, signature, 'postgres'
+	  FROM foundation.cluster_singletons WHERE name = 'app_cs'});
+my $refused = 0;
+for (1 .. 600)
+{
+	$refused = 1, last
+	  if slurp_file($m{$anode}->logfile) =~ /cluster singleton "moved".*signature does not match/;
+	usleep(100_000);
+}
+ok($refused, 'a placement whose database was changed in the control database is refused');
+$ctl->safe_psql('postgres', "DELETE FROM foundation.cluster_singletons WHERE name = 'moved'");
+
+# The extension dropped in appdb where it runs: it moves to the other.
+my $bnode = $anode eq 'm1' ? 'm3' : 'm1';
+$m{$anode}->safe_psql('appdb', 'DROP EXTENSION foundation');
+my $moved = 0;
+for (1 .. 600)
+{
+	$moved = 1, last
+	  if (q1($ctl, "SELECT node || ':' || coalesce(pid::text, '') FROM foundation.cluster_singletons WHERE name = 'app_cs'") // '')
+	  =~ /^$bnode:\d+$/;
+	usleep(100_000);
+}
+ok($moved, "after DROP EXTENSION in appdb on $anode, app_cs runs on $bnode");
+my $bpid = $ctl->safe_psql('postgres', "SELECT pid FROM foundation.cluster_singletons WHERE name = 'app_cs'");
+is($m{$bnode}->safe_psql('postgres', "SELECT datname FROM pg_stat_activity WHERE pid = $bpid"),
+	'appdb', "in appdb on $bnode");
+ok(wait_for($m{$anode}, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND backend_type = 'foundation child'", '0'),
+	"and no longer on $anode");
+is($m{$bnode}->safe_psql('appdb', "SELECT foundation.stop_singleton('app_cs')"), 't',
+	'stop_singleton in appdb stops it');
+ok(wait_for($m{$bnode}, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND backend_type = 'foundation child'", '0'),
+	"$bnode stops it");
+
 is($max_copies, 1, 'the sampler never saw two copies');
 
 $_->stop for values %m;

@@ -204,6 +204,33 @@ SELECT string_agg(d->>'database' || ':' || (d->>'supervisor') || ':' || (d->>'ch
 	'app_a:running:2 app_b:running:2 app_c:running:1 idle_db:idle:0 postgres:running:1',
 	'cluster_health lists each database: its supervisor and how many children it runs');
 
+# An explicit foundation.dispatcher_conninfo names a database: each
+# dispatcher still listens in its own.
+{
+	my $boot = $node->safe_psql('postgres', 'SELECT rolname FROM pg_authid WHERE oid = 10');
+	my ($host, $port) = ($node->host, $node->port);
+	$node->safe_psql('postgres', qq{
+ALTER SYSTEM SET foundation.dispatcher_conninfo =
+  'host=$host port=$port dbname=postgres user=$boot application_name=fdn_custom_listener';
+SELECT pg_reload_conf()});
+	for my $db (qw(app_a app_b))
+	{
+		ok(wait_for($node, qq{SELECT count(*) FROM pg_stat_activity
+		                       WHERE application_name = 'fdn_custom_listener' AND datname = '$db'
+		                         AND query LIKE 'LISTEN%'}, '1'),
+			"with dbname=postgres in it, ${db}'s dispatcher listens in $db");
+	}
+	$node->safe_psql('app_a', q{SELECT foundation.broadcast('events', '{"n": "a2"}')});
+	ok(wait_for($node, q{SELECT string_agg(message->>'n', ',' ORDER BY message->>'n') FROM public.seen}, 'a1,a2',
+			db => 'app_a'),
+		'and app_a\'s handler gets app_a\'s next message');
+	$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET foundation.dispatcher_conninfo;
+SELECT pg_reload_conf()});
+	ok(wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fdn_custom_listener'}, '0'),
+		'reset: the dispatchers connect as before');
+}
+
 ###########################################################################
 note '5. the per-database limit';
 ###########################################################################
@@ -281,31 +308,39 @@ SELECT count(*) FROM pg_stat_activity
 }
 
 ###########################################################################
-note '9. with a control database, cluster singletons run from foundation.database only';
+note '9. with a control database, start_singleton in any database goes to it';
 ###########################################################################
 {
-	# Nothing answers there; only what each database does with it counts.
+	# Nothing answers there: that the call goes there is what counts (the
+	# cluster tests run it against a real one, 014 section 7).
 	$node->safe_psql('postgres', q{
-ALTER SYSTEM SET foundation.control_conninfo = 'host=/nonexistent port=1 dbname=none';
+ALTER SYSTEM SET foundation.control_conninfo = 'host=/nonexistent port=1 dbname=none connect_timeout=1';
+ALTER SYSTEM SET foundation.cluster_secret = 's3cret';
 SELECT pg_reload_conf()});
 	ok(wait_for($node, q{SELECT current_setting('foundation.control_conninfo') <> ''}, 't', db => 'app_a2'),
 		'foundation.control_conninfo is set');
-	my %r = sql_error($node,
-		q{SELECT foundation.start_singleton('public.ticker', '{}', 'cl', scope => 'cluster')},
-		db => 'app_a2');
-	is($r{sqlstate}, '55000', 'scope cluster in app_a2: 55000') or diag($r{stderr});
-	like($r{message} // '', qr/cluster singletons run only from database "postgres"/,
-		'the message names foundation.database');
-	like($r{hint} // '', qr/scope => 'local'/, 'the hint names the local scope');
+	for my $scope ("scope => 'cluster'", 'no scope')
+	{
+		my $arg = $scope eq 'no scope' ? '' : ", $scope";
+		my %r = sql_error($node,
+			qq{SET ROLE alice; SELECT foundation.start_singleton('public.ticker', '{}', 'cl'$arg)},
+			db => 'app_a2');
+		is($r{sqlstate}, '08006', "$scope in app_a2: it asks the control database (08006 here)")
+		  or diag($r{stderr});
+		like($r{message} // '', qr/could not place the singleton: the control database did not answer/,
+			'which the message says');
+	}
 	my $local = $node->safe_psql('app_a2',
-		q{SET ROLE alice; SELECT foundation.start_singleton('public.ticker', '{}', 'local_one')});
-	is(who($local), 'app_a2:alice', 'without a scope, a singleton in app_a2 is this server\'s');
-	$node->safe_psql('app_a2', q{SELECT foundation.stop_singleton('local_one')});
+		q{SET ROLE alice; SELECT foundation.start_singleton('public.ticker', '{}', 'local_one', scope => 'local')});
+	is(who($local), 'app_a2:alice', "with scope => 'local', a singleton in app_a2 is this server's");
 	$node->safe_psql('postgres', q{
 ALTER SYSTEM RESET foundation.control_conninfo;
+ALTER SYSTEM RESET foundation.cluster_secret;
 SELECT pg_reload_conf()});
-	ok(wait_for($node, q{SELECT current_setting('foundation.control_conninfo') = ''}),
+	ok(wait_for($node, q{SELECT current_setting('foundation.control_conninfo') = ''}, 't', db => 'app_a2'),
 		'foundation.control_conninfo is reset');
+	is($node->safe_psql('app_a2', q{SELECT foundation.stop_singleton('local_one')}), 't',
+		'the local one stops');
 }
 
 ###########################################################################
