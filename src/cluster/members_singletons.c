@@ -109,11 +109,12 @@ control_object(const char *text, const char *what)
  * With keep, over *keep's connection (opened if NULL), left open for the
  * next statement: the caller closes it.  A kept connection the server has
  * closed meanwhile fails at once; the statement is then sent once more,
- * over a new connection.
+ * over a new connection.  With keep and stmt_name, the connection carries
+ * that one statement, prepared once.
  */
 static char *
 control_call(const char *sql, int nparams, const char *const *params,
-			 const char *what, PGconn **keep)
+			 const char *what, PGconn **keep, const char *stmt_name)
 {
 	FdnRemoteCall call = {0};
 	int			attempt;
@@ -123,6 +124,7 @@ control_call(const char *sql, int nparams, const char *const *params,
 	call.nparams = nparams;
 	call.params = params;
 	call.keep = keep != NULL;
+	call.stmt_name = keep != NULL ? stmt_name : NULL;
 	for (attempt = 0; attempt < 2; attempt++)
 	{
 		bool		reused = keep != NULL && *keep != NULL;
@@ -181,7 +183,7 @@ wake_member(const char *node, const char *conninfo)
 		const char *params[1] = {node};
 
 		conninfo = control_call("SELECT conninfo FROM foundation.members WHERE node OPERATOR(pg_catalog.=) $1",
-									1, params, "find the member", NULL);
+									1, params, "find the member", NULL, NULL);
 	}
 	if (conninfo == NULL)
 	{
@@ -261,7 +263,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 							 name, params[5])));
 	placed = control_object(control_call("SELECT foundation.cluster_place($1, $2, $3::pg_catalog.jsonb, $4,"
 										 " $5, $6, $7, $8, $9)::pg_catalog.text",
-										 9, params, "place the singleton", NULL),
+										 9, params, "place the singleton", NULL, NULL),
 								"place the singleton");
 	node = fdn_jsonb_field_text(placed, "node");
 	epoch = fdn_jsonb_field_text(placed, "epoch");
@@ -293,7 +295,7 @@ fdn_cluster_start(const char *module, Jsonb *args, const char *name,
 			const char *p[2] = {name, epoch};
 			char	   *r = control_call("SELECT pid::pg_catalog.text FROM foundation.cluster_singletons"
 											 " WHERE name OPERATOR(pg_catalog.=) $1 AND epoch OPERATOR(pg_catalog.=) $2::pg_catalog.int8",
-											 2, p, "look up the singleton", conn);
+											 2, p, "look up the singleton", conn, "fdn_start_wait");
 
 			if (r != NULL)
 			{
@@ -330,7 +332,7 @@ fdn_cluster_live_members(void)
 									 "                         ORDER BY node), '[]')::pg_catalog.text"
 									 " FROM foundation.members WHERE state OPERATOR(pg_catalog.=) 'up'"
 									 " AND lease_expires OPERATOR(pg_catalog.>) pg_catalog.now()",
-									 0, NULL, "list the live members", NULL);
+									 0, NULL, "list the live members", NULL, NULL);
 
 	/* checked, and each conninfo kept to what the control database may say */
 	return fdn_members_json(fdn_remote_jsonb(r, FDN_JSON_ARRAY, NULL));
@@ -374,7 +376,7 @@ whereis_ask(const char *name)
 	r = control_call("SELECT pg_catalog.json_build_object('node', node, 'pid', pid, 'token', epoch)::pg_catalog.text"
 					 " FROM foundation.cluster_singletons WHERE name OPERATOR(pg_catalog.=) $1"
 					 " AND database IS NOT DISTINCT FROM $2",
-					 2, params, "look up the singleton", &whereis_conn);
+					 2, params, "look up the singleton", &whereis_conn, "fdn_whereis");
 	if (whereis_conninfo == NULL || strcmp(whereis_conninfo, fdn_control_conninfo) != 0)
 	{
 		if (whereis_conninfo != NULL)
@@ -466,7 +468,7 @@ fdn_cluster_stop(const char *name)
 	params[1] = superuser() ? NULL : GetUserNameFromId(GetUserId(), false);
 	params[2] = fdn_cluster_database();
 	r = control_call("SELECT foundation.cluster_unplace($1, $2, $3)::pg_catalog.text", 3, params,
-					 "stop the singleton", NULL);
+					 "stop the singleton", NULL, NULL);
 	if (r == NULL)
 		return false;
 	j = control_object(r, "stop the singleton");

@@ -39,6 +39,7 @@ typedef enum
 {
 	RC_CONNECTING,
 	RC_PINNING,					/* our search_path, before anything else */
+	RC_PREPARING,				/* the call's named statement, once */
 	RC_QUERYING,
 	RC_DONE
 } RcState;
@@ -149,11 +150,26 @@ rc_pin_and_send(FdnRemoteCall *call, RcWork *w)
 	w->state = RC_QUERYING;
 }
 
+/* A new connection of a call with a named statement: prepare it. */
+static void
+rc_prepare(FdnRemoteCall *call, RcWork *w)
+{
+	if (!PQsendPrepare(w->conn, call->stmt_name, call->sql, call->nparams, NULL))
+	{
+		rc_fail(call, w, PQerrorMessage(w->conn));
+		return;
+	}
+	w->state = RC_PREPARING;
+}
+
 static void
 rc_send(FdnRemoteCall *call, RcWork *w)
 {
-	if (!PQsendQueryParams(w->conn, call->sql, call->nparams, NULL,
-						   call->params, NULL, NULL, 0))
+	if (!(call->stmt_name != NULL ?
+		  PQsendQueryPrepared(w->conn, call->stmt_name, call->nparams,
+							  call->params, NULL, NULL, 0) :
+		  PQsendQueryParams(w->conn, call->sql, call->nparams, NULL,
+							call->params, NULL, NULL, 0)))
 	{
 		rc_fail(call, w, PQerrorMessage(w->conn));
 		return;
@@ -169,7 +185,8 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 	if (w->state == RC_CONNECTING)
 	{
 		w->poll = PQconnectPoll(w->conn);
-		if (w->poll == PGRES_POLLING_OK && call->nparams == 0)
+		if (w->poll == PGRES_POLLING_OK && call->nparams == 0 &&
+			call->stmt_name == NULL)
 			rc_pin_and_send(call, w);
 		else if (w->poll == PGRES_POLLING_OK)
 			rc_pin(call, w);
@@ -186,8 +203,10 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 		}
 		return;
 	}
-	if (w->state == RC_PINNING)
+	if (w->state == RC_PINNING || w->state == RC_PREPARING)
 	{
+		bool		pinning = w->state == RC_PINNING;
+
 		if (!PQconsumeInput(w->conn))
 		{
 			rc_fail(call, w, PQerrorMessage(w->conn));
@@ -201,18 +220,22 @@ rc_step(FdnRemoteCall *call, RcWork *w, int retries)
 
 			while ((res = PQgetResult(w->conn)) != NULL)
 			{
-				if (PQresultStatus(res) != PGRES_TUPLES_OK && ok)
+				if (PQresultStatus(res) !=
+					(pinning ? PGRES_TUPLES_OK : PGRES_COMMAND_OK) && ok)
 				{
 					ok = false;
-					why = psprintf("could not set search_path: %s",
+					why = psprintf(pinning ? "could not set search_path: %s" :
+								   "could not prepare the statement: %s",
 								   PQresultErrorMessage(res));
 				}
 				PQclear(res);
 			}
-			if (ok)
-				rc_send(call, w);
-			else
+			if (!ok)
 				rc_fail(call, w, why);
+			else if (pinning && call->stmt_name != NULL)
+				rc_prepare(call, w);
+			else
+				rc_send(call, w);
 		}
 		return;
 	}

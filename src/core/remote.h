@@ -28,6 +28,13 @@ typedef struct FdnRemoteCall
 	/* in and out: a connection to reuse, kept open after success if keep */
 	struct pg_conn *conn;
 	bool		keep;
+
+	/*
+	 * in, with keep: prepare sql under this name on each new connection,
+	 * and run it prepared (a kept connection then carries this statement
+	 * only: parsed and planned once, not at every call)
+	 */
+	const char *stmt_name;
 	/* out */
 	bool		ok;
 	char	   *result;			/* text of the first column, or NULL */

@@ -461,21 +461,27 @@ is($e{sqlstate}, '55000', 'a database no member has: 55000');
 like($e{message} // '', qr/no live cluster member has database "nosuchdb" with foundation/, 'which the message says');
 like($e{detail} // '', qr/"m1", "m2", "m3"/, 'the detail names the members without it');
 
-# A placement's signature covers its database: moved to another, refused.
+# A placement's signature covers its database: moved to another in the
+# control database (at a new token, so that its member looks again), its
+# member stops it and refuses to start it there.
+$m{m1}->safe_psql('appdb', q{SET ROLE worker;
+	SELECT foundation.start_singleton('public.ticker', '{}', 'sig_cs')});
+my $snode = $ctl->safe_psql('postgres', "SELECT node FROM foundation.cluster_singletons WHERE name = 'sig_cs'");
 $ctl->safe_psql('postgres', q{
-	INSERT INTO foundation.cluster_singletons (name, module, args, restart, owner_role, distribution,
-	                                           node, member_epoch, signature, database)
-	SELECT 'moved', module, args, restart, owner_role, distribution, node, member_epoch, signature, 'postgres'
-	  FROM foundation.cluster_singletons WHERE name = 'app_cs'});
+	UPDATE foundation.cluster_singletons
+	   SET database = 'postgres', epoch = nextval('foundation.fencing_tokens'), pid = NULL
+	 WHERE name = 'sig_cs'});
 my $refused = 0;
 for (1 .. 600)
 {
 	$refused = 1, last
-	  if slurp_file($m{$anode}->logfile) =~ /cluster singleton "moved".*signature does not match/;
+	  if slurp_file($m{$snode}->logfile) =~ /cluster singleton "sig_cs".*signature does not match/;
 	usleep(100_000);
 }
 ok($refused, 'a placement whose database was changed in the control database is refused');
-$ctl->safe_psql('postgres', "DELETE FROM foundation.cluster_singletons WHERE name = 'moved'");
+ok(wait_for($m{$snode}, "SELECT count(*) FROM foundation.registry WHERE name = 'sig_cs'", '0'),
+	'and it no longer runs on that member');
+$ctl->safe_psql('postgres', "DELETE FROM foundation.cluster_singletons WHERE name = 'sig_cs'");
 
 # The extension dropped in appdb where it runs: it moves to the other.
 my $bnode = $anode eq 'm1' ? 'm3' : 'm1';

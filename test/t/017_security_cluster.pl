@@ -472,7 +472,8 @@ for my $bad ('[]', '"x"', '{"epoch": "x"}', '{"epoch": null}', '{"epoch": 0}',
 	$ctl->safe_psql('postgres', qq{
 		TRUNCATE public.beats;
 		CREATE OR REPLACE FUNCTION foundation.member_heartbeat(p_node text, p_epoch bigint, p_lease_ms integer,
-		    p_load double precision, p_running jsonb, p_leaving boolean DEFAULT false, p_conninfo text DEFAULT NULL)
+		    p_load double precision, p_running jsonb, p_leaving boolean DEFAULT false, p_conninfo text DEFAULT NULL,
+		    p_databases text[] DEFAULT NULL)
 		  RETURNS jsonb LANGUAGE sql AS \$\$ INSERT INTO public.beats VALUES (1) RETURNING '$bad'::jsonb \$\$;});
 	ok(wait_for($ctl, 'SELECT count(*) >= 6 FROM public.beats'),
 		"members go on renewing after member_heartbeat answered $bad");
