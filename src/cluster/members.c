@@ -415,8 +415,12 @@ databases_literal(void)
 	return buf.data;
 }
 
-/* One call of member_heartbeat; its result, or NULL with *error set. */
-static Jsonb *
+/*
+ * One call of member_heartbeat: its answer as text, or NULL with *error
+ * set.  A leaving member (at exit, outside any transaction) only needs to
+ * know that it was heard; a renewal reads the answer (heartbeat_answer).
+ */
+static char *
 heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 {
 	FdnRemoteCall call = {0};
@@ -443,15 +447,23 @@ heartbeat(bool leaving, const char *running, int timeout_ms, char **error)
 		*error = call.error ? call.error : "no result";
 		return NULL;
 	}
-	/* The control database stores; what it answers is checked. */
-	{
-		char	   *why = NULL;
-		Jsonb	   *res = fdn_remote_jsonb(call.result, FDN_JSON_OBJECT, &why);
+	return call.result;
+}
 
-		if (res == NULL)
-			*error = psprintf("unusable answer from member_heartbeat: %s", why);
-		return res;
-	}
+/*
+ * The control database stores; what it answers is checked: the answer as
+ * a jsonb object, or NULL with *error set.  (In a transaction: parsing
+ * what may not be JSON takes a subtransaction.)
+ */
+static Jsonb *
+heartbeat_answer(const char *text, char **error)
+{
+	char	   *why = NULL;
+	Jsonb	   *res = fdn_remote_jsonb(text, FDN_JSON_OBJECT, &why);
+
+	if (res == NULL)
+		*error = psprintf("unusable answer from member_heartbeat: %s", why);
+	return res;
 }
 
 /*
@@ -497,6 +509,7 @@ fdn_membership_pass(void)
 	TimestampTz next_due;
 	TimestampTz sent;
 	uint64		sent_ns;
+	char	   *answer;
 	Jsonb	   *res;
 	char	   *error = NULL;
 	int			timeout_ms;
@@ -535,7 +548,8 @@ fdn_membership_pass(void)
 
 	sent = GetCurrentTimestamp();
 	sent_ns = fdn_monotonic_ns();
-	res = heartbeat(false, local_running_json(), timeout_ms, &error);
+	answer = heartbeat(false, local_running_json(), timeout_ms, &error);
+	res = answer ? heartbeat_answer(answer, &error) : NULL;
 	last_beat = GetCurrentTimestamp();
 	next_due = TimestampTzPlusMilliseconds(last_beat, fdn_lease_renew_interval_ms);
 

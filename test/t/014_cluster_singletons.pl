@@ -327,6 +327,10 @@ $m{$leaving}->stop('fast');
 $down{$leaving} = 1;
 is($ctl->safe_psql('postgres', "SELECT state FROM foundation.members WHERE node = '$leaving'"),
 	'leaving', "$leaving said it was leaving");
+like(slurp_file($m{$leaving}->logfile), qr/member "$leaving" left the cluster, its singletons handed over/,
+	"$leaving logged that it left");
+unlike(slurp_file($m{$leaving}->logfile), qr/FATAL:  BeginInternalSubTransaction/,
+	'without an error at exit (reading the answer outside a transaction)');
 ok( poll_until(sub { my ($n, $p) = placed(); defined $n && $n ne $leaving && $p ne '' }, 10),
 	'the singleton runs on another member');
 ($node, $ppid) = placed();
