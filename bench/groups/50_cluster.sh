@@ -195,7 +195,11 @@ declare -A L14_LABEL=(
 )
 declare -A S14_SQL
 for s in "${SIDES14[@]}"; do
-	render "where_${s/here/whereis}.sql" "$WORK/c14_$s.sql"
+	# (here runs where_whereis.sql; a substitution of "here" would also
+	# rewrite "whereis" itself)
+	f=$s
+	[[ $s == here ]] && f=whereis
+	render "where_$f.sql" "$WORK/c14_$s.sql"
 	S14_SQL[$s]=$(<"$WORK/c14_$s.sql")
 done
 PGB14=(-c 1 -h "${M_SOCK[$W_NODE]}" -p "${M_PORT[$W_NODE]}")
