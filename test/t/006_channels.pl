@@ -629,18 +629,22 @@ INSERT INTO public.text_msgs VALUES
  (12, '{"quote\"key": 1, "back\\key": "\b\f\r"}'),
  (13, '{"x": {"foundation_ref": 1}, "foundation_re": 2, "foundation_sequ": 3}'),
  (14, '{"a": 1, "foundation_seq": 2}'), (15, '{"foundation_compressed": 0, "z": 1}');
+-- every ASCII character but NUL, as a key and as a value, and numbers
+INSERT INTO public.text_msgs
+SELECT 15 + i, jsonb_build_object(chr(i), 'a' || chr(i) || 'b', 'num', i * 1.5 - 100, 'exp', 10.0 ^ (i - 64))
+  FROM generate_series(1, 127) i;
 SQL
 	my ($rc, $out, $err) = $node->psql('postgres', q{
 LISTEN "foundation:events";
 SELECT foundation.broadcast('events', m) FROM public.text_msgs ORDER BY id;
 });
-	is($rc, 0, 'fifteen messages broadcast') or diag($err);
+	is($rc, 0, '142 messages broadcast') or diag($err);
 	my @payloads = $out =~
 	  /^Asynchronous notification "foundation:events" with payload "(.*)" received from server process with PID \d+\.$/mg;
 	my @texts = split /\n/,
 	  $node->safe_psql('postgres', 'SELECT m::text FROM public.text_msgs ORDER BY id');
-	is(scalar(@payloads), 15, 'fifteen notifications') or diag($out);
-	for my $i (0 .. 12)
+	is(scalar(@payloads), 142, '142 notifications') or diag($out);
+	for my $i (0 .. 12, 15 .. 141)
 	{
 		is($payloads[$i] // '', $texts[$i], 'payload ' . ($i + 1) . " is the message's text: $texts[$i]");
 	}
