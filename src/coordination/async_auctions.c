@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/xact.h"
@@ -130,7 +131,8 @@ lock_auction(int64 id, LOCKMODE mode)
  * of ten a double holds exactly), one IEEE division of the two exact
  * values is correctly rounded, as strtod is, so it is the same double
  * (Clinger's fast path).  Anything else (more digits, NaN, infinity) goes
- * the long way.
+ * the long way, and so does every bid where doubles are computed in a wider
+ * precision first (FLT_EVAL_METHOD other than 0: rounding twice).
  */
 static double
 bid_as_float8(Numeric num)
@@ -167,7 +169,7 @@ bid_as_float8(Numeric num)
 		if (point)
 			scale++;
 	}
-	if (*p != '\0' || p == text + negative || scale > 22)
+	if (*p != '\0' || p == text + negative || scale > 22 || FLT_EVAL_METHOD != 0)
 	{
 		pfree(text);
 		return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
