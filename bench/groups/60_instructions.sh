@@ -114,24 +114,40 @@ cg_run() {
 	[[ $(echo "$files" | wc -l) == "${#SEGMENTS[@]}" ]] ||
 		die "callgrind wrote $(echo "$files" | wc -l) segment dumps, expected ${#SEGMENTS[@]} (run $1)"
 	for f in $files; do sed -n 's/^totals: \([0-9]*\).*/\1/p' "$f"; done >"$WORK/cg_totals.$1"
+	# what the backend spent printing result rows to its standard output
+	# (DestDebug: debugStartup, debugtup), for the diagnostic below
+	for f in $files; do
+		callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+			awk '/:(debugStartup|debugtup|debugShutdown) \[/ { gsub(",", "", $1); s += $1 } END { print s + 0 }'
+	done >"$WORK/cg_print.$1"
 }
 
-declare -A CG_PER CG_RATIO
+declare -A CG_PER CG_RATIO CG_PRINT CG_NP CG_NP_RATIO
 for run in $(seq 1 "$CG_RUNS"); do
 	cg_run "$run"
 	mapfile -t totals <"$WORK/cg_totals.$run"
-	declare -A tot=()
+	mapfile -t prints <"$WORK/cg_print.$run"
+	declare -A tot=() prt=()
 	for s in "${!SEGMENTS[@]}"; do
 		tot[${SEGMENTS[$s]}]=${totals[$s]}
+		prt[${SEGMENTS[$s]}]=${prints[$s]}
 	done
 	for i in "${!CG_PAIRS[@]}"; do
 		for side in r f; do
 			CG_PER[$run $i $side]=$(awk -v a="${tot[$i $side 1]}" -v b="${tot[$i $side 2]}" -v n="$CG_CALLS" \
 				'BEGIN { printf "%.0f", (b - a) / n }')
+			CG_PRINT[$run $i $side]=$(awk -v a="${prt[$i $side 1]}" -v b="${prt[$i $side 2]}" -v n="$CG_CALLS" \
+				'BEGIN { printf "%.0f", (b - a) / n }')
 		done
 		CG_RATIO[$run $i]=$(calc3 "${CG_PER[$run $i f]} / ${CG_PER[$run $i r]}")
+		for side in r f; do
+			per=${CG_PER[$run $i $side]}
+			prt1=${CG_PRINT[$run $i $side]}
+			CG_NP[$run $i $side]=$((per - prt1))
+		done
+		CG_NP_RATIO[$run $i]=$(calc3 "${CG_NP[$run $i f]} / ${CG_NP[$run $i r]}")
 	done
-	unset tot
+	unset tot prt
 done
 
 printf '%-32s %4s %14s %14s %8s %8s\n' "instructions per call" run raw foundation ratio goal
@@ -144,6 +160,22 @@ for i in "${!CG_PAIRS[@]}"; do
 done
 echo "(goal: the throughput benchmark's tps goal turned into cost per call, 1 / goal; a single-user backend, so no other"
 echo " session, no worker to wake at commit: the instructions of the call itself, its transaction and its commit)"
+
+# Diagnostic: a single-user backend prints every result row to its standard
+# output (a server sends it to its client instead, for much less); a pair
+# whose sides return different rows (submit_bid's one row against the
+# upsert's none) counts that printing on one side only.
+echo
+echo "diagnostic: per call without the single-user backend's printing of result rows (debugStartup, debugtup)"
+printf '%-32s %4s %14s %14s %8s\n' "instructions per call" run "raw (printing)" "fdn (printing)" ratio
+for i in "${!CG_PAIRS[@]}"; do
+	IFS='|' read -r label _ _ _ _ <<<"${CG_PAIRS[$i]}"
+	for run in $(seq 1 "$CG_RUNS"); do
+		printf '%-32s %4s %14s %14s %8s\n' "$label" "$run" \
+			"${CG_NP[$run $i r]} (${CG_PRINT[$run $i r]})" \
+			"${CG_NP[$run $i f]} (${CG_PRINT[$run $i f]})" "${CG_NP_RATIO[$run $i]}"
+	done
+done
 
 # ---------------------------------------------------------------------------
 # summary rows and markdown details
@@ -174,6 +206,17 @@ NOTES+=("16: instructions per call (callgrind, single-user backend, ($CG_CALLS x
 		IFS='|' read -r label _ _ tgoal tnum <<<"${CG_PAIRS[$i]}"
 		for run in $(seq 1 "$CG_RUNS"); do
 			echo "   | $label$([[ $tnum != - ]] && echo " (benchmark $tnum's statements)") | $run | ${CG_PER[$run $i r]} | ${CG_PER[$run $i f]} | ${CG_RATIO[$run $i]} | <= $(calc "1 / $tgoal") |"
+		done
+	done
+	echo
+	echo "   Diagnostic, without the single-user backend's printing of result rows to its standard output (in parentheses):"
+	echo
+	echo "   | pair | run | raw | foundation | foundation / raw |"
+	echo "   |---|---|---|---|---|"
+	for i in "${!CG_PAIRS[@]}"; do
+		IFS='|' read -r label _ _ _ _ <<<"${CG_PAIRS[$i]}"
+		for run in $(seq 1 "$CG_RUNS"); do
+			echo "   | $label | $run | ${CG_NP[$run $i r]} (${CG_PRINT[$run $i r]}) | ${CG_NP[$run $i f]} (${CG_PRINT[$run $i f]}) | ${CG_NP_RATIO[$run $i]} |"
 		done
 	done
 	echo

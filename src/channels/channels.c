@@ -173,8 +173,7 @@ static FdnRoute
 decide_route(Jsonb *message, const char *priority, int *channel, char **text,
 		  int64 *size)
 {
-	*text = JsonbToCString(NULL, &message->root, VARSIZE(message));
-	*size = strlen(*text);
+	*text = fdn_message_text(message, size, NULL);
 	if (priority_is_high(priority))
 	{
 		*channel = 0;

@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 
 #include "core/foundation.h"
@@ -201,6 +202,165 @@ store_message(const char *channel, Jsonb *message, int64 bytes)
 	return id;
 }
 
+/* Two bytes (a separator) at the end of out. */
+static inline void
+put2(StringInfo out, char a, char b)
+{
+	if (out->len + 2 >= out->maxlen)
+		enlargeStringInfo(out, 2);
+	out->data[out->len++] = a;
+	out->data[out->len++] = b;
+	out->data[out->len] = '\0';
+}
+
+/*
+ * A string value or key as JsonbToCString writes it.  Most strings need
+ * no escape: they are copied in one piece; any other goes through
+ * PostgreSQL's own escape_json, so the text is the same either way.
+ */
+static void
+put_string(StringInfo out, const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c < ' ' || c == '"' || c == '\\')
+		{
+			escape_json(out, pnstrdup(s, len));
+			return;
+		}
+	}
+	if (out->len + len + 2 >= out->maxlen)
+		enlargeStringInfo(out, len + 2);
+	out->data[out->len++] = '"';
+	memcpy(out->data + out->len, s, len);
+	out->len += len;
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
+}
+
+static void
+put_scalar(StringInfo out, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvString:
+			put_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out,
+								   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvBool:
+			if (v->val.boolean)
+				appendBinaryStringInfo(out, "true", 4);
+			else
+				appendBinaryStringInfo(out, "false", 5);
+			break;
+		default:
+			elog(ERROR, "unknown jsonb scalar type %d", (int) v->type);
+	}
+}
+
+/* Is this key of the top-level object one that marks an envelope? */
+static bool
+is_envelope_key(JsonbValue *key)
+{
+	int			len = key->val.string.len;
+	const char *k = key->val.string.val;
+
+	return (len == sizeof(KEY_COMPRESSED) - 1 && memcmp(k, KEY_COMPRESSED, len) == 0) ||
+		(len == sizeof(KEY_REF) - 1 && memcmp(k, KEY_REF, len) == 0) ||
+		(len == sizeof(KEY_SEQ) - 1 && memcmp(k, KEY_SEQ, len) == 0);
+}
+
+/*
+ * The message's text, exactly as JsonbToCString (jsonb's output function)
+ * writes it: what listeners have always received.  JsonbToCString copies
+ * every string before escaping it a character at a time, which was most of
+ * a plain broadcast's own cost (benchmark 16); this walks the same tokens
+ * and copies plain strings whole.  *len is the text's length; *envelope
+ * (if not NULL) says whether the message is an object with a key of an
+ * envelope at its top level (looks_like_envelope), seen on the way.
+ */
+char *
+fdn_message_text(Jsonb *message, int64 *len, bool *envelope)
+{
+	StringInfoData out;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		first = true;
+	bool		raw_scalar = false;
+	int			level = 0;
+	bool		env = false;
+
+	initStringInfo(&out);
+	enlargeStringInfo(&out, VARSIZE(message));
+	it = JsonbIteratorInit(&message->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+				if (!first)
+					put2(&out, ',', ' ');
+				if (tok == WJB_BEGIN_OBJECT)
+					appendStringInfoCharMacro(&out, '{');
+				else if (v.val.array.rawScalar)
+					raw_scalar = true;	/* a scalar alone: no brackets */
+				else
+					appendStringInfoCharMacro(&out, '[');
+				first = true;
+				level++;
+				break;
+			case WJB_KEY:
+				if (!first)
+					put2(&out, ',', ' ');
+				if (level == 1 && !env)
+					env = is_envelope_key(&v);
+				put_scalar(&out, &v);
+				put2(&out, ':', ' ');
+				/* a container value follows without a comma */
+				first = true;
+				break;
+			case WJB_VALUE:
+				put_scalar(&out, &v);
+				first = false;
+				break;
+			case WJB_ELEM:
+				if (!first)
+					put2(&out, ',', ' ');
+				put_scalar(&out, &v);
+				first = false;
+				break;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				if (tok == WJB_END_OBJECT)
+					appendStringInfoCharMacro(&out, '}');
+				else if (!raw_scalar)
+					appendStringInfoCharMacro(&out, ']');
+				first = false;
+				level--;
+				break;
+			default:
+				elog(ERROR, "unknown jsonb iterator token %d", (int) tok);
+		}
+	}
+	*len = out.len;
+	if (envelope != NULL)
+		*envelope = env;
+	return out.data;
+}
+
 FdnEncoded
 fdn_encode_message(const char *channel, Jsonb *message, char *text,
 				   bool compression, int64 seq)
@@ -208,16 +368,21 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 	FdnEncoded	enc;
 	int64		len;
 	int64		max = seq > 0 ? FDN_MAX_PAYLOAD - FDN_SEQ_OVERHEAD : FDN_MAX_PAYLOAD;
+	bool		envelope;
 
 	if (text == NULL)
-		text = JsonbToCString(NULL, &message->root, VARSIZE(message));
-	len = strlen(text);
+		text = fdn_message_text(message, &len, &envelope);
+	else
+	{
+		len = strlen(text);
+		envelope = looks_like_envelope(message);
+	}
 
 	enc.bytes = len;
 	enc.form = FDN_WIRE_PLAIN;
 	enc.payload = text;
 
-	if (compression || len > max || looks_like_envelope(message))
+	if (compression || len > max || envelope)
 	{
 		int64		ziplen;
 		char	   *b64 = compress_message(text, len, max, &ziplen);
@@ -236,8 +401,7 @@ fdn_encode_message(const char *channel, Jsonb *message, char *text,
 					(errmsg_internal("  Message compressed: " INT64_FORMAT " -> more than " INT64_FORMAT " bytes: too large for a payload",
 									 len, (int64) MAX_ZLIB(max))));
 	}
-	if (enc.form != FDN_WIRE_COMPRESSED &&
-		(len > max || looks_like_envelope(message) || compression))
+	if (enc.form != FDN_WIRE_COMPRESSED && (len > max || envelope || compression))
 	{
 		int64		id = store_message(channel, message, len);
 

@@ -41,6 +41,13 @@ typedef struct FdnEncoded
 extern FdnEncoded fdn_encode_message(const char *channel, Jsonb *message,
 									 char *text, bool compression, int64 seq);
 
+/*
+ * The message's text as jsonb's output function writes it; *len its length,
+ * *envelope (unless NULL) whether a plain payload of it would read as an
+ * envelope.
+ */
+extern char *fdn_message_text(Jsonb *message, int64 *len, bool *envelope);
+
 /* Any payload a listener received, back to the original message. */
 extern Jsonb *fdn_decode_payload(const char *payload);
 

@@ -611,5 +611,53 @@ COMMIT;
 		'plainuser', 'the non-superuser can fetch_message it');
 }
 
+###########################################################################
+# A plain message travels as exactly its jsonb text (message::text), in
+# every shape: escapes, control characters, non-ASCII, numbers, nesting,
+# empty containers, scalars; and one with a key of an envelope at its top
+# level (only there) travels compressed.
+{
+	# (a heredoc in single quotes: Perl leaves its backslashes alone)
+	$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE public.text_msgs (id int PRIMARY KEY, m jsonb NOT NULL);
+INSERT INTO public.text_msgs VALUES
+ (1, '{"a": "x\"y\\z", "tab": "a\tb", "nl": "1\n2", "ctl": "\u0001\u001f", "del": "\u007f"}'),
+ (2, '{"uni": "é€😀", "": "", "k": {"n": [1, 2.50, -3e5, 1.000000000000000000001, 0]}}'),
+ (3, '[true, false, null, {}, [], [[1], {"a": []}], "s"]'),
+ (4, '"just a string"'), (5, '42'), (6, 'null'), (7, 'true'), (8, '[]'), (9, '{}'),
+ (10, '"\\"'), (11, '{"a": {"b": {"c": [{"d": "e"}, 1e-7]}}, "z": [null]}'),
+ (12, '{"quote\"key": 1, "back\\key": "\b\f\r"}'),
+ (13, '{"x": {"foundation_ref": 1}, "foundation_re": 2, "foundation_sequ": 3}'),
+ (14, '{"a": 1, "foundation_seq": 2}'), (15, '{"foundation_compressed": 0, "z": 1}');
+-- every ASCII character but NUL, as a key and as a value, and numbers
+INSERT INTO public.text_msgs
+SELECT 15 + i, jsonb_build_object(chr(i), 'a' || chr(i) || 'b', 'num', i * 1.5 - 100, 'exp', 10.0 ^ (i - 64))
+  FROM generate_series(1, 127) i;
+SQL
+	my ($rc, $out, $err) = $node->psql('postgres', q{
+LISTEN "foundation:events";
+SELECT foundation.broadcast('events', m) FROM public.text_msgs ORDER BY id;
+});
+	is($rc, 0, '142 messages broadcast') or diag($err);
+	my @payloads = $out =~
+	  /^Asynchronous notification "foundation:events" with payload "(.*)" received from server process with PID \d+\.$/mg;
+	my @texts = split /\n/,
+	  $node->safe_psql('postgres', 'SELECT m::text FROM public.text_msgs ORDER BY id');
+	is(scalar(@payloads), 142, '142 notifications') or diag($out);
+	for my $i (0 .. 12, 15 .. 141)
+	{
+		is($payloads[$i] // '', $texts[$i], 'payload ' . ($i + 1) . " is the message's text: $texts[$i]");
+	}
+	# A top-level key of an envelope (only there) sends it compressed.
+	for my $i (13, 14)
+	{
+		my $p = $payloads[$i] // '';
+		like($p, qr/^\{"foundation_compressed": "[A-Za-z0-9+\/=]+"\}$/,
+			"$texts[$i] looks like an envelope: it travels compressed");
+		is($node->safe_psql('postgres', "SELECT foundation.decode_message(\$p\$$p\$p\$)::text"),
+			$texts[$i], '... and decodes back to itself');
+	}
+}
+
 $node->stop;
 done_testing();

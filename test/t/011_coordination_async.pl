@@ -856,5 +856,26 @@ SELECT foundation.open_proposal(ARRAY['a1', 'b1'], '{"plan": "rr2"}', 'majority'
 		$before, 'no proposal was opened by the bad calls');
 }
 
+# A bid is stored as the double precision its numeric casts to, digit for
+# digit: short ones (a quick conversion) and long ones (the long way) alike.
+{
+	my $id = as('alice', q{
+SELECT foundation.open_auction('{}', ARRAY['a1', 'a2'], '1 hour')});
+	my @bids = ('0.1', '0.3', '10', '0', '123.456789012345', '0.30000000000000004441',
+		'9007199254740992', '9007199254740993', '12345678901234567890',
+		'0.0000000000000000000001', '0.00000000000000000000001234',
+		'1.7976931348623157e308', '2.5e-5', '999999999999999.999');
+	for my $v (@bids)
+	{
+		my $want = $node->safe_psql('postgres', "SELECT (${v}::numeric::float8)::text");
+		as('alice', "SELECT foundation.submit_bid($id, 'a1', $v)");
+		is( $node->safe_psql('postgres', qq{
+SELECT bid::text || ' ' || (bid = ${v}::numeric::float8)::text
+  FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'}),
+			"$want true", "a bid of $v is stored as ${v}::numeric::float8 ($want)");
+	}
+	as('alice', "SELECT foundation.close_auction($id)");
+}
+
 $node->stop;
 done_testing();
