@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "access/xact.h"
@@ -122,63 +121,6 @@ lock_auction(int64 id, LOCKMODE mode)
 }
 
 
-/*
- * A bid's numeric as the float8 it is stored as, the value numeric_float8
- * gives.  That goes through numeric_out and strtod, a sizeable part of a
- * bid's own cost (benchmark 16).  Most bids have few digits: when the
- * digits, read as an integer, fit a double's 53-bit significand exactly and
- * there are at most 22 of them after the point (10^22 is the largest power
- * of ten a double holds exactly), one IEEE division of the two exact
- * values is correctly rounded, as strtod is, so it is the same double
- * (Clinger's fast path).  Anything else (more digits, NaN, infinity) goes
- * the long way, and so does every bid where doubles are computed in a wider
- * precision first (FLT_EVAL_METHOD other than 0: rounding twice).
- */
-static double
-bid_as_float8(Numeric num)
-{
-	static const double pow10[] = {
-		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-	};
-	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
-														   NumericGetDatum(num)));
-	const char *p = text;
-	bool		negative = false;
-	bool		point = false;
-	uint64		digits = 0;
-	int			scale = 0;
-
-	if (*p == '-')
-	{
-		negative = true;
-		p++;
-	}
-	for (; *p != '\0'; p++)
-	{
-		if (*p == '.' && !point)
-		{
-			point = true;
-			continue;
-		}
-		if (*p < '0' || *p > '9')
-			break;
-		digits = digits * 10 + (*p - '0');
-		if (digits > (UINT64CONST(1) << 53))
-			break;
-		if (point)
-			scale++;
-	}
-	if (*p != '\0' || p == text + negative || scale > 22 || FLT_EVAL_METHOD != 0)
-	{
-		pfree(text);
-		return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-												  NumericGetDatum(num)));
-	}
-	pfree(text);
-	return (negative ? -1.0 : 1.0) * ((double) digits / pow10[scale]);
-}
-
 Datum
 fdn_submit_bid(PG_FUNCTION_ARGS)
 {
@@ -209,7 +151,7 @@ fdn_submit_bid(PG_FUNCTION_ARGS)
 	agent = text_to_cstring(agent_text);
 	bidnum = PG_GETARG_NUMERIC(2);
 	details = PG_ARGISNULL(3) ? fdn_jsonb_from_text("{}") : PG_GETARG_JSONB_P(3);
-	bid = bid_as_float8(bidnum);
+	bid = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(bidnum)));
 	if (numeric_is_nan(bidnum) || isinf(bid) || bid < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
