@@ -113,10 +113,28 @@ fdn_wake_launcher(void)
 		set_latch_of(fdn_shared->launcher_procno);
 }
 
+/*
+ * Counted, so that the supervisor tells a wake-up with news for it from
+ * the postmaster's notices of its children's starts and exits, which set
+ * its latch too (see supervisor.c).
+ */
 void
 fdn_wake_supervisor_of(Oid dboid)
 {
-	set_latch_of(entry_copy(dboid).supervisor_procno);
+	FdnDatabase *db;
+	int			procno = -1;
+
+	if (fdn_shared == NULL)
+		return;
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+	{
+		db->wakes++;
+		procno = db->supervisor_procno;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	set_latch_of(procno);
 }
 
 void
@@ -304,6 +322,12 @@ uint32
 fdn_db_work_gen(void)
 {
 	return entry_copy(MyDatabaseId).work_gen;
+}
+
+uint32
+fdn_db_wakes(void)
+{
+	return entry_copy(MyDatabaseId).wakes;
 }
 
 /*

@@ -102,6 +102,9 @@ extern bool fdn_db_take_supervisor(void);
 extern void fdn_db_leave_supervisor(void);
 extern uint32 fdn_db_work_gen(void);
 
+/* How often this database's supervisor was woken with fdn_wake_supervisor_of. */
+extern uint32 fdn_db_wakes(void);
+
 /*
  * A probe found work and stays as the supervisor: say so (it no longer
  * counts as a probe for the launcher, which is woken to start the next).

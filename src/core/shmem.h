@@ -91,6 +91,7 @@ typedef struct FdnDatabase
 	bool		launching;		/* the launcher started its supervisor, which
 								 * has not said it runs yet */
 	uint32		work_gen;		/* bumped by every commit that gave it work */
+	uint32		wakes;			/* bumped by every fdn_wake_supervisor_of */
 	uint32		flags;			/* FDN_DBFLAG_*: news for its supervisor */
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;

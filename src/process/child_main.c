@@ -120,6 +120,8 @@ child_on_exit(int code, Datum arg)
 		slot->start_state = FDN_START_FAILED;
 	pg_write_barrier();
 	slot->exited = true;
+	/* Read whom to wake after saying so: see fdn_terminate_child_id. */
+	pg_memory_barrier();
 	SetLatch(&ProcGlobal->allProcs[slot->launcher_procno].procLatch);
 	fdn_wake_supervisor_of(slot->home_db);
 }

@@ -34,6 +34,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/names.h"
 #include "core/shmem.h"
@@ -90,16 +91,19 @@ typedef struct FdnNameEntry
 static HTAB *name_cache = NULL;
 
 /*
- * The registry's OID as last looked up.  Unlike registry_relid it is
- * not forgotten by an invalidation, so that a later one still empties a
- * cache refilled meanwhile.
+ * The registry's OIDs as last looked up (its table and the primary key
+ * index its trigger names).  Unlike registry_relid they are not forgotten
+ * by an invalidation, so that a later one still empties a cache refilled
+ * meanwhile.
  */
 static Oid	registry_known_relid = InvalidOid;
+static Oid	registry_known_idxid = InvalidOid;
 
 static void
 registry_invalidate(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == registry_known_relid ||
+		relid == registry_known_idxid ||
 		relid == registry_relid || relid == registry_idxid)
 	{
 		registry_relid = InvalidOid;
@@ -112,11 +116,32 @@ registry_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/* The registry's statement trigger: tell every backend's cache. */
+/*
+ * The registry's statement trigger: tell every backend's cache.
+ *
+ * The invalidation names the registry's primary key index, not the table:
+ * registry_invalidate empties the caches on either, but an invalidation of
+ * the table also throws away every cached plan that reads or writes it, in
+ * every backend (the supervisor's statements on the registry, the foreign
+ * keys' cascades), which were then planned again after each start and
+ * stop.  Plans do not depend on the index's relcache entry, so they stay.
+ * Our own uncommitted change reaches our cache at the next command, and an
+ * abort undoes it, exactly as with the table.
+ */
 Datum
 fdn_registry_changed(PG_FUNCTION_ARGS)
 {
-	return fdn_invalidate_on_change(fcinfo, "fdn_registry_changed");
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			idxid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "fdn_registry_changed: not called as a trigger");
+	idxid = RelationGetPrimaryKeyIndex(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(OidIsValid(idxid) ? idxid :
+								   RelationGetRelid(trigdata->tg_relation));
+	/* A name registered: the supervisor sweeps those of ended sessions. */
+	fdn_wake_supervisor_at_xact_end();
+	return PointerGetDatum(NULL);
 }
 
 static void
@@ -134,6 +159,7 @@ registry_oids(Oid *relid, Oid *idxid)
 		registry_idxid = get_relname_relid("registry_pkey", nsp);
 		registry_relid = get_relname_relid("registry", nsp);
 		registry_known_relid = registry_relid;
+		registry_known_idxid = registry_idxid;
 		if (!OidIsValid(registry_relid) || !OidIsValid(registry_idxid))
 		{
 			registry_relid = InvalidOid;
