@@ -320,14 +320,19 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 	/* A child's name follows it across restarts. */
 	nulls[5] = 'n';
 	if (fdn_shared != NULL)
+	{
+		/* One catalog lookup, not one per slot (foundation.max_children). */
+		Oid			ext = fdn_current_extension();
+
 		for (i = 0; i < fdn_shared->nslots; i++)
-			if (fdn_slot_mine(&fdn_shared->slots[i], fdn_current_extension()) &&
-				fdn_shared->slots[i].pid == pid &&
+			if (fdn_shared->slots[i].pid == pid &&
+				fdn_slot_mine(&fdn_shared->slots[i], ext) &&
 				fdn_slot_alive(&fdn_shared->slots[i]))
 			{
 				values[5] = Int64GetDatum(fdn_shared->slots[i].child_id);
 				nulls[5] = ' ';
 			}
+	}
 
 	fdn_priv_begin(&priv);
 
