@@ -114,9 +114,9 @@ fdn_wake_launcher(void)
 }
 
 /*
- * Counted, so that the supervisor tells a wake-up with news for it from
- * the postmaster's notices of its children's starts and exits, which set
- * its latch too (see supervisor.c).
+ * Counted (as fdn_mark_work is), so that the supervisor tells a wake-up
+ * with news for it from the postmaster's notices of its children's starts
+ * and exits, which set its latch too (see supervisor.c).
  */
 void
 fdn_wake_supervisor_of(Oid dboid)
@@ -155,8 +155,9 @@ fdn_db_has_work(Oid dboid)
 	return entry_copy(dboid).has_work;
 }
 
-void
-fdn_mark_work(void)
+/* news: the supervisor has something to do now, so wake it for a pass. */
+static void
+mark_work(bool news)
 {
 	FdnDatabase *db;
 	int			procno = -1;
@@ -173,7 +174,11 @@ fdn_mark_work(void)
 		db->work_gen++;
 		wake_launcher = !db->has_work || db->supervisor_pid == 0;
 		db->has_work = true;
-		procno = db->supervisor_procno;
+		if (news)
+		{
+			db->wakes++;
+			procno = db->supervisor_procno;
+		}
 	}
 	LWLockRelease(fdn_shared->dblock);
 	set_latch_of(procno);
@@ -181,16 +186,34 @@ fdn_mark_work(void)
 		fdn_wake_launcher();
 }
 
+void
+fdn_mark_work(void)
+{
+	mark_work(true);
+}
+
 static void
 mark_work_at_end(bool committed)
 {
-	fdn_mark_work();
+	mark_work(true);
 }
 
 void
 fdn_wake_supervisor_at_xact_end(void)
 {
 	fdn_at_xact_end(mark_work_at_end);
+}
+
+static void
+mark_quiet_work_at_end(bool committed)
+{
+	mark_work(false);
+}
+
+void
+fdn_mark_work_at_xact_end(void)
+{
+	fdn_at_xact_end(mark_quiet_work_at_end);
 }
 
 bool

@@ -405,7 +405,7 @@ fdn_terminate_child_id(int64 child_id)
 	int			shutdown_ms;
 	bool		isnull;
 	int			index;
-	bool		stopped = true;
+	volatile bool stopped = true;
 
 	fdn_require_preload();
 	values[0] = Int64GetDatum(child_id);
@@ -452,16 +452,36 @@ fdn_terminate_child_id(int64 child_id)
 		 * procno or we see it exited.
 		 */
 		fdn_shared->slots[index].launcher_procno = MyProc->pgprocno;
+		/*
+		 * Nor need the child wake the supervisor as it exits: the pass would
+		 * find its row locked by us, and the end of our transaction wakes
+		 * it (committed: to free the slot; rolled back: to restart it).
+		 */
+		fdn_shared->slots[index].stopping = true;
 		pg_memory_barrier();
 		if (pid != 0)
 			kill(pid, SIGTERM);
-		stopped = wait_child_gone(index, child_id, shutdown_ms);
+		PG_TRY();
+		{
+			stopped = wait_child_gone(index, child_id, shutdown_ms);
+		}
+		PG_CATCH();
+		{
+			/* Cancelled: exiting after our end, it wakes the supervisor. */
+			fdn_shared->slots[index].stopping = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		if (!stopped)
+		{
+			/* Exiting after our end, it must wake the supervisor itself. */
+			fdn_shared->slots[index].stopping = false;
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("child " INT64_FORMAT " (pid %d) did not stop within %d ms",
 							child_id, (int) pid, shutdown_ms),
 					 errhint("It was sent SIGTERM and will stop at its next interrupt check; its spec is removed either way.")));
+		}
 	}
 	return stopped;
 }

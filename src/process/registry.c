@@ -139,8 +139,12 @@ fdn_registry_changed(PG_FUNCTION_ARGS)
 	idxid = RelationGetPrimaryKeyIndex(trigdata->tg_relation);
 	CacheInvalidateRelcacheByRelid(OidIsValid(idxid) ? idxid :
 								   RelationGetRelid(trigdata->tg_relation));
-	/* A name registered: the supervisor sweeps those of ended sessions. */
-	fdn_wake_supervisor_at_xact_end();
+	/*
+	 * A name registered: a supervisor must run to sweep those of sessions
+	 * that end, at its timed passes (an ending session wakes nobody), so
+	 * the change itself brings no pass.
+	 */
+	fdn_mark_work_at_xact_end();
 	return PointerGetDatum(NULL);
 }
 

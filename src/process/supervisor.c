@@ -749,13 +749,13 @@ fdn_supervisor_main(Datum main_arg)
 												   wait_ms);
 
 		/*
-		 * Pass again when the time is up, or when woken with news: a commit
-		 * that gave this database work (a child started or stopped, a
-		 * feature's change), or fdn_wake_supervisor_of (a child's exit, a
-		 * feature's news), which count them.  The postmaster also sets our
-		 * latch when a child starts and when it exits (bgw_notify_pid): the
-		 * child reports its exit itself, so those alone are no reason for a
-		 * pass, and skipping them halves the passes of a start and stop.
+		 * Pass again when the time is up, or when woken with news, which
+		 * databases.c counts: the end of a transaction that started or
+		 * stopped a child or changed a feature's state, a child's exit, a
+		 * feature's news.  The postmaster also sets our latch when a child
+		 * starts and when it exits (bgw_notify_pid): the child reports its
+		 * exit itself, so those alone are no reason for a pass.  A start
+		 * and a stop used to bring four passes, now two.
 		 */
 		for (;;)
 		{
@@ -772,8 +772,7 @@ fdn_supervisor_main(Datum main_arg)
 			if (rc & WL_TIMEOUT)
 				break;
 			CHECK_FOR_INTERRUPTS();
-			if (ConfigReloadPending || fdn_db_work_gen() != gen ||
-				fdn_db_wakes() != wakes)
+			if (ConfigReloadPending || fdn_db_wakes() != wakes)
 				break;
 		}
 	}
