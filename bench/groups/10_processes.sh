@@ -44,6 +44,27 @@ echo
 echo "== 2. start_singleton + stop_singleton latency (pgbench -M prepared -c 1 -t $((CYCLES / 2)), 2 interleaved rounds per side) == ($(date -u +%T) UTC)"
 render bare_cycle.sql "$WORK/bare.sql"
 render singleton_cycle.sql "$WORK/cycle.sql"
+# CPU of the whole server, in clock ticks: the postmaster, the processes it
+# has reaped (the children that came and went, the pgbench backend once it
+# ended) and those alive now (the supervisor among them).  On a shared
+# machine the CPU a cycle costs is steadier than its latency.
+proc_ticks() {   # PID [all]: utime + stime (all: + reaped children's)
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+		awk -v all="${2:-}" '{ print $12 + $13 + (all == "all" ? $14 + $15 : 0) }'
+}
+server_ticks() {
+	local pm t c v
+	pm=$(head -n1 "$DATA/postmaster.pid")
+	t=$(proc_ticks "$pm" all)
+	for c in $(cat /proc/"$pm"/task/*/children 2>/dev/null); do
+		v=$(proc_ticks "$c") && [[ -n $v ]] && t=$((t + v))
+	done
+	echo "$t"
+}
+CLK_TCK2=$(getconf CLK_TCK)
+SUP2=$(sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'foundation supervisor' AND datname = current_database()")
+declare -A CPU2=([bare]=0 [fdn]=0)
+SUPCPU2=0
 pgbench_tps "$WORK/bare.sql" -c 1 -t 10 >/dev/null    # warm-up
 pgbench_tps "$WORK/cycle.sql" -c 1 -t 10 >/dev/null   # warm-up
 : >"$WORK/lat_bare.txt"
@@ -54,7 +75,14 @@ for round in 1 2; do
 		script=$WORK/bare.sql
 		[[ $side == fdn ]] && script=$WORK/cycle.sql
 		rm -f "$WORK/out/pgb_$side".*
+		c0=$(server_ticks)
+		s0=$(proc_ticks "$SUP2")
 		(cd "$WORK/out" && pgbench_tps "$script" -c 1 -t $((CYCLES / 2)) -r -l --log-prefix="pgb_$side" >/dev/null)
+		sleep 0.3   # the last child and the pgbench backend reaped
+		CPU2[$side]=$((CPU2[$side] + $(server_ticks) - c0))
+		if [[ $side == fdn ]]; then
+			SUPCPU2=$((SUPCPU2 + $(proc_ticks "$SUP2") - s0))
+		fi
 		cat "$WORK/out/pgb_$side".* | awk '{ printf "%.3f\n", $3 / 1000 }' >>"$WORK/lat_$side.txt"
 		if [[ $side == fdn ]]; then
 			# pgbench -r: per-statement average latency (ms) of this round
@@ -78,6 +106,11 @@ R2MED=$(calc "$F_MED / $B_MED")
 ge 1.2 "$F_MEAN / $B_MEAN" && M2=yes || M2=NO
 echo "of the foundation cycle: start_singleton $S_START ms, stop_singleton $S_STOP ms on average (pgbench -r)"
 echo "ratio foundation/bare: mean $R2, median $R2MED (goal <= 1.2 on the mean: $M2)"
+C2B=$(calc3 "${CPU2[bare]} * 1000 / $CLK_TCK2 / $B_N")
+C2F=$(calc3 "${CPU2[fdn]} * 1000 / $CLK_TCK2 / $F_N")
+C2S=$(calc3 "$SUPCPU2 * 1000 / $CLK_TCK2 / $F_N")
+R2CPU=$(calc "${CPU2[fdn]} * $B_N / (${CPU2[bare]} * $F_N)")
+echo "CPU per cycle, all server processes (/proc, $CLK_TCK2 ticks/s): bare $C2B ms, foundation $C2F ms (of which the supervisor $C2S ms); ratio $R2CPU"
 
 # ---------------------------------------------------------------------------
 # 3. restart latency vs the postmaster's restart of a static worker
@@ -123,6 +156,7 @@ NOTES+=("1: facade/raw tps, best of $ROUNDS runs each; 2: foundation/bare mean p
 	echo
 	echo "   Of the foundation cycle, start_singleton took $S_START ms and stop_singleton $S_STOP ms on average (pgbench -r)."
 	echo "   Ratio foundation/bare: mean $R2, median $R2MED."
+	echo "   CPU per cycle of all server processes: bare $C2B ms, foundation $C2F ms (the supervisor $C2S ms); ratio $R2CPU."
 	echo "3. restart latency, ms from pg_terminate_backend until the new pid is visible:"
 	echo
 	echo "   | | n | mean | median | p95 | min | max |"

@@ -113,10 +113,28 @@ fdn_wake_launcher(void)
 		set_latch_of(fdn_shared->launcher_procno);
 }
 
+/*
+ * Counted (as fdn_mark_work is), so that the supervisor tells a wake-up
+ * with news for it from the postmaster's notices of its children's starts
+ * and exits, which set its latch too (see supervisor.c).
+ */
 void
 fdn_wake_supervisor_of(Oid dboid)
 {
-	set_latch_of(entry_copy(dboid).supervisor_procno);
+	FdnDatabase *db;
+	int			procno = -1;
+
+	if (fdn_shared == NULL)
+		return;
+	LWLockAcquire(fdn_shared->dblock, LW_EXCLUSIVE);
+	db = fdn_db_lookup(dboid, false);
+	if (db != NULL)
+	{
+		db->wakes++;
+		procno = db->supervisor_procno;
+	}
+	LWLockRelease(fdn_shared->dblock);
+	set_latch_of(procno);
 }
 
 void
@@ -137,8 +155,9 @@ fdn_db_has_work(Oid dboid)
 	return entry_copy(dboid).has_work;
 }
 
-void
-fdn_mark_work(void)
+/* news: the supervisor has something to do now, so wake it for a pass. */
+static void
+mark_work(bool news)
 {
 	FdnDatabase *db;
 	int			procno = -1;
@@ -155,7 +174,11 @@ fdn_mark_work(void)
 		db->work_gen++;
 		wake_launcher = !db->has_work || db->supervisor_pid == 0;
 		db->has_work = true;
-		procno = db->supervisor_procno;
+		if (news)
+		{
+			db->wakes++;
+			procno = db->supervisor_procno;
+		}
 	}
 	LWLockRelease(fdn_shared->dblock);
 	set_latch_of(procno);
@@ -163,16 +186,34 @@ fdn_mark_work(void)
 		fdn_wake_launcher();
 }
 
+void
+fdn_mark_work(void)
+{
+	mark_work(true);
+}
+
 static void
 mark_work_at_end(bool committed)
 {
-	fdn_mark_work();
+	mark_work(true);
 }
 
 void
 fdn_wake_supervisor_at_xact_end(void)
 {
 	fdn_at_xact_end(mark_work_at_end);
+}
+
+static void
+mark_quiet_work_at_end(bool committed)
+{
+	mark_work(false);
+}
+
+void
+fdn_mark_work_at_xact_end(void)
+{
+	fdn_at_xact_end(mark_quiet_work_at_end);
 }
 
 bool
@@ -354,6 +395,12 @@ uint32
 fdn_db_work_gen(void)
 {
 	return entry_copy(MyDatabaseId).work_gen;
+}
+
+uint32
+fdn_db_wakes(void)
+{
+	return entry_copy(MyDatabaseId).wakes;
 }
 
 /*

@@ -66,6 +66,15 @@ extern void fdn_mark_work(void);
 extern void fdn_wake_supervisor_at_xact_end(void);
 
 /*
+ * The same without waking the supervisor for a pass: for a commit that
+ * gives the database work (a supervisor must run, and must not leave now)
+ * but nothing for it to do at once, such as a registry name (the names of
+ * sessions that end go at its timed passes: an ending session wakes
+ * nobody).
+ */
+extern void fdn_mark_work_at_xact_end(void);
+
+/*
  * News for this database's supervisor that a feature keeps per database
  * (a bid in one database is no news for another's supervisor).
  */
@@ -116,6 +125,9 @@ extern bool fdn_in_home_database(void);
 extern bool fdn_db_take_supervisor(void);
 extern void fdn_db_leave_supervisor(void);
 extern uint32 fdn_db_work_gen(void);
+
+/* How often this database's supervisor was woken with news for it. */
+extern uint32 fdn_db_wakes(void);
 
 /*
  * A probe found work and stays as the supervisor: say so (it no longer

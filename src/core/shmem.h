@@ -64,6 +64,9 @@ typedef struct FdnChildSlot
 	TimestampTz launched_at;
 	FdnStartState start_state;
 	bool		exited;			/* set by the child's exit callback */
+	bool		stopping;		/* terminate_child waits for its exit, and
+								 * its transaction's end wakes the
+								 * supervisor: the exit need not */
 	FdnExitKind exit_kind;
 	int			exit_sqlstate;	/* for FDN_EXIT_ERROR */
 	char		exit_detail[FDN_EXIT_DETAIL_LEN];
@@ -93,6 +96,8 @@ typedef struct FdnDatabase
 	bool		has_extension;	/* foundation is installed there, as last
 								 * seen (members advertise it) */
 	uint32		work_gen;		/* bumped by every commit that gave it work */
+	uint32		wakes;			/* bumped by every wake-up with news for its
+								 * supervisor (databases.c) */
 	uint32		flags;			/* FDN_DBFLAG_*: news for its supervisor */
 	pid_t		supervisor_pid; /* 0 while no supervisor runs */
 	int			supervisor_procno;

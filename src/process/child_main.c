@@ -120,8 +120,12 @@ child_on_exit(int code, Datum arg)
 		slot->start_state = FDN_START_FAILED;
 	pg_write_barrier();
 	slot->exited = true;
+	/* Read whom to wake after saying so: see fdn_terminate_child_id. */
+	pg_memory_barrier();
 	SetLatch(&ProcGlobal->allProcs[slot->launcher_procno].procLatch);
-	fdn_wake_supervisor_of(slot->home_db);
+	/* Stopped by terminate_child: its commit or rollback wakes the supervisor. */
+	if (!slot->stopping)
+		fdn_wake_supervisor_of(slot->home_db);
 }
 
 /*

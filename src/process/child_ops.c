@@ -316,9 +316,9 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 	*pid = res.pid;
 
 	{
-		Oid			types[11] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, OIDOID, INT4OID, INT4OID, INT4OID, INT4OID};
-		Datum		values[11];
+		Oid			types[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, OIDOID, INT4OID, INT4OID, INT4OID, INT4OID, OIDOID};
+		Datum		values[12];
 
 		values[0] = Int64GetDatum(child_id);
 		values[1] = CStringGetTextDatum(spec.id);
@@ -332,11 +332,23 @@ fdn_start_child_spec(Jsonb *jb, pid_t *pid)
 		values[8] = Int32GetDatum(spec.max_restarts);
 		values[9] = Int32GetDatum(spec.max_seconds);
 		values[10] = Int32GetDatum(res.pid);
-		fdn_spi_exec("INSERT INTO foundation.child_specs (child_id, id, module, args, restart,"
+		values[11] = ObjectIdGetDatum(spec.dboid);
+
+		/*
+		 * The child is bound to its database here, where we know it, rather
+		 * than by the supervisor's next pass: that pass would otherwise
+		 * insert the binding itself, and its foreign key check would lock
+		 * the spec's row against a terminate_child coming right after (which
+		 * then waited for the supervisor's commit), or fail when the spec
+		 * was deleted meanwhile.
+		 */
+		fdn_spi_exec("WITH s AS (INSERT INTO foundation.child_specs (child_id, id, module, args, restart,"
 					 " database, owner, shutdown_ms, max_restarts, max_seconds, pid)"
 					 " OVERRIDING SYSTEM VALUE"
-					 " VALUES ($1, $2, $3, $4::jsonb, $5, $6::name, $7, $8, $9, $10, $11)",
-					 11, types, values, NULL, SPI_OK_INSERT);
+					 " VALUES ($1, $2, $3, $4::jsonb, $5, $6::name, $7, $8, $9, $10, $11)"
+					 " RETURNING child_id)"
+					 " INSERT INTO foundation.child_db (child_id, dboid) SELECT child_id, $12 FROM s",
+					 12, types, values, NULL, SPI_OK_INSERT);
 	}
 	fdn_priv_end(&priv);
 	fdn_wake_supervisor_at_xact_end();
@@ -393,7 +405,7 @@ fdn_terminate_child_id(int64 child_id)
 	int			shutdown_ms;
 	bool		isnull;
 	int			index;
-	bool		stopped = true;
+	volatile bool stopped = true;
 
 	fdn_require_preload();
 	values[0] = Int64GetDatum(child_id);
@@ -429,15 +441,47 @@ fdn_terminate_child_id(int64 child_id)
 		ereport(DEBUG1,
 				(errmsg_internal("foundation.terminate_child: SIGTERM to child " INT64_FORMAT " (pid %d), waiting up to %d ms",
 								 child_id, (int) pid, shutdown_ms)));
+		/*
+		 * The child's exit callback sets the latch of launcher_procno: make
+		 * it ours, so that we wake on its exit rather than on the poll's
+		 * timeout when another session started it.  Nobody else launches
+		 * into this slot meanwhile: the child is past its start (a launch
+		 * waits for that while it holds the spec's row, which we hold now),
+		 * and the slot is freed only once our delete commits.  The barrier
+		 * pairs with the one in child_on_exit: either the child sees our
+		 * procno or we see it exited.
+		 */
+		fdn_shared->slots[index].launcher_procno = MyProc->pgprocno;
+		/*
+		 * Nor need the child wake the supervisor as it exits: the pass would
+		 * find its row locked by us, and the end of our transaction wakes
+		 * it (committed: to free the slot; rolled back: to restart it).
+		 */
+		fdn_shared->slots[index].stopping = true;
+		pg_memory_barrier();
 		if (pid != 0)
 			kill(pid, SIGTERM);
-		stopped = wait_child_gone(index, child_id, shutdown_ms);
+		PG_TRY();
+		{
+			stopped = wait_child_gone(index, child_id, shutdown_ms);
+		}
+		PG_CATCH();
+		{
+			/* Cancelled: exiting after our end, it wakes the supervisor. */
+			fdn_shared->slots[index].stopping = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		if (!stopped)
+		{
+			/* Exiting after our end, it must wake the supervisor itself. */
+			fdn_shared->slots[index].stopping = false;
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("child " INT64_FORMAT " (pid %d) did not stop within %d ms",
 							child_id, (int) pid, shutdown_ms),
 					 errhint("It was sent SIGTERM and will stop at its next interrupt check; its spec is removed either way.")));
+		}
 	}
 	return stopped;
 }

@@ -34,6 +34,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "core/databases.h"
 #include "core/foundation.h"
 #include "core/names.h"
 #include "core/shmem.h"
@@ -90,16 +91,19 @@ typedef struct FdnNameEntry
 static HTAB *name_cache = NULL;
 
 /*
- * The registry's OID as last looked up.  Unlike registry_relid it is
- * not forgotten by an invalidation, so that a later one still empties a
- * cache refilled meanwhile.
+ * The registry's OIDs as last looked up (its table and the primary key
+ * index its trigger names).  Unlike registry_relid they are not forgotten
+ * by an invalidation, so that a later one still empties a cache refilled
+ * meanwhile.
  */
 static Oid	registry_known_relid = InvalidOid;
+static Oid	registry_known_idxid = InvalidOid;
 
 static void
 registry_invalidate(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == registry_known_relid ||
+		relid == registry_known_idxid ||
 		relid == registry_relid || relid == registry_idxid)
 	{
 		registry_relid = InvalidOid;
@@ -112,11 +116,36 @@ registry_invalidate(Datum arg, Oid relid)
 	}
 }
 
-/* The registry's statement trigger: tell every backend's cache. */
+/*
+ * The registry's statement trigger: tell every backend's cache.
+ *
+ * The invalidation names the registry's primary key index, not the table:
+ * registry_invalidate empties the caches on either, but an invalidation of
+ * the table also throws away every cached plan that reads or writes it, in
+ * every backend (the supervisor's statements on the registry, the foreign
+ * keys' cascades), which were then planned again after each start and
+ * stop.  Plans do not depend on the index's relcache entry, so they stay.
+ * Our own uncommitted change reaches our cache at the next command, and an
+ * abort undoes it, exactly as with the table.
+ */
 Datum
 fdn_registry_changed(PG_FUNCTION_ARGS)
 {
-	return fdn_invalidate_on_change(fcinfo, "fdn_registry_changed");
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			idxid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "fdn_registry_changed: not called as a trigger");
+	idxid = RelationGetPrimaryKeyIndex(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(OidIsValid(idxid) ? idxid :
+								   RelationGetRelid(trigdata->tg_relation));
+	/*
+	 * A name registered: a supervisor must run to sweep those of sessions
+	 * that end, at its timed passes (an ending session wakes nobody), so
+	 * the change itself brings no pass.
+	 */
+	fdn_mark_work_at_xact_end();
+	return PointerGetDatum(NULL);
 }
 
 static void
@@ -134,6 +163,7 @@ registry_oids(Oid *relid, Oid *idxid)
 		registry_idxid = get_relname_relid("registry_pkey", nsp);
 		registry_relid = get_relname_relid("registry", nsp);
 		registry_known_relid = registry_relid;
+		registry_known_idxid = registry_idxid;
 		if (!OidIsValid(registry_relid) || !OidIsValid(registry_idxid))
 		{
 			registry_relid = InvalidOid;
@@ -294,14 +324,19 @@ fdn_register_name(const char *name, int32 pid, Jsonb *metadata)
 	/* A child's name follows it across restarts. */
 	nulls[5] = 'n';
 	if (fdn_shared != NULL)
+	{
+		/* One catalog lookup, not one per slot (foundation.max_children). */
+		Oid			ext = fdn_current_extension();
+
 		for (i = 0; i < fdn_shared->nslots; i++)
-			if (fdn_slot_mine(&fdn_shared->slots[i], fdn_current_extension()) &&
-				fdn_shared->slots[i].pid == pid &&
+			if (fdn_shared->slots[i].pid == pid &&
+				fdn_slot_mine(&fdn_shared->slots[i], ext) &&
 				fdn_slot_alive(&fdn_shared->slots[i]))
 			{
 				values[5] = Int64GetDatum(fdn_shared->slots[i].child_id);
 				nulls[5] = ' ';
 			}
+	}
 
 	fdn_priv_begin(&priv);
 

@@ -236,9 +236,12 @@ load_rows(int *nrows)
 
 	/*
 	 * A spec names its database (a dump restored elsewhere keeps it by
-	 * name); the first pass that finds a database of that name binds the
-	 * child to it (foundation.child_db), and the child runs there from then
-	 * on, renamed or not.  A database created later under the same name is
+	 * name); start_child binds the child it starts to its database
+	 * (foundation.child_db), and the first pass that finds a database of
+	 * that name binds a spec that came without one (restored from a dump);
+	 * the child runs there from then on, renamed or not.  Bound specs are
+	 * left alone: inserting their binding again would lock their rows (the
+	 * foreign key check) against a terminate_child.  A database created later under the same name is
 	 * never taken for it: whoever may create databases could otherwise make
 	 * the child's owner run their procedure of the same name.
 	 */
@@ -246,6 +249,8 @@ load_rows(int *nrows)
 				 " SELECT c.child_id, d.oid FROM foundation.child_specs c"
 				 " JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) c.database"
 				 " WHERE c.status OPERATOR(pg_catalog.=) 'running'"
+				 " AND NOT EXISTS (SELECT FROM foundation.child_db b"
+				 "   WHERE b.child_id OPERATOR(pg_catalog.=) c.child_id)"
 				 " ON CONFLICT (child_id) DO NOTHING",
 				 0, NULL, NULL, NULL, SPI_OK_INSERT);
 	/* A renamed database: the spec (and so a dump) shows its new name. */
@@ -693,11 +698,14 @@ fdn_supervisor_main(Datum main_arg)
 	{
 		PassResult	res = {-1, true, true};
 		uint32		gen;
+		uint32		wakes;
 		long		wait_ms;
+		TimestampTz next_pass_at;
 
 		CHECK_FOR_INTERRUPTS();
 		fdn_worker_reload();
 		gen = fdn_db_work_gen();
+		wakes = fdn_db_wakes();
 		fdn_worker_pass(reconcile_pass, &res, loopcxt);
 		/* what this member advertises to the cluster (cluster/members.c) */
 		fdn_db_set_has_extension(MyDatabaseId, res.installed);
@@ -739,8 +747,35 @@ fdn_supervisor_main(Datum main_arg)
 		wait_ms = fdn_naptime_ms;
 		if (res.next_ms >= 0 && res.next_ms < wait_ms)
 			wait_ms = Max(res.next_ms, 10);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		next_pass_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   wait_ms);
+
+		/*
+		 * Pass again when the time is up, or when woken with news, which
+		 * databases.c counts: the end of a transaction that started or
+		 * stopped a child or changed a feature's state, a child's exit, a
+		 * feature's news.  The postmaster also sets our latch when a child
+		 * starts and when it exits (bgw_notify_pid): the child reports its
+		 * exit itself, so those alone are no reason for a pass.  A start
+		 * and a stop used to bring four passes, now two.
+		 */
+		for (;;)
+		{
+			long		left_ms;
+			int			rc;
+
+			left_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+													  next_pass_at);
+			if (left_ms <= 0)
+				break;
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						   left_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			if (rc & WL_TIMEOUT)
+				break;
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending || fdn_db_wakes() != wakes)
+				break;
+		}
 	}
 }
