@@ -195,7 +195,11 @@ declare -A L14_LABEL=(
 )
 declare -A S14_SQL
 for s in "${SIDES14[@]}"; do
-	render "where_${s/here/whereis}.sql" "$WORK/c14_$s.sql"
+	# (here runs where_whereis.sql; a substitution of "here" would also
+	# rewrite "whereis" itself)
+	f=$s
+	[[ $s == here ]] && f=whereis
+	render "where_$f.sql" "$WORK/c14_$s.sql"
 	S14_SQL[$s]=$(<"$WORK/c14_$s.sql")
 done
 PGB14=(-c 1 -h "${M_SOCK[$W_NODE]}" -p "${M_PORT[$W_NODE]}")
@@ -307,10 +311,10 @@ wait_outbox15() {
 }
 # The members run with autovacuum = off (start_node): the dead rows of one
 # run must not slow the next one's scans of the outbox.
-vacuum_outbox15() { msql "$P15" -c "VACUUM foundation.outbox" >/dev/null; }
+vacuum_outbox15() { msql "$P15" -c "VACUUM foundation.outbox_messages, foundation.relay_cursors" >/dev/null; }
 
 # 15a. Publisher throughput on bench_m1: broadcast (NOTIFY here + one outbox
-# row per other member, in the transaction) vs local_broadcast (NOTIFY
+# row per message naming the other members, in the transaction) vs local_broadcast (NOTIFY
 # here only).  Nobody listens, as in benchmark 4; the relay delivers to
 # bench_m2 and bench_m3 while pgbench runs, on the same CPUs, and after
 # each run bench/run waits until the outbox is empty again.
@@ -461,14 +465,22 @@ RELAY_PSS15=$(relay_pss15)
 msql "$P15" -f "$BENCH_SQL/explain_one_line.sql" >/dev/null
 # (with the relay's planner settings: sequential and bitmap scans off)
 PLAN15_SQL="SET enable_seqscan = off; SET enable_bitmapscan = off;
-            SELECT public.bench_plan(format('SELECT id, channel, message, compression FROM foundation.outbox WHERE target = %L ORDER BY id LIMIT %s', '$L15', 1000))
+            SELECT public.bench_plan(format('SELECT id, channel, message, compression FROM foundation.outbox_messages'
+                                            ' WHERE xid >= pg_snapshot_xmin(%1$L::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %1$L::pg_snapshot)'
+                                            ' AND (NULL::pg_snapshot IS NULL OR (pg_visible_in_snapshot(xid, NULL::pg_snapshot) AND id > NULL::bigint))'
+                                            ' AND %2$L = ANY (targets) ORDER BY id LIMIT %3$s',
+                                            coalesce((SELECT done FROM foundation.relay_cursors WHERE target = '$L15'), '1:1:'), '$L15', 1000))
                  || ' -- DELETE: '
-                 || public.bench_plan(format('DELETE FROM foundation.outbox WHERE id = ANY (%L::bigint[])',
+                 || public.bench_plan(format('DELETE FROM foundation.outbox_messages m WHERE m.id = ANY (%L::bigint[])'
+                                             ' AND NOT EXISTS (SELECT FROM unnest(m.targets) t (target)'
+                                             ' LEFT JOIN foundation.relay_cursors c ON c.target = t.target WHERE c.target IS NULL'
+                                             ' OR NOT (pg_visible_in_snapshot(m.xid, c.done)'
+                                             ' OR coalesce(pg_visible_in_snapshot(m.xid, c.upto) AND m.id <= c.upto_id, false)))',
                                              (SELECT array_agg(i) FROM generate_series(1, 1000) i)))"
 declare -A RATE15 INB15 PLAN15 STATS15 RCPU15
 RATES15=()
 for round in 1 2 3; do
-	STATS15[$round]=$(msql "$P15" -c "SELECT 'relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'foundation.outbox'::regclass")
+	STATS15[$round]=$(msql "$P15" -c "SELECT 'relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'foundation.outbox_messages'::regclass")
 	declare -A ib0=() im0=()
 	rc0=$(cpu_ticks "$RELAY15")
 	for m in "${MEMBERS[@]}"; do
@@ -609,7 +621,7 @@ NOTES+=("     from the statement's return (commit done): $L15R_P50 / $L15L_P50 m
 	echo "   Diagnostic (bench/connect3.c, $C14_N samples): a new connection to the control database as fdn_member, whereis's query, close:"
 	echo "   mean $C14_MEAN ms, median $C14_MED ms, p95 $C14_P95 ms (whereis / that mean: $R14C). Ratio whereis / local lookup_singleton (ms per call): $R14."
 	echo "15. broadcast across nodes, publisher $P15 (every member with foundation.node_conninfo = its socket as postgres; relay_backlog before: $BACKLOG15_START)."
-	echo "   a) pgbench -n -M prepared -T $DURATION on $P15, no listener, 2 rounds of local_broadcast then broadcast, each followed by a wait until $P15's outbox was empty (and VACUUM foundation.outbox):"
+	echo "   a) pgbench -n -M prepared -T $DURATION on $P15, no listener, 2 rounds of local_broadcast then broadcast, each followed by a wait until $P15's outbox was empty (and VACUUM foundation.outbox_messages, foundation.relay_cursors):"
 	echo
 	echo "   | clients | local_broadcast tps, each round | broadcast tps, each round | best local | best broadcast | broadcast / local |"
 	echo "   |---|---|---|---|---|---|"
