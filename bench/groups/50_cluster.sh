@@ -361,7 +361,11 @@ us_per15() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK15" 'BEGIN { printf "%.0f", 
 INBOX15_MAX="SELECT coalesce(max(id), 0) FROM foundation.relay_inbox WHERE origin = '$P15'"
 declare -A TPS15 BEST15
 RUNS15=()
-for c in 1 4; do
+# BENCH_CROSS_EXTRA_CLIENTS (e.g. "16"): more client counts after 1 and 4
+# (diagnostic: how far commits that share WAL flushes go)
+# shellcheck disable=SC2206  # a list of numbers
+CLIENTS15=(1 4 ${BENCH_CROSS_EXTRA_CLIENTS:-})
+for c in "${CLIENTS15[@]}"; do
 	pgbench_tps "$WORK/c15_local.sql" -c "$c" -j "$c" "${PGB15[@]}" -T 2 >/dev/null   # warm-up
 	pgbench_tps "$WORK/c15_bc.sql" -c "$c" -j "$c" "${PGB15[@]}" -T 2 >/dev/null
 	wait_outbox15 "$(date +%s.%N)"
@@ -420,6 +424,11 @@ R15A=$(calc "${BEST15[bc1]} / ${BEST15[local1]}")
 R15A4=$(calc "${BEST15[bc4]} / ${BEST15[local4]}")
 echo "best: -c 1 broadcast ${BEST15[bc1]} tps, local_broadcast ${BEST15[local1]} tps, ratio $R15A;" \
 	"-c 4 broadcast ${BEST15[bc4]} tps, local_broadcast ${BEST15[local4]} tps, ratio $R15A4 (no goal)"
+declare -A R15X
+for c in "${CLIENTS15[@]:2}"; do
+	R15X[$c]=$(calc "${BEST15[bc$c]} / ${BEST15[local$c]}")
+	echo "best: -c $c broadcast ${BEST15[bc$c]} tps, local_broadcast ${BEST15[local$c]} tps, ratio ${R15X[$c]} (diagnostic)"
+done
 # Diagnostic: the same statements in transactions that are rolled back
 # (-c 1, one run each): the outbox rows are written but never committed,
 # the relay is not woken, nothing is flushed; the difference is what
@@ -627,6 +636,9 @@ NOTES+=("     from the statement's return (commit done): $L15R_P50 / $L15L_P50 m
 	echo "   |---|---|---|---|---|---|"
 	echo "   | 1 | $(echo "${TPS15[local1]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc1]}" | sed 's/ / \/ /g') | ${BEST15[local1]} | ${BEST15[bc1]} | $R15A |"
 	echo "   | 4 | $(echo "${TPS15[local4]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc4]}" | sed 's/ / \/ /g') | ${BEST15[local4]} | ${BEST15[bc4]} | $R15A4 |"
+	for c in "${CLIENTS15[@]:2}"; do
+		echo "   | $c | $(echo "${TPS15[local$c]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc$c]}" | sed 's/ / \/ /g') | ${BEST15[local$c]} | ${BEST15[bc$c]} | ${R15X[$c]} |"
+	done
 	echo
 	echo "   Each run (CPU per message, from /proc, utime + stime of live and exited processes: $P15 = its postmaster and all its processes but the relay"
 	echo "   (pgbench's backends, background processes); relay = $P15's foundation:relay; receivers = the other two members' postmasters and all their processes"
