@@ -475,17 +475,18 @@ msql "$P15" -f "$BENCH_SQL/explain_one_line.sql" >/dev/null
 # (with the relay's planner settings: sequential and bitmap scans off)
 PLAN15_SQL="SET enable_seqscan = off; SET enable_bitmapscan = off;
             SELECT public.bench_plan(format('SELECT id, channel, message, compression FROM foundation.outbox_messages'
-                                            ' WHERE xid >= pg_snapshot_xmin(%1$L::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %1$L::pg_snapshot)'
+                                            ' WHERE xid >= pg_snapshot_xmin(%L::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %L::pg_snapshot)'
                                             ' AND (NULL::pg_snapshot IS NULL OR (pg_visible_in_snapshot(xid, NULL::pg_snapshot) AND id > NULL::bigint))'
-                                            ' AND %2$L = ANY (targets) ORDER BY id LIMIT %3$s',
-                                            coalesce((SELECT done FROM foundation.relay_cursors WHERE target = '$L15'), '1:1:'), '$L15', 1000))
+                                            ' AND %L = ANY (targets) ORDER BY id LIMIT 1000', d.done, d.done, '$L15'))
                  || ' -- DELETE: '
                  || public.bench_plan(format('DELETE FROM foundation.outbox_messages m WHERE m.id = ANY (%L::bigint[])'
                                              ' AND NOT EXISTS (SELECT FROM unnest(m.targets) t (target)'
-                                             ' LEFT JOIN foundation.relay_cursors c ON c.target = t.target WHERE c.target IS NULL'
+                                             ' LEFT JOIN foundation.relay_cursors c ON c.target = t.target'
+                                             ' WHERE t.target <> %L AND (c.target IS NULL'
                                              ' OR NOT (pg_visible_in_snapshot(m.xid, c.done)'
-                                             ' OR coalesce(pg_visible_in_snapshot(m.xid, c.upto) AND m.id <= c.upto_id, false)))',
-                                             (SELECT array_agg(i) FROM generate_series(1, 1000) i)))"
+                                             ' OR coalesce(pg_visible_in_snapshot(m.xid, c.upto) AND m.id <= c.upto_id, false))))',
+                                             (SELECT array_agg(i) FROM generate_series(1, 1000) i), '$L15'))
+              FROM (SELECT coalesce((SELECT done FROM foundation.relay_cursors WHERE target = '$L15'), '1:1:') AS done) d"
 declare -A RATE15 INB15 PLAN15 STATS15 RCPU15
 RATES15=()
 for round in 1 2 3; do

@@ -401,24 +401,38 @@ relay_advance(RelayTarget *t)
 	}
 	else
 		done = t->upto ? t->upto : t->snapshot;
-	fdn_spi_exec("INSERT INTO foundation.relay_cursors AS c (target, done, upto, upto_id)"
-				 " VALUES ($1, $2::pg_snapshot, $3::pg_snapshot, $4)"
-				 " ON CONFLICT (target) DO UPDATE"
-				 " SET done = excluded.done, upto = excluded.upto, upto_id = excluded.upto_id",
-				 4, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT8OID},
-				 (Datum[]) {CStringGetTextDatum(t->node), CStringGetTextDatum(done),
-					 upto ? CStringGetTextDatum(upto) : (Datum) 0, upto_id},
-				 upto ? "    " : "  nn", SPI_OK_INSERT);
 	if (t->n == 0)
+	{
+		fdn_spi_exec("INSERT INTO foundation.relay_cursors AS c (target, done, upto, upto_id)"
+					 " VALUES ($1, $2::pg_snapshot, $3::pg_snapshot, $4)"
+					 " ON CONFLICT (target) DO UPDATE"
+					 " SET done = excluded.done, upto = excluded.upto, upto_id = excluded.upto_id",
+					 4, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT8OID},
+					 (Datum[]) {CStringGetTextDatum(t->node), CStringGetTextDatum(done),
+						 upto ? CStringGetTextDatum(upto) : (Datum) 0, upto_id},
+					 upto ? "    " : "  nn", SPI_OK_INSERT);
 		return;
-	fdn_spi_exec("DELETE FROM foundation.outbox_messages m WHERE m.id = ANY ($1)"
+	}
+
+	/*
+	 * One statement: the delete sees the cursors as they were (one
+	 * snapshot), so this member counts as having the batch explicitly.
+	 */
+	fdn_spi_exec("WITH moved AS (INSERT INTO foundation.relay_cursors AS c (target, done, upto, upto_id)"
+				 "   VALUES ($1, $2::pg_snapshot, $3::pg_snapshot, $4)"
+				 "   ON CONFLICT (target) DO UPDATE"
+				 "   SET done = excluded.done, upto = excluded.upto, upto_id = excluded.upto_id)"
+				 " DELETE FROM foundation.outbox_messages m WHERE m.id = ANY ($5)"
 				 " AND NOT EXISTS (SELECT FROM unnest(m.targets) t (target)"
 				 "                   LEFT JOIN foundation.relay_cursors c ON c.target = t.target"
-				 "                  WHERE c.target IS NULL"
+				 "                  WHERE t.target <> $1 AND (c.target IS NULL"
 				 "                     OR NOT (pg_visible_in_snapshot(m.xid, c.done)"
 				 "                             OR coalesce(pg_visible_in_snapshot(m.xid, c.upto)"
-				 "                                         AND m.id <= c.upto_id, false)))",
-				 1, (Oid[]) {INT8ARRAYOID}, &t->ids, NULL, SPI_OK_DELETE);
+				 "                                         AND m.id <= c.upto_id, false))))",
+				 5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8ARRAYOID},
+				 (Datum[]) {CStringGetTextDatum(t->node), CStringGetTextDatum(done),
+					 upto ? CStringGetTextDatum(upto) : (Datum) 0, upto_id, t->ids},
+				 upto ? "     " : "  nn ", SPI_OK_DELETE);
 }
 
 /*
@@ -566,18 +580,6 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		oldcxt = MemoryContextSwitchTo(passcxt);
 
-		/*
-		 * Messages restored from a dump carry transaction ids of another
-		 * server, which mean nothing here: they become this transaction's,
-		 * so that every cursor sees them as not delivered yet.  (A row this
-		 * statement sees whose transaction is not visible in its snapshot
-		 * can only be one of those.)
-		 */
-		fdn_spi_exec("UPDATE foundation.outbox_messages SET xid = pg_current_xact_id()"
-					 " WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())"
-					 "   AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())",
-					 0, NULL, NULL, NULL, SPI_OK_UPDATE);
-
 		/* The members, where they are, and how far each has got. */
 		fdn_spi_exec("SELECT p.node, p.conninfo, coalesce(c.done, '1:1:')::text, c.upto::text, c.upto_id"
 					 " FROM foundation.cluster_peers p"
@@ -633,7 +635,8 @@ fdn_ensure_relay(void)
 
 /*
  * Messages for members gone longer than foundation.message_retention go,
- * and their receipts; and the cursor of a member that is no longer one,
+ * and their receipts; restored messages get this server's transaction
+ * ids; and the cursor of a member that is no longer one,
  * once no message is left for it (should it come back, it gets only what
  * is sent from then on, as any new member).
  */
@@ -645,6 +648,17 @@ fdn_relay_cleanup(void)
 	fdn_spi_exec("DELETE FROM foundation.outbox_messages"
 				 " WHERE created_at < now() - make_interval(secs => $1)",
 				 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+	/*
+	 * Messages restored from a dump carry transaction ids of another
+	 * server, which mean nothing here: they become this transaction's, so
+	 * that every cursor sees them as not delivered yet.  (A row this
+	 * statement sees whose transaction is not visible in its snapshot can
+	 * only be one of those.)
+	 */
+	fdn_spi_exec("UPDATE foundation.outbox_messages SET xid = pg_current_xact_id()"
+				 " WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())"
+				 "   AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())",
+				 0, NULL, NULL, NULL, SPI_OK_UPDATE);
 	fdn_spi_exec("DELETE FROM foundation.relay_cursors c"
 				 " WHERE NOT EXISTS (SELECT FROM foundation.cluster_peers p WHERE p.node = c.target)"
 				 "   AND NOT EXISTS (SELECT FROM foundation.outbox_messages m WHERE c.target = ANY (m.targets))",

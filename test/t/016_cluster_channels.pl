@@ -5,8 +5,9 @@
 # cannot be reached all arrive there, in order, once it can, even when the
 # relay is stopped while it sends them.  A transaction that took its
 # message id before another but commits after it, once that other message
-# was delivered, still gets its message through.  Members relay to each
-# other as a dedicated non-superuser role.
+# was delivered, still gets its message through; so does a message
+# restored from another server's dump.  Members relay to each other as a
+# dedicated non-superuser role.
 use strict;
 use warnings;
 
@@ -199,6 +200,22 @@ note '4. a message whose transaction took its id first and commits last';
 		"c1's messages all went: each reached every member it was for");
 	is($m{c3}->safe_psql('postgres', qq{SELECT count(*) FROM foundation.relay_inbox WHERE origin = 'c1' AND id = $late_id}),
 		'1', 'c3 received it too');
+}
+
+###########################################################################
+note '5. a message restored from a dump, with another server\'s transaction id';
+###########################################################################
+{
+	# Its xid is in this server's future: no snapshot here sees it as
+	# committed until the supervisor gives it one of this server's.
+	my $l = start_listener($m{c3}, 1, 30, 'foundation:control');
+	$m{c1}->safe_psql('postgres', q{
+		INSERT INTO foundation.outbox_messages (targets, channel, message, xid)
+		VALUES ('{c2,c3}', 'control', '{"restored": 1}', '999999999')});
+	my ($rc, $msgs) = finish_listener($l);
+	is(join(' ', @$msgs), '{"restored": 1}', 'c3 received the restored message');
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox_messages}, '0'),
+		'it reached c2 too, and went');
 }
 
 $_->stop for values %m;
