@@ -68,7 +68,7 @@
 #define WAIT_MS 30000
 #define LOCAL_SQL "SELECT foundation.local_broadcast('events', $1::jsonb)"
 #define BC_SQL "SELECT foundation.broadcast('events', $1::jsonb)"
-#define OUTBOX_SQL "SELECT count(*) FROM foundation.outbox"
+#define OUTBOX_SQL "SELECT count(*) FROM foundation.outbox_messages"
 
 static void
 sleep_ms(double ms)

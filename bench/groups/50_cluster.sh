@@ -311,10 +311,10 @@ wait_outbox15() {
 }
 # The members run with autovacuum = off (start_node): the dead rows of one
 # run must not slow the next one's scans of the outbox.
-vacuum_outbox15() { msql "$P15" -c "VACUUM foundation.outbox" >/dev/null; }
+vacuum_outbox15() { msql "$P15" -c "VACUUM foundation.outbox_messages, foundation.relay_cursors" >/dev/null; }
 
 # 15a. Publisher throughput on bench_m1: broadcast (NOTIFY here + one outbox
-# row per other member, in the transaction) vs local_broadcast (NOTIFY
+# row per message naming the other members, in the transaction) vs local_broadcast (NOTIFY
 # here only).  Nobody listens, as in benchmark 4; the relay delivers to
 # bench_m2 and bench_m3 while pgbench runs, on the same CPUs, and after
 # each run bench/run waits until the outbox is empty again.
@@ -361,7 +361,11 @@ us_per15() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK15" 'BEGIN { printf "%.0f", 
 INBOX15_MAX="SELECT coalesce(max(id), 0) FROM foundation.relay_inbox WHERE origin = '$P15'"
 declare -A TPS15 BEST15
 RUNS15=()
-for c in 1 4; do
+# BENCH_CROSS_EXTRA_CLIENTS (e.g. "16"): more client counts after 1 and 4
+# (diagnostic: how far commits that share WAL flushes go)
+# shellcheck disable=SC2206  # a list of numbers
+CLIENTS15=(1 4 ${BENCH_CROSS_EXTRA_CLIENTS:-})
+for c in "${CLIENTS15[@]}"; do
 	pgbench_tps "$WORK/c15_local.sql" -c "$c" -j "$c" "${PGB15[@]}" -T 2 >/dev/null   # warm-up
 	pgbench_tps "$WORK/c15_bc.sql" -c "$c" -j "$c" "${PGB15[@]}" -T 2 >/dev/null
 	wait_outbox15 "$(date +%s.%N)"
@@ -420,6 +424,11 @@ R15A=$(calc "${BEST15[bc1]} / ${BEST15[local1]}")
 R15A4=$(calc "${BEST15[bc4]} / ${BEST15[local4]}")
 echo "best: -c 1 broadcast ${BEST15[bc1]} tps, local_broadcast ${BEST15[local1]} tps, ratio $R15A;" \
 	"-c 4 broadcast ${BEST15[bc4]} tps, local_broadcast ${BEST15[local4]} tps, ratio $R15A4 (no goal)"
+declare -A R15X
+for c in "${CLIENTS15[@]:2}"; do
+	R15X[$c]=$(calc "${BEST15[bc$c]} / ${BEST15[local$c]}")
+	echo "best: -c $c broadcast ${BEST15[bc$c]} tps, local_broadcast ${BEST15[local$c]} tps, ratio ${R15X[$c]} (diagnostic)"
+done
 # Diagnostic: the same statements in transactions that are rolled back
 # (-c 1, one run each): the outbox rows are written but never committed,
 # the relay is not woken, nothing is flushed; the difference is what
@@ -465,14 +474,23 @@ RELAY_PSS15=$(relay_pss15)
 msql "$P15" -f "$BENCH_SQL/explain_one_line.sql" >/dev/null
 # (with the relay's planner settings: sequential and bitmap scans off)
 PLAN15_SQL="SET enable_seqscan = off; SET enable_bitmapscan = off;
-            SELECT public.bench_plan(format('SELECT id, channel, message, compression FROM foundation.outbox WHERE target = %L ORDER BY id LIMIT %s', '$L15', 1000))
+            SELECT public.bench_plan(format('SELECT id, channel, message, compression FROM foundation.outbox_messages'
+                                            ' WHERE xid >= pg_snapshot_xmin(%L::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %L::pg_snapshot)'
+                                            ' AND (NULL::pg_snapshot IS NULL OR (pg_visible_in_snapshot(xid, NULL::pg_snapshot) AND id > NULL::bigint))'
+                                            ' AND %L = ANY (targets) ORDER BY id LIMIT 1000', d.done, d.done, '$L15'))
                  || ' -- DELETE: '
-                 || public.bench_plan(format('DELETE FROM foundation.outbox WHERE id = ANY (%L::bigint[])',
-                                             (SELECT array_agg(i) FROM generate_series(1, 1000) i)))"
+                 || public.bench_plan(format('DELETE FROM foundation.outbox_messages m WHERE m.id = ANY (%L::bigint[])'
+                                             ' AND NOT EXISTS (SELECT FROM unnest(m.targets) t (target)'
+                                             ' LEFT JOIN foundation.relay_cursors c ON c.target = t.target'
+                                             ' WHERE t.target <> %L AND (c.target IS NULL'
+                                             ' OR NOT (pg_visible_in_snapshot(m.xid, c.done)'
+                                             ' OR coalesce(pg_visible_in_snapshot(m.xid, c.upto) AND m.id <= c.upto_id, false))))',
+                                             (SELECT array_agg(i) FROM generate_series(1, 1000) i), '$L15'))
+              FROM (SELECT coalesce((SELECT done FROM foundation.relay_cursors WHERE target = '$L15'), '1:1:') AS done) d"
 declare -A RATE15 INB15 PLAN15 STATS15 RCPU15
 RATES15=()
 for round in 1 2 3; do
-	STATS15[$round]=$(msql "$P15" -c "SELECT 'relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'foundation.outbox'::regclass")
+	STATS15[$round]=$(msql "$P15" -c "SELECT 'relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'foundation.outbox_messages'::regclass")
 	declare -A ib0=() im0=()
 	rc0=$(cpu_ticks "$RELAY15")
 	for m in "${MEMBERS[@]}"; do
@@ -613,12 +631,15 @@ NOTES+=("     from the statement's return (commit done): $L15R_P50 / $L15L_P50 m
 	echo "   Diagnostic (bench/connect3.c, $C14_N samples): a new connection to the control database as fdn_member, whereis's query, close:"
 	echo "   mean $C14_MEAN ms, median $C14_MED ms, p95 $C14_P95 ms (whereis / that mean: $R14C). Ratio whereis / local lookup_singleton (ms per call): $R14."
 	echo "15. broadcast across nodes, publisher $P15 (every member with foundation.node_conninfo = its socket as postgres; relay_backlog before: $BACKLOG15_START)."
-	echo "   a) pgbench -n -M prepared -T $DURATION on $P15, no listener, 2 rounds of local_broadcast then broadcast, each followed by a wait until $P15's outbox was empty (and VACUUM foundation.outbox):"
+	echo "   a) pgbench -n -M prepared -T $DURATION on $P15, no listener, 2 rounds of local_broadcast then broadcast, each followed by a wait until $P15's outbox was empty (and VACUUM foundation.outbox_messages, foundation.relay_cursors):"
 	echo
 	echo "   | clients | local_broadcast tps, each round | broadcast tps, each round | best local | best broadcast | broadcast / local |"
 	echo "   |---|---|---|---|---|---|"
 	echo "   | 1 | $(echo "${TPS15[local1]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc1]}" | sed 's/ / \/ /g') | ${BEST15[local1]} | ${BEST15[bc1]} | $R15A |"
 	echo "   | 4 | $(echo "${TPS15[local4]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc4]}" | sed 's/ / \/ /g') | ${BEST15[local4]} | ${BEST15[bc4]} | $R15A4 |"
+	for c in "${CLIENTS15[@]:2}"; do
+		echo "   | $c | $(echo "${TPS15[local$c]}" | sed 's/ / \/ /g') | $(echo "${TPS15[bc$c]}" | sed 's/ / \/ /g') | ${BEST15[local$c]} | ${BEST15[bc$c]} | ${R15X[$c]} |"
+	done
 	echo
 	echo "   Each run (CPU per message, from /proc, utime + stime of live and exited processes: $P15 = its postmaster and all its processes but the relay"
 	echo "   (pgbench's backends, background processes); relay = $P15's foundation:relay; receivers = the other two members' postmasters and all their processes"

@@ -312,9 +312,10 @@ COMMENT ON FUNCTION foundation.check_lease() IS
 
 ------------------------------------------------------------------------------
 -- Channels across nodes (docs/channels.md): foundation.broadcast writes, in
--- the publisher's transaction, one outbox row per other member; the relay
--- child forwards them over libpq; the receiving member notifies its own
--- listeners once per message id.
+-- the publisher's transaction, one outbox row per message, naming the other
+-- members it is for; the relay child forwards it to each over libpq, keeping
+-- per member a cursor over the transactions it has delivered; the receiving
+-- member notifies its own listeners once per message id.
 ------------------------------------------------------------------------------
 -- The other members, as of this member's last lease renewal (all of them,
 -- live or not: one that is down gets its messages when it returns).
@@ -323,29 +324,71 @@ CREATE TABLE foundation.cluster_peers (
     conninfo   text,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE TABLE foundation.outbox (
+-- One row per message.  targets: the members it is for (the peers when it
+-- was sent).  xid: the publisher's top-level transaction, by which the
+-- relay knows what committed before or after the snapshots of its cursors.
+CREATE TABLE foundation.outbox_messages (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    target      text NOT NULL,
+    targets     text[] NOT NULL,
     channel     text NOT NULL,
     message     jsonb NOT NULL,
     compression boolean NOT NULL DEFAULT false,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    xid         xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX ON foundation.outbox (target, id);
+CREATE INDEX ON foundation.outbox_messages (xid);
+-- Per member, what the relay has delivered: every message of a transaction
+-- visible in the snapshot done, and, while it works through the messages
+-- committed after done and before the snapshot upto (in id order, a batch
+-- at a time), those up to upto_id.  No row: nothing delivered yet.
+CREATE TABLE foundation.relay_cursors (
+    target  text PRIMARY KEY,
+    done    pg_snapshot NOT NULL,
+    upto    pg_snapshot,
+    upto_id bigint
+);
 CREATE TABLE foundation.relay_inbox (
     origin      text NOT NULL,
     id          bigint NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (origin, id)
 );
-REVOKE ALL ON foundation.cluster_peers, foundation.outbox, foundation.relay_inbox FROM PUBLIC;
--- pg_dump keeps the outbox (its rows are the messages not yet delivered:
--- the relay deletes what it delivered) and its ids' sequence: the other
--- members drop an id they already received from this node, so ids must
--- not start again after a restore.  Peers, receipts and cluster_local are
--- this server's runtime state.  (docs/backup.md)
-SELECT pg_catalog.pg_extension_config_dump('foundation.outbox', '');
-SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_id_seq', '');
+-- What waits for whom: one row per message and member it has not reached.
+CREATE VIEW foundation.outbox AS
+  SELECT t.target, m.id, m.channel, m.message, m.compression, m.created_at
+    FROM foundation.outbox_messages m
+   CROSS JOIN LATERAL pg_catalog.unnest(m.targets) t (target)
+    LEFT JOIN foundation.relay_cursors c ON c.target OPERATOR(pg_catalog.=) t.target
+   WHERE c.target IS NULL
+      OR NOT (pg_catalog.pg_visible_in_snapshot(m.xid, c.done)
+              OR coalesce(pg_catalog.pg_visible_in_snapshot(m.xid, c.upto)
+                          AND m.id OPERATOR(pg_catalog.<=) c.upto_id, false));
+COMMENT ON VIEW foundation.outbox IS
+  'Messages for other members not delivered yet, one row per message and member (foundation.outbox_messages holds each message once). An INSERT of (target, channel, message) queues a message for that member.';
+-- A message queued by hand, for one member.
+CREATE FUNCTION foundation._outbox_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO foundation.outbox_messages (targets, channel, message, compression, created_at)
+  VALUES (ARRAY[NEW.target], NEW.channel, NEW.message, coalesce(NEW.compression, false),
+          coalesce(NEW.created_at, now()));
+  RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION foundation._outbox_insert() FROM PUBLIC;
+CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON foundation.outbox
+    FOR EACH ROW EXECUTE FUNCTION foundation._outbox_insert();
+REVOKE ALL ON foundation.cluster_peers, foundation.outbox_messages, foundation.relay_cursors,
+              foundation.relay_inbox, foundation.outbox FROM PUBLIC;
+-- pg_dump keeps the messages (the relay deletes each once it reached every
+-- member it is for: what is left was not delivered everywhere yet) and
+-- their ids' sequence: the other members drop an id they already received
+-- from this node, so ids must not start again after a restore.  The
+-- cursors are not kept: transaction ids mean nothing on another server, so
+-- a restored server sends what is left again to every member it is for
+-- (those that had it drop it by its id).  Peers, receipts and cluster_local
+-- are this server's runtime state.  (docs/backup.md)
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages_id_seq', '');
 
 CREATE FUNCTION foundation.direct_broadcast(node text, channel text, message jsonb,
                                             compression boolean DEFAULT false)

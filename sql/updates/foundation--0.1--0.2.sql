@@ -835,3 +835,80 @@ BEGIN
     PERFORM foundation.grant_member_role(r);
   END LOOP;
 END $$;
+
+-- Channels across nodes: one outbox row per message, naming the members it
+-- is for, instead of one per member; the relay keeps a cursor per member.
+-- foundation.outbox becomes a view of what waits for whom.  The messages
+-- waiting keep their ids (the other members drop an id they already have
+-- from this node), and the ids go on from the old sequence.
+-- One row per message.  targets: the members it is for (the peers when it
+-- was sent).  xid: the publisher's top-level transaction, by which the
+-- relay knows what committed before or after the snapshots of its cursors.
+CREATE TABLE foundation.outbox_messages (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    targets     text[] NOT NULL,
+    channel     text NOT NULL,
+    message     jsonb NOT NULL,
+    compression boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    xid         xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX ON foundation.outbox_messages (xid);
+-- Per member, what the relay has delivered: every message of a transaction
+-- visible in the snapshot done, and, while it works through the messages
+-- committed after done and before the snapshot upto (in id order, a batch
+-- at a time), those up to upto_id.  No row: nothing delivered yet.
+CREATE TABLE foundation.relay_cursors (
+    target  text PRIMARY KEY,
+    done    pg_snapshot NOT NULL,
+    upto    pg_snapshot,
+    upto_id bigint
+);
+INSERT INTO foundation.outbox_messages (id, targets, channel, message, compression, created_at)
+  OVERRIDING SYSTEM VALUE
+  SELECT id, ARRAY[target], channel, message, compression, created_at FROM foundation.outbox;
+SELECT pg_catalog.setval('foundation.outbox_messages_id_seq', s.last_value, s.is_called)
+  FROM foundation.outbox_id_seq s;
+-- metrics_relay reads foundation.outbox: it follows the old table's new
+-- name until it is pointed at the view.
+ALTER TABLE foundation.outbox RENAME TO outbox_old;
+-- What waits for whom: one row per message and member it has not reached.
+CREATE VIEW foundation.outbox AS
+  SELECT t.target, m.id, m.channel, m.message, m.compression, m.created_at
+    FROM foundation.outbox_messages m
+   CROSS JOIN LATERAL pg_catalog.unnest(m.targets) t (target)
+    LEFT JOIN foundation.relay_cursors c ON c.target OPERATOR(pg_catalog.=) t.target
+   WHERE c.target IS NULL
+      OR NOT (pg_catalog.pg_visible_in_snapshot(m.xid, c.done)
+              OR coalesce(pg_catalog.pg_visible_in_snapshot(m.xid, c.upto)
+                          AND m.id OPERATOR(pg_catalog.<=) c.upto_id, false));
+COMMENT ON VIEW foundation.outbox IS
+  'Messages for other members not delivered yet, one row per message and member (foundation.outbox_messages holds each message once). An INSERT of (target, channel, message) queues a message for that member.';
+-- A message queued by hand, for one member.
+CREATE FUNCTION foundation._outbox_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO foundation.outbox_messages (targets, channel, message, compression, created_at)
+  VALUES (ARRAY[NEW.target], NEW.channel, NEW.message, coalesce(NEW.compression, false),
+          coalesce(NEW.created_at, now()));
+  RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION foundation._outbox_insert() FROM PUBLIC;
+CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON foundation.outbox
+    FOR EACH ROW EXECUTE FUNCTION foundation._outbox_insert();
+CREATE OR REPLACE VIEW foundation.metrics_relay AS
+  SELECT t.member,
+         pg_catalog.count(o.id) AS backlog_messages,
+         coalesce(pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-)
+                                                pg_catalog.min(o.created_at)), 0)
+           AS oldest_message_seconds
+    FROM (SELECT node FROM foundation.cluster_peers
+          UNION SELECT target FROM foundation.outbox) t (member)
+    LEFT JOIN foundation.outbox o ON o.target OPERATOR(pg_catalog.=) t.member
+   GROUP BY t.member;
+ALTER EXTENSION foundation DROP SEQUENCE foundation.outbox_id_seq;
+ALTER EXTENSION foundation DROP TABLE foundation.outbox_old;
+DROP TABLE foundation.outbox_old;
+REVOKE ALL ON foundation.outbox_messages, foundation.relay_cursors, foundation.outbox FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages', '');
+SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages_id_seq', '');

@@ -5,19 +5,26 @@
  *	  transactional outbox and a relay child.
  *
  * foundation.broadcast notifies this server's listeners (as
- * local_broadcast) and, with a control database, writes one row per other
- * member into foundation.outbox, in the publisher's transaction: nothing of
- * a rolled-back transaction leaves, and a member that is down gets its
- * messages when it returns (the rows wait, up to
- * foundation.message_retention).  The relay, a supervised child running
- * foundation.cluster_relay, sends each member its rows in id order, in
- * batches, with foundation.relay_deliver over libpq, and deletes them once
- * that call has committed.  relay_deliver notifies the receiving server's
- * listeners of each message whose (origin, id) it has not seen, in one
- * transaction with the record of it, so each message arrives once per node
- * even when a batch is sent again after a relay crash.  A publisher's
- * messages keep their commit order: one session's transactions commit in
- * the order of the ids they took.
+ * local_broadcast) and, with a control database, writes one row into
+ * foundation.outbox_messages naming the other members it is for, in the
+ * publisher's transaction: nothing of a rolled-back transaction leaves, and
+ * a member that is down gets its messages when it returns (the row waits,
+ * up to foundation.message_retention).  The relay, a supervised child
+ * running foundation.cluster_relay, keeps per member a cursor
+ * (foundation.relay_cursors) in terms of transactions, not ids: ids are
+ * taken before commit, so a transaction can commit a smaller id after a
+ * larger one was sent.  The cursor's snapshot `done` says which
+ * transactions' messages the member has; the relay sends it, in id order
+ * and in batches, those of the transactions committed since, fixing the
+ * set by a snapshot `upto` while it takes several batches.  Each batch goes
+ * with foundation.relay_deliver over libpq; once that call has committed
+ * the cursor moves, and a message that has reached every member it is for
+ * is deleted.  relay_deliver notifies the receiving server's listeners of
+ * each message whose (origin, id) it has not seen, in one transaction with
+ * the record of it, so each message arrives once per node even when a
+ * batch is sent again after a relay crash.  A publisher's messages keep
+ * their commit order: one session's transactions commit in the order of the
+ * ids they took, and a later transaction is never in an earlier set.
  *
  *-------------------------------------------------------------------------
  */
@@ -86,6 +93,11 @@ wake_relay(bool committed)
 		SetLatch(&ProcGlobal->allProcs[relay_shared->relay_procno].procLatch);
 }
 
+/*
+ * One row per message, whatever the number of members: the members it is
+ * for go into its targets (a row per member cost some 35 000 instructions
+ * per member more; benchmark 16).
+ */
 void
 fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compression)
 {
@@ -93,16 +105,17 @@ fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compressi
 
 	fdn_priv_begin(&priv);
 	if (target == NULL)
-		fdn_spi_exec("INSERT INTO foundation.outbox (target, channel, message, compression)"
-					 " SELECT node, $1, $2, $3 FROM foundation.cluster_peers ORDER BY node",
+		fdn_spi_exec("INSERT INTO foundation.outbox_messages (targets, channel, message, compression)"
+					 " SELECT array_agg(node ORDER BY node), $1, $2, $3 FROM foundation.cluster_peers"
+					 " HAVING count(*) > 0",
 					 3, (Oid[]) {TEXTOID, JSONBOID, BOOLOID},
 					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
 					 JsonbPGetDatum(message), BoolGetDatum(compression)},
 					 NULL, SPI_OK_INSERT);
 	else
 	{
-		fdn_spi_exec("INSERT INTO foundation.outbox (target, channel, message, compression)"
-					 " SELECT node, $1, $2, $3 FROM foundation.cluster_peers WHERE node = $4",
+		fdn_spi_exec("INSERT INTO foundation.outbox_messages (targets, channel, message, compression)"
+					 " SELECT ARRAY[node], $1, $2, $3 FROM foundation.cluster_peers WHERE node = $4",
 					 4, (Oid[]) {TEXTOID, JSONBOID, BOOLOID, TEXTOID},
 					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
 					 JsonbPGetDatum(message), BoolGetDatum(compression),
@@ -116,8 +129,7 @@ fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compressi
 	}
 	if (SPI_processed > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("  %d row(s) into foundation.outbox for the other members",
-								 (int) SPI_processed)));
+				(errmsg_internal("  1 row into foundation.outbox_messages for the other members")));
 	fdn_priv_end(&priv);
 	fdn_at_xact_end(wake_relay);
 }
@@ -306,18 +318,136 @@ pass_datum(int row, int col, bool *isnull)
 }
 
 /*
- * Send each member with rows waiting its next batch, all members at once
- * (each receiving server does its part at the same time as the others),
- * and delete what each confirmed; *failed counts the members not reached.
+ * A member the relay sends to: where it is, and its cursor (relay_cursors)
+ * as text: done, upto (NULL while no pass through a set of transactions is
+ * under way) and upto_id.
+ */
+typedef struct RelayTarget
+{
+	char	   *node;
+	char	   *conninfo;
+	char	   *done;
+	char	   *upto;
+	Datum		upto_id;
+	/* this pass's batch */
+	int			n;				/* messages in it */
+	Datum		ids;			/* their ids, bigint[] */
+	Datum		max_id;
+	char	   *snapshot;		/* of the statement that read it */
+} RelayTarget;
+
+/*
+ * The next batch for member t: in id order, the messages for it of the
+ * transactions that committed after its cursor's done snapshot, and, while
+ * the cursor works through the transactions up to its upto snapshot, of
+ * those only, past upto_id.  Without upto, the set is what this statement
+ * sees (its snapshot, returned, becomes upto if the batch is full).  A
+ * transaction that commits later, whatever its ids, belongs to a later set,
+ * so no message is passed over; one publisher's transactions commit in the
+ * order of their ids, so its messages keep their order.
+ */
+static char *
+relay_read_batch(RelayTarget *t)
+{
+	bool		isnull;
+	Datum		json;
+
+	fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
+				 "                                 'compression', compression) ORDER BY id)::text,"
+				 "       array_agg(id ORDER BY id), count(*)::int4, max(id), pg_current_snapshot()::text"
+				 " FROM (SELECT id, channel, message, compression FROM foundation.outbox_messages"
+				 "        WHERE xid >= pg_snapshot_xmin($3::pg_snapshot)"
+				 "          AND NOT pg_visible_in_snapshot(xid, $3::pg_snapshot)"
+				 "          AND ($4::pg_snapshot IS NULL"
+				 "               OR (pg_visible_in_snapshot(xid, $4::pg_snapshot) AND id > $5))"
+				 "          AND $1 = ANY (targets)"
+				 "        ORDER BY id LIMIT $2) b",
+				 5, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT8OID},
+				 (Datum[]) {CStringGetTextDatum(t->node), Int32GetDatum(FDN_RELAY_BATCH),
+					 CStringGetTextDatum(t->done),
+					 t->upto ? CStringGetTextDatum(t->upto) : (Datum) 0, t->upto_id},
+				 t->upto ? "   " : "   nn", SPI_OK_SELECT);
+	json = pass_datum(0, 1, &isnull);
+	t->n = DatumGetInt32(pass_datum(0, 3, &isnull));
+	if (t->n > 0)
+	{
+		t->ids = pass_datum(0, 2, &isnull);
+		t->max_id = pass_datum(0, 4, &isnull);
+	}
+	t->snapshot = TextDatumGetCString(pass_datum(0, 5, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return t->n > 0 ? TextDatumGetCString(json) : NULL;
+}
+
+/*
+ * Member t has its batch (or there was none): move its cursor past it, and
+ * delete the batch's messages that have now reached every member they are
+ * for.  In the relay's transaction, after the member committed the batch:
+ * a crash in between sends it again, and the member drops what it has.
  */
 static void
-relay_send_all(char **targets, char **conninfos, int ntargets, int *total, int *failed)
+relay_advance(RelayTarget *t)
+{
+	bool		full = t->n == FDN_RELAY_BATCH;
+	const char *done = t->done;
+	const char *upto = NULL;
+	Datum		upto_id = (Datum) 0;
+
+	if (full)
+	{
+		/* More of this set may wait: the next batch goes on from here. */
+		upto = t->upto ? t->upto : t->snapshot;
+		upto_id = t->max_id;
+	}
+	else
+		done = t->upto ? t->upto : t->snapshot;
+	if (t->n == 0)
+	{
+		fdn_spi_exec("INSERT INTO foundation.relay_cursors AS c (target, done, upto, upto_id)"
+					 " VALUES ($1, $2::pg_snapshot, $3::pg_snapshot, $4)"
+					 " ON CONFLICT (target) DO UPDATE"
+					 " SET done = excluded.done, upto = excluded.upto, upto_id = excluded.upto_id",
+					 4, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT8OID},
+					 (Datum[]) {CStringGetTextDatum(t->node), CStringGetTextDatum(done),
+						 upto ? CStringGetTextDatum(upto) : (Datum) 0, upto_id},
+					 upto ? "    " : "  nn", SPI_OK_INSERT);
+		return;
+	}
+
+	/*
+	 * One statement: the delete sees the cursors as they were (one
+	 * snapshot), so this member counts as having the batch explicitly.
+	 */
+	fdn_spi_exec("WITH moved AS (INSERT INTO foundation.relay_cursors AS c (target, done, upto, upto_id)"
+				 "   VALUES ($1, $2::pg_snapshot, $3::pg_snapshot, $4)"
+				 "   ON CONFLICT (target) DO UPDATE"
+				 "   SET done = excluded.done, upto = excluded.upto, upto_id = excluded.upto_id)"
+				 " DELETE FROM foundation.outbox_messages m WHERE m.id = ANY ($5)"
+				 " AND NOT EXISTS (SELECT FROM unnest(m.targets) t (target)"
+				 "                   LEFT JOIN foundation.relay_cursors c ON c.target = t.target"
+				 "                  WHERE t.target <> $1 AND (c.target IS NULL"
+				 "                     OR NOT (pg_visible_in_snapshot(m.xid, c.done)"
+				 "                             OR coalesce(pg_visible_in_snapshot(m.xid, c.upto)"
+				 "                                         AND m.id <= c.upto_id, false))))",
+				 5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8ARRAYOID},
+				 (Datum[]) {CStringGetTextDatum(t->node), CStringGetTextDatum(done),
+					 upto ? CStringGetTextDatum(upto) : (Datum) 0, upto_id, t->ids},
+				 upto ? "     " : "  nn ", SPI_OK_DELETE);
+}
+
+/*
+ * Send each member with messages waiting its next batch, all members at
+ * once (each receiving server does its part at the same time as the
+ * others), and move the cursor of each that confirmed; *total counts the
+ * messages delivered, *failed the members not reached.
+ */
+static void
+relay_send_all(RelayTarget *targets, int ntargets, int *total, int *failed)
 {
 	FdnRemoteCall *calls = palloc0(sizeof(FdnRemoteCall) * Max(ntargets, 1));
-	Datum	   *ids = palloc0(sizeof(Datum) * Max(ntargets, 1));
+	RelayTarget **sent = palloc0(sizeof(RelayTarget *) * Max(ntargets, 1));
 	FdnRelayConn **cached = palloc0(sizeof(FdnRelayConn *) * Max(ntargets, 1));
 	bool	   *reused = palloc0(sizeof(bool) * Max(ntargets, 1));
-	const char **names = palloc0(sizeof(char *) * Max(ntargets, 1));
 	int			ncalls = 0;
 	int			nretry = 0;
 	int			i;
@@ -325,36 +455,27 @@ relay_send_all(char **targets, char **conninfos, int ntargets, int *total, int *
 	*total = *failed = 0;
 	for (i = 0; i < ntargets; i++)
 	{
-		bool		isnull;
-		Datum		d;
+		RelayTarget *t = &targets[i];
+		char	   *batch = relay_read_batch(t);
 		const char **params;
 		FdnRemoteCall *call = &calls[ncalls];
 
-		fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
-					 "                                 'compression', compression) ORDER BY id)::text,"
-					 "       array_agg(id ORDER BY id)"
-					 " FROM (SELECT id, channel, message, compression FROM foundation.outbox"
-					 "        WHERE target = $1 ORDER BY id LIMIT $2) b",
-					 2, (Oid[]) {TEXTOID, INT4OID},
-					 (Datum[]) {CStringGetTextDatum(targets[i]), Int32GetDatum(FDN_RELAY_BATCH)},
-					 NULL, SPI_OK_SELECT);
-		d = pass_datum(0, 1, &isnull);
-		if (isnull)
+		if (batch == NULL)
 		{
-			SPI_freetuptable(SPI_tuptable);
-			continue;			/* nothing for it */
+			/* Nothing for it; a set worked through to its end is done. */
+			if (t->upto)
+				relay_advance(t);
+			continue;
 		}
-		ids[ncalls] = pass_datum(0, 2, &isnull);
-		SPI_freetuptable(SPI_tuptable);
 		params = palloc(sizeof(char *) * 2);
 		params[0] = fdn_node();
-		params[1] = TextDatumGetCString(d);
-		call->conninfo = conninfos[i];
+		params[1] = batch;
+		call->conninfo = t->conninfo;
 		call->sql = "SELECT foundation.relay_deliver($1, $2::pg_catalog.jsonb)::pg_catalog.text";
 		call->nparams = 2;
 		call->params = params;
-		names[ncalls] = targets[i];
-		cached[ncalls] = relay_conn_for(targets[i], conninfos[i]);
+		sent[ncalls] = t;
+		cached[ncalls] = relay_conn_for(t->node, t->conninfo);
 		if (cached[ncalls])
 		{
 			reused[ncalls] = cached[ncalls]->conn != NULL;
@@ -399,14 +520,13 @@ relay_send_all(char **targets, char **conninfos, int ntargets, int *total, int *
 		{
 			ereport(DEBUG1,
 					(errmsg_internal("foundation relay: member %s not reached: %s",
-									 names[i], calls[i].error)));
+									 sent[i]->node, calls[i].error)));
 			(*failed)++;
 			continue;
 		}
-		/* Delivered (and committed there): these rows, and only these, go. */
-		fdn_spi_exec("DELETE FROM foundation.outbox WHERE id = ANY ($1)",
-					 1, (Oid[]) {INT8ARRAYOID}, &ids[i], NULL, SPI_OK_DELETE);
-		*total += (int) SPI_processed;
+		/* Delivered (and committed there): past these, and only these. */
+		relay_advance(sent[i]);
+		*total += sent[i]->n;
 	}
 }
 
@@ -453,31 +573,35 @@ fdn_cluster_relay(PG_FUNCTION_ARGS)
 		int			failed = 0;
 		int			ntargets;
 		int			i;
-		char	  **targets;
-		char	  **conninfos;
+		RelayTarget *targets;
 		bool		isnull;
+		Datum		d;
 
 		CHECK_FOR_INTERRUPTS();
 		oldcxt = MemoryContextSwitchTo(passcxt);
 
-		/* Members with something to send, and where they are. */
-		fdn_spi_exec("SELECT o.target, p.conninfo FROM (SELECT DISTINCT target FROM foundation.outbox) o"
-					 " JOIN foundation.cluster_peers p ON p.node = o.target"
-					 " WHERE p.conninfo IS NOT NULL ORDER BY o.target",
+		/* The members, where they are, and how far each has got. */
+		fdn_spi_exec("SELECT p.node, p.conninfo, coalesce(c.done, '1:1:')::text, c.upto::text, c.upto_id"
+					 " FROM foundation.cluster_peers p"
+					 " LEFT JOIN foundation.relay_cursors c ON c.target = p.node"
+					 " WHERE p.conninfo IS NOT NULL ORDER BY p.node",
 					 0, NULL, NULL, NULL, SPI_OK_SELECT);
 		ntargets = (int) SPI_processed;
-		targets = palloc(sizeof(char *) * Max(ntargets, 1));
-		conninfos = palloc(sizeof(char *) * Max(ntargets, 1));
+		targets = palloc0(sizeof(RelayTarget) * Max(ntargets, 1));
 		for (i = 0; i < ntargets; i++)
 		{
-			targets[i] = TextDatumGetCString(pass_datum(i, 1, &isnull));
-			conninfos[i] = TextDatumGetCString(pass_datum(i, 2, &isnull));
+			targets[i].node = TextDatumGetCString(pass_datum(i, 1, &isnull));
+			targets[i].conninfo = TextDatumGetCString(pass_datum(i, 2, &isnull));
+			targets[i].done = TextDatumGetCString(pass_datum(i, 3, &isnull));
+			d = pass_datum(i, 4, &isnull);
+			targets[i].upto = isnull ? NULL : TextDatumGetCString(d);
+			targets[i].upto_id = pass_datum(i, 5, &isnull);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		SPI_commit();
 
 		pgstat_report_activity(STATE_RUNNING, "foundation relay: sending");
-		relay_send_all(targets, conninfos, ntargets, &total, &failed);
+		relay_send_all(targets, ntargets, &total, &failed);
 		SPI_commit();
 		if (failed > 0 &&
 			TimestampDifferenceExceeds(warned_at, GetCurrentTimestamp(), 60000))
@@ -509,15 +633,36 @@ fdn_ensure_relay(void)
 	(void) fdn_ensure_own_singleton(FDN_RELAY_NAME, "foundation.cluster_relay");
 }
 
-/* Messages for members gone longer than foundation.message_retention go, and their receipts. */
+/*
+ * Messages for members gone longer than foundation.message_retention go,
+ * and their receipts; restored messages get this server's transaction
+ * ids; and the cursor of a member that is no longer one,
+ * once no message is left for it (should it come back, it gets only what
+ * is sent from then on, as any new member).
+ */
 void
 fdn_relay_cleanup(void)
 {
 	Datum		secs = Int32GetDatum(fdn_message_retention_s);
 
-	fdn_spi_exec("DELETE FROM foundation.outbox"
+	fdn_spi_exec("DELETE FROM foundation.outbox_messages"
 				 " WHERE created_at < now() - make_interval(secs => $1)",
 				 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);
+	/*
+	 * Messages restored from a dump carry transaction ids of another
+	 * server, which mean nothing here: they become this transaction's, so
+	 * that every cursor sees them as not delivered yet.  (A row this
+	 * statement sees whose transaction is not visible in its snapshot can
+	 * only be one of those.)
+	 */
+	fdn_spi_exec("UPDATE foundation.outbox_messages SET xid = pg_current_xact_id()"
+				 " WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())"
+				 "   AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())",
+				 0, NULL, NULL, NULL, SPI_OK_UPDATE);
+	fdn_spi_exec("DELETE FROM foundation.relay_cursors c"
+				 " WHERE NOT EXISTS (SELECT FROM foundation.cluster_peers p WHERE p.node = c.target)"
+				 "   AND NOT EXISTS (SELECT FROM foundation.outbox_messages m WHERE c.target = ANY (m.targets))",
+				 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	fdn_spi_exec("DELETE FROM foundation.relay_inbox"
 				 " WHERE received_at < now() - make_interval(secs => $1)",
 				 1, (Oid[]) {INT4OID}, &secs, NULL, SPI_OK_DELETE);

@@ -2,8 +2,12 @@
 # member exactly once, one publisher's messages in their commit order,
 # nothing from a rolled-back transaction; local_broadcast stays here,
 # direct_broadcast goes to one member; 10 000 messages sent while a member
-# cannot be reached all arrive there, in order, once it can.  Members relay
-# to each other as a dedicated non-superuser role.
+# cannot be reached all arrive there, in order, once it can, even when the
+# relay is stopped while it sends them.  A transaction that took its
+# message id before another but commits after it, once that other message
+# was delivered, still gets its message through; so does a message
+# restored from another server's dump.  Members relay to each other as a
+# dedicated non-superuser role.
 use strict;
 use warnings;
 
@@ -142,20 +146,76 @@ note '3. 10 000 messages while a member restarts';
 	like($m{c1}->safe_psql('postgres', q{SELECT foundation.health_check()::jsonb -> 'relay_backlog' ->> 'c3'}),
 		qr/^10000$/, "c1's health report shows the backlog for c3");
 
+	my $first = $m{c1}->safe_psql('postgres', q{SELECT min(id) FROM foundation.outbox WHERE target = 'c3'});
+
 	# c3 listens, then lets the relays in.
 	ok(wait_for($m{c3}, q{SELECT foundation.lookup_singleton('foundation:relay') IS NOT NULL}),
 		'c3 is back, with its relay');
-	my $l = start_listener($m{c3}, 10001, 15, 'foundation:telemetry');
+	my $l = start_listener($m{c3}, 10001, 25, 'foundation:telemetry');
 	open $fh, '>', $hba or die $!;
 	print $fh $orig;
 	close $fh;
 	$m{c3}->reload;
+	# The relay stops while it sends (once c3 has some of them): its
+	# successor goes on from where the committed cursor says.
+	my $relay = $m{c1}->safe_psql('postgres', q{SELECT foundation.lookup_singleton('foundation:relay')});
+	ok(wait_for($m{c3}, "SELECT count(*) > 0 FROM foundation.relay_inbox WHERE origin = 'c1' AND id >= $first"),
+		'c3 started receiving its 10 000');
+	$m{c1}->safe_psql('postgres', "SELECT pg_terminate_backend($relay)");
+	ok(wait_for($m{c1}, qq{SELECT foundation.lookup_singleton('foundation:relay') NOT IN (0, $relay)}),
+		"c1's relay was stopped and runs again");
 	my ($rc, $msgs) = finish_listener($l);
 	is(scalar(@$msgs), 10000, 'c3 received the 10 000 messages, no more');
 	my @seq = map { /"seq": (\d+)/ ? $1 : -1 } @$msgs;
 	is_deeply(\@seq, [ 1 .. 10000 ], 'once each, in their commit order');
 	is($m{c1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.outbox}), '0',
 		"c1's outbox is empty");
+}
+
+###########################################################################
+note '4. a message whose transaction took its id first and commits last';
+###########################################################################
+{
+	my $l = start_listener($m{c2}, 3, 30, 'foundation:control');
+	my $s = $m{c1}->background_psql('postgres');
+	$s->query_safe('BEGIN');
+	$s->query_safe(q{SELECT foundation.broadcast('control', '{"late": 1}')});
+	my $late_id = $s->query_safe(q{SELECT max(id) FROM foundation.outbox_messages});
+	$late_id =~ s/.*\n//s;
+	$m{c1}->safe_psql('postgres', q{SELECT foundation.broadcast('control', '{"early": 2}')});
+	# The later id is delivered, and the relay's cursor for c2 past it,
+	# while the transaction of the smaller id is still open.
+	ok(wait_for($m{c2}, qq{SELECT max(id) > $late_id FROM foundation.relay_inbox WHERE origin = 'c1'}),
+		'c2 received a larger id than that of the open transaction');
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox WHERE message ? 'early'}, '0'),
+		'the message of the larger id reached both other members');
+	$s->query_safe('COMMIT');
+	$s->quit;
+	$m{c1}->safe_psql('postgres', q{SELECT foundation.broadcast('control', '{"after": 3}')});
+	my ($rc, $msgs) = finish_listener($l);
+	is($rc, 0, 'the listener on c2 got its 3 messages');
+	is(join(' ', @$msgs), '{"early": 2} {"late": 1} {"after": 3}',
+		'c2 received the message committed last, in commit order');
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox_messages}, '0'),
+		"c1's messages all went: each reached every member it was for");
+	is($m{c3}->safe_psql('postgres', qq{SELECT count(*) FROM foundation.relay_inbox WHERE origin = 'c1' AND id = $late_id}),
+		'1', 'c3 received it too');
+}
+
+###########################################################################
+note '5. a message restored from a dump, with another server\'s transaction id';
+###########################################################################
+{
+	# Its xid is in this server's future: no snapshot here sees it as
+	# committed until the supervisor gives it one of this server's.
+	my $l = start_listener($m{c3}, 1, 30, 'foundation:control');
+	$m{c1}->safe_psql('postgres', q{
+		INSERT INTO foundation.outbox_messages (targets, channel, message, xid)
+		VALUES ('{c2,c3}', 'control', '{"restored": 1}', '999999999')});
+	my ($rc, $msgs) = finish_listener($l);
+	is(join(' ', @$msgs), '{"restored": 1}', 'c3 received the restored message');
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox_messages}, '0'),
+		'it reached c2 too, and went');
 }
 
 $_->stop for values %m;
