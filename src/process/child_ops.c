@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -373,9 +374,14 @@ fdn_start_child(PG_FUNCTION_ARGS)
 
 /* ---------- terminate ---------- */
 
-/* Wait up to timeout_ms for the slot's child to be gone. */
+/*
+ * Wait up to timeout_ms for the slot's child (pid) to be gone: past its
+ * exit callback, which wakes us, and then out of the process array too, a
+ * moment later (until then it still shows in pg_stat_activity and still
+ * counts as connected to its database).
+ */
 static bool
-wait_child_gone(int index, int64 child_id, int timeout_ms)
+wait_child_gone(int index, int64 child_id, pid_t pid, int timeout_ms)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
@@ -383,13 +389,15 @@ wait_child_gone(int index, int64 child_id, int timeout_ms)
 	for (;;)
 	{
 		FdnChildSlot *slot = &fdn_shared->slots[index];
+		bool		exited = slot->child_id != child_id || !fdn_slot_alive(slot);
 
-		if (slot->child_id != child_id || !fdn_slot_alive(slot))
+		if (exited && (pid == 0 || BackendPidGetProc(pid) == NULL))
 			return true;
 		if (GetCurrentTimestamp() >= deadline)
 			return false;
+		/* exited: nothing wakes us when it leaves the array; look soon */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
+						 exited ? 1 : 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -463,7 +471,7 @@ fdn_terminate_child_id(int64 child_id)
 			kill(pid, SIGTERM);
 		PG_TRY();
 		{
-			stopped = wait_child_gone(index, child_id, shutdown_ms);
+			stopped = wait_child_gone(index, child_id, pid, shutdown_ms);
 		}
 		PG_CATCH();
 		{

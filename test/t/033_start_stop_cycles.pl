@@ -24,17 +24,19 @@ my $cycles = 40;
 my $script = '';
 for my $i (1 .. $cycles)
 {
+	# (the process too: out of pg_stat_activity, no longer connected)
 	$script .= "SELECT foundation.start_singleton('public.ticker', '{}', 'cyc') IS NOT NULL;\n"
 	  . "SELECT foundation.stop_singleton('cyc');\n"
 	  . "SELECT foundation.lookup_singleton('cyc') IS NULL"
 	  . " AND NOT EXISTS (SELECT FROM foundation.registry WHERE name = 'cyc')"
-	  . " AND NOT EXISTS (SELECT FROM foundation.child_specs WHERE id = 'cyc');\n";
+	  . " AND NOT EXISTS (SELECT FROM foundation.child_specs WHERE id = 'cyc')"
+	  . " AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'foundation child');\n";
 }
 my $out = $node->safe_psql('postgres', $script);
 my @lines = split /\n/, $out;
 is(scalar(@lines), 3 * $cycles, "$cycles cycles ran");
 is(scalar(grep { $_ ne 't' } @lines), 0,
-	'every start returned a pid, every stop stopped it, and the name was free right after');
+	'every start returned a pid, every stop stopped it, and the name and the process were gone right after');
 
 # The supervisor catches up: no slot, no spec, no binding left.
 ok( wait_for($node, q{SELECT NOT EXISTS (SELECT FROM foundation._child_slots())
@@ -66,7 +68,8 @@ like($pid, qr/^\d+$/, 'the child of "bound" runs');
 my $after = $node->safe_psql('postgres', q{
 	SELECT foundation.stop_singleton('bound');
 	SELECT foundation.lookup_singleton('bound') IS NULL
-	   AND NOT EXISTS (SELECT FROM foundation._child_slots() s WHERE s.alive);
+	   AND NOT EXISTS (SELECT FROM foundation._child_slots() s WHERE s.alive)
+	   AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'foundation child');
 });
 is($after, "t\nt", 'a stop from another session returns with the child gone and the name free');
 
