@@ -896,6 +896,8 @@ END $$;
 REVOKE ALL ON FUNCTION foundation._outbox_insert() FROM PUBLIC;
 CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON foundation.outbox
     FOR EACH ROW EXECUTE FUNCTION foundation._outbox_insert();
+-- metrics_relay (made above) still reads the table renamed to outbox_old:
+-- the same text again binds it to the view.
 CREATE OR REPLACE VIEW foundation.metrics_relay AS
   SELECT t.member,
          pg_catalog.count(o.id) AS backlog_messages,

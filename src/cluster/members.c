@@ -39,10 +39,13 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/procarray.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -385,34 +388,22 @@ local_load(void)
 }
 
 /*
- * The databases of this server that have foundation, as a text[] literal:
- * the control database places a cluster singleton of a database only on a
- * member that has it.
+ * The databases of this server that have foundation, as a text[] literal
+ * (array_out's): the control database places a cluster singleton of a
+ * database only on a member that has it.
  */
 static char *
 databases_literal(void)
 {
-	StringInfoData buf;
+	List	   *names = fdn_db_names_with_extension();
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
 	ListCell   *lc;
-	const char *c;
+	ArrayType  *arr;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	foreach(lc, fdn_db_names_with_extension())
-	{
-		if (foreach_current_index(lc) > 0)
-			appendStringInfoChar(&buf, ',');
-		appendStringInfoChar(&buf, '"');
-		for (c = lfirst(lc); *c; c++)
-		{
-			if (*c == '"' || *c == '\\')
-				appendStringInfoChar(&buf, '\\');
-			appendStringInfoChar(&buf, *c);
-		}
-		appendStringInfoChar(&buf, '"');
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
+	foreach(lc, names)
+		elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	arr = construct_array(elems, list_length(names), TEXTOID, -1, false, TYPALIGN_INT);
+	return OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(arr));
 }
 
 /*

@@ -333,6 +333,7 @@ fdn_in_home_database(void)
 	}
 	return home;
 }
+
 /* Give up this database's supervisor entry (ours, if still ours). */
 void
 fdn_db_leave_supervisor(void)
