@@ -58,7 +58,7 @@ echo "open_auction with $((NBIDS + 1)) agents, deadline 1 day: auction $ID10 ($T
 psql_ms >"$WORK/c10_submit.txt" <<EOF
 SELECT setseed(0.5);
 SELECT count(*) FROM (
-  SELECT foundation.submit_bid($ID10, 'ag' || i, (random() * 1000)::numeric)
+  SELECT foundation.submit_bid($ID10, 'ag' || i, random() * 1000)
     FROM generate_series(1, $NBIDS) i) s;
 EOF
 T_SUBMIT=$(times_of "$WORK/c10_submit.txt" | tail -n1)

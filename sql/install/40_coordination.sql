@@ -212,9 +212,11 @@ CREATE FUNCTION foundation.open_auction(spec jsonb, agents text[], deadline inte
     RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_open_auction';
 COMMENT ON FUNCTION foundation.open_auction(jsonb, text[], interval) IS
   'Open a sealed-bid auction: announced as {"type": "auction_opened", ...} on the control channel at commit; closed by its owner, or by the supervisor at the deadline or once every invited agent has bid.';
-CREATE FUNCTION foundation.submit_bid(auction_id bigint, agent text, bid numeric, details jsonb DEFAULT '{}')
+-- double precision, what foundation.bids stores (a numeric argument is
+-- cast implicitly).
+CREATE FUNCTION foundation.submit_bid(auction_id bigint, agent text, bid double precision, details jsonb DEFAULT '{}')
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_submit_bid';
-COMMENT ON FUNCTION foundation.submit_bid(bigint, text, numeric, jsonb) IS
+COMMENT ON FUNCTION foundation.submit_bid(bigint, text, double precision, jsonb) IS
   'Bid for an agent you own; replaceable until the close; sealed. details.priority breaks ties.';
 CREATE FUNCTION foundation.close_auction(auction_id bigint) RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_close_auction';

@@ -914,3 +914,12 @@ DROP TABLE foundation.outbox_old;
 REVOKE ALL ON foundation.outbox_messages, foundation.relay_cursors, foundation.outbox FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('foundation.outbox_messages_id_seq', '');
+
+-- submit_bid's bid is double precision, what foundation.bids stores: a
+-- numeric parameter cost each call two conversions for a precision that
+-- was not kept.  A numeric argument still works (an implicit cast).
+DROP FUNCTION foundation.submit_bid(bigint, text, numeric, jsonb);
+CREATE FUNCTION foundation.submit_bid(auction_id bigint, agent text, bid double precision, details jsonb DEFAULT '{}')
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_submit_bid';
+COMMENT ON FUNCTION foundation.submit_bid(bigint, text, double precision, jsonb) IS
+  'Bid for an agent you own; replaceable until the close; sealed. details.priority breaks ties.';

@@ -584,6 +584,19 @@ SELECT foundation.open_auction('{}', ARRAY['a1', 'b1'], '1 hour')});
 		my %r = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', $val)");
 		is($r{sqlstate}, $state, "$what: $state") or diag($r{stderr});
 	}
+	# The bid is double precision: the message shows it as such, and a
+	# numeric argument is cast (one too large for a double precision fails
+	# in the cast, before the call).
+	my %m = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', '-2.5'::numeric)");
+	like($m{message}, qr/^invalid bid -2\.5$/, 'a negative numeric bid: the message names it');
+	is($m{hint}, 'A bid is a finite number of at least 0.', 'with its hint');
+	%m = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', 'NaN'::numeric)");
+	like($m{message}, qr/^invalid bid NaN$/, 'a NaN numeric bid: invalid bid NaN');
+	%m = err_as('alice', "SELECT foundation.submit_bid($id, 'a1', '1e400'::numeric)");
+	is($m{sqlstate}, '22003', 'a numeric bid beyond double precision: 22003') or diag($m{stderr});
+	is( $node->safe_psql('postgres', qq{
+SELECT count(bid) FROM foundation.bids WHERE auction_id = $id}),
+		'0', 'no bad bid was written');
 	my %r = err_as('alice', qq{SELECT foundation.submit_bid($id, 'a1', 1, '{"priority": -1}')});
 	is($r{sqlstate}, '22023', 'a negative priority: 22023') or diag($r{stderr});
 	%r = err_as('alice', "SELECT foundation.submit_bid($id, 'a2', 1)");
@@ -605,6 +618,14 @@ SELECT foundation.open_auction('{}', ARRAY['a1', 'b1'], '1 hour')});
 	as('alice', "SELECT foundation.submit_bid($id, 'a1', 0)");
 	is($node->safe_psql('postgres', "SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'"),
 		'0', 'a bid of 0 is accepted');
+	as('alice', "SELECT foundation.submit_bid($id, 'a1', 7.25::numeric(10,2))");
+	is( $node->safe_psql('postgres', qq{
+SELECT pg_typeof(bid)::text || ' ' || bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'}),
+		'double precision 7.25', 'a numeric(10,2) argument is accepted and stored as double precision');
+	as('alice', "SELECT foundation.submit_bid($id, 'a1', 2::float8 * 1.5::float8)");
+	is( $node->safe_psql('postgres', qq{
+SELECT bid FROM foundation.bids WHERE auction_id = $id AND agent = 'a1'}),
+		'3', 'a double precision expression as the bid');
 
 	my @bad_opens = (
 		[ q{'{}', ARRAY[]::text[], '1 hour'},            '22023', 'an empty agent list' ],

@@ -179,7 +179,7 @@ my @public_api = sort qw(
   foundation.start_replicated(text,jsonb,text)
   foundation.start_singleton(text,jsonb,text,text,text)
   foundation.stop_singleton(text)
-  foundation.submit_bid(bigint,text,numeric,jsonb)
+  foundation.submit_bid(bigint,text,doubleprecision,jsonb)
   foundation.subscribe(text)
   foundation.subscribe(text,regprocedure)
   foundation.terminate_child(bigint)

@@ -1,2 +1,2 @@
 \set ag :client_id + 1
-SELECT foundation.submit_bid(:aid, 'ag' || :ag, (random() * 1000)::numeric);
+SELECT foundation.submit_bid(:aid, 'ag' || :ag, random() * 1000);
