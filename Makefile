@@ -43,6 +43,7 @@ OBJS = \
 	src/cluster/members.o \
 	src/cluster/placements.o \
 	src/cluster/members_singletons.o \
+	src/cluster/peers_cache.o \
 	src/cluster/relay.o \
 	src/cluster/broadcast.o \
 	src/cluster/cluster_metrics.o \

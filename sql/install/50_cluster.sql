@@ -324,6 +324,15 @@ CREATE TABLE foundation.cluster_peers (
     conninfo   text,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- Each backend remembers the other members for its broadcasts' outbox
+-- rows; whatever changes the table makes every backend read it again once
+-- that commits.
+CREATE FUNCTION foundation._cluster_peers_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_cluster_peers_changed';
+REVOKE ALL ON FUNCTION foundation._cluster_peers_changed() FROM PUBLIC;
+CREATE TRIGGER cluster_peers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.cluster_peers
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._cluster_peers_changed();
 -- One row per message.  targets: the members it is for (the peers when it
 -- was sent).  xid: the publisher's top-level transaction, by which the
 -- relay knows what committed before or after the snapshots of its cursors.

@@ -923,3 +923,13 @@ CREATE FUNCTION foundation.submit_bid(auction_id bigint, agent text, bid double 
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'fdn_submit_bid';
 COMMENT ON FUNCTION foundation.submit_bid(bigint, text, double precision, jsonb) IS
   'Bid for an agent you own; replaceable until the close; sealed. details.priority breaks ties.';
+
+-- Each backend remembers the other members for its broadcasts' outbox
+-- rows; whatever changes the table makes every backend read it again once
+-- that commits.
+CREATE FUNCTION foundation._cluster_peers_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_cluster_peers_changed';
+REVOKE ALL ON FUNCTION foundation._cluster_peers_changed() FROM PUBLIC;
+CREATE TRIGGER cluster_peers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.cluster_peers
+    FOR EACH STATEMENT EXECUTE FUNCTION foundation._cluster_peers_changed();

@@ -58,6 +58,7 @@
 #include "core/xact_end.h"
 #include "process/singleton_start.h"
 #include "channels/channels.h"
+#include "cluster/peers_cache.h"
 #include "cluster/relay.h"
 
 
@@ -96,40 +97,53 @@ wake_relay(bool committed)
 /*
  * One row per message, whatever the number of members: the members it is
  * for go into its targets (a row per member cost some 35 000 instructions
- * per member more; benchmark 16).
+ * per member more; benchmark 16), from the set this backend remembers
+ * (peers_cache.c).
  */
 void
 fdn_outbox_write(const char *target, int channel, Jsonb *message, bool compression)
 {
 	FdnPrivState priv;
+	Datum	   *peers;
+	int			npeers;
+	Datum		targets;
 
 	fdn_priv_begin(&priv);
+	peers = fdn_peers(&npeers);
 	if (target == NULL)
-		fdn_spi_exec("INSERT INTO foundation.outbox_messages (targets, channel, message, compression)"
-					 " SELECT array_agg(node ORDER BY node), $1, $2, $3 FROM foundation.cluster_peers"
-					 " HAVING count(*) > 0",
-					 3, (Oid[]) {TEXTOID, JSONBOID, BOOLOID},
-					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
-					 JsonbPGetDatum(message), BoolGetDatum(compression)},
-					 NULL, SPI_OK_INSERT);
+	{
+		if (npeers == 0)
+		{
+			fdn_priv_end(&priv);
+			return;
+		}
+		targets = PointerGetDatum(construct_array(peers, npeers, TEXTOID, -1,
+												  false, TYPALIGN_INT));
+	}
 	else
 	{
-		fdn_spi_exec("INSERT INTO foundation.outbox_messages (targets, channel, message, compression)"
-					 " SELECT ARRAY[node], $1, $2, $3 FROM foundation.cluster_peers WHERE node = $4",
-					 4, (Oid[]) {TEXTOID, JSONBOID, BOOLOID, TEXTOID},
-					 (Datum[]) {CStringGetTextDatum(fdn_channel_names[channel]),
-					 JsonbPGetDatum(message), BoolGetDatum(compression),
-					 CStringGetTextDatum(target)},
-					 NULL, SPI_OK_INSERT);
-		if (SPI_processed == 0)
+		Datum		t = CStringGetTextDatum(target);
+		int			i;
+
+		for (i = 0; i < npeers; i++)
+			if (strcmp(TextDatumGetCString(peers[i]), target) == 0)
+				break;
+		if (i == npeers)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("unknown member \"%s\"", target),
 					 errhint("SELECT node FROM foundation.cluster_peers lists the other members this one knows.")));
+		targets = PointerGetDatum(construct_array(&t, 1, TEXTOID, -1, false,
+												  TYPALIGN_INT));
 	}
-	if (SPI_processed > 0)
-		ereport(DEBUG1,
-				(errmsg_internal("  1 row into foundation.outbox_messages for the other members")));
+	fdn_spi_exec("INSERT INTO foundation.outbox_messages (targets, channel, message, compression)"
+				 " VALUES ($1, $2, $3, $4)",
+				 4, (Oid[]) {TEXTARRAYOID, TEXTOID, JSONBOID, BOOLOID},
+				 (Datum[]) {targets, CStringGetTextDatum(fdn_channel_names[channel]),
+				 JsonbPGetDatum(message), BoolGetDatum(compression)},
+				 NULL, SPI_OK_INSERT);
+	ereport(DEBUG1,
+			(errmsg_internal("  1 row into foundation.outbox_messages for the other members")));
 	fdn_priv_end(&priv);
 	fdn_at_xact_end(wake_relay);
 }

@@ -218,6 +218,47 @@ note '5. a message restored from a dump, with another server\'s transaction id';
 		'it reached c2 too, and went');
 }
 
+###########################################################################
+note '6. a session\'s broadcasts follow the members as cluster_peers changes';
+###########################################################################
+{
+	# One session on c1 broadcasts throughout, so that what it remembers of
+	# the other members is what is tested; each broadcast is rolled back
+	# after its outbox row is read, so the relay sends nothing.
+	my $s = $m{c1}->background_psql('postgres', on_error_stop => 0);
+	my $targets = sub {
+		my ($call, $key) = @_;
+		my $out = $s->query_safe(qq{BEGIN; SELECT $call;
+SELECT targets::text FROM foundation.outbox_messages WHERE message ? '$key'; ROLLBACK;});
+		my @lines = grep { /^\{/ } split /\n/, $out;
+		return $lines[-1] // '';
+	};
+	is($targets->(q{foundation.broadcast('control', '{"p1": 1}')}, 'p1'),
+		'{c2,c3}', 'a broadcast names the two other members');
+	$m{c1}->safe_psql('postgres', q{INSERT INTO foundation.cluster_peers (node) VALUES ('zz')});
+	is($targets->(q{foundation.broadcast('control', '{"p2": 1}')}, 'p2'),
+		'{c2,c3,zz}', 'the same session: a member added by another session is named once it committed');
+	is($targets->(q{foundation.direct_broadcast('zz', 'control', '{"p3": 1}')}, 'p3'),
+		'{zz}', 'and direct_broadcast to it works');
+	$m{c1}->safe_psql('postgres', q{DELETE FROM foundation.cluster_peers WHERE node = 'zz'});
+	$s->query(q{SELECT foundation.direct_broadcast('zz', 'control', '{"p4": 1}')});
+	like($s->{stderr}, qr/unknown member "zz"/,
+		'the same session: direct_broadcast to the removed member is an error');
+	$s->{stderr} = '';    # BackgroundPsql keeps it until cleared
+	is($targets->(q{foundation.broadcast('control', '{"p5": 1}')}, 'p5'),
+		'{c2,c3}', 'and a broadcast names the two others again');
+	# A change the session makes itself and rolls back.
+	is( $targets->(q{foundation.broadcast('control', '{"p0": 1}');
+INSERT INTO foundation.cluster_peers (node) VALUES ('yy');
+SELECT foundation.broadcast('control', '{"p6": 1}')}, 'p6'),
+		'{c2,c3,yy}', 'in one transaction: a member it added itself is named at once');
+	is($targets->(q{foundation.broadcast('control', '{"p7": 1}')}, 'p7'),
+		'{c2,c3}', 'and forgotten after its rollback');
+	$s->quit;
+	is($m{c1}->safe_psql('postgres', q{SELECT count(*) FROM foundation.outbox_messages}),
+		'0', 'nothing left in the outbox');
+}
+
 $_->stop for values %m;
 $ctl->stop;
 done_testing();
