@@ -141,6 +141,19 @@ fdn_clip_copy(char *dst, const char *src, int size)
 	dst[len] = '\0';
 }
 
+/*
+ * Runs last in proc_exit, after this process left the process array
+ * (ProcKill, an on_shmem_exit callback): wake the session waiting in
+ * terminate_child for that, rather than leave it to its poll.  Shared
+ * memory is still mapped here; only our PGPROC is gone.
+ */
+static void
+child_gone(int code, Datum arg)
+{
+	if (my_slot != NULL)
+		SetLatch(&ProcGlobal->allProcs[my_slot->launcher_procno].procLatch);
+}
+
 /* Record an error for the supervisor (and a waiting launcher). */
 static void
 child_record_error(ErrorData *edata)
@@ -328,6 +341,7 @@ fdn_child_main(Datum main_arg)
 
 	my_slot = slot;
 	before_shmem_exit(child_on_exit, (Datum) 0);
+	on_proc_exit(child_gone, (Datum) 0);
 	pqsignal(SIGTERM, child_sigterm);
 	/* The postmaster passes a reload on to us; it sets our latch too. */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);

@@ -378,7 +378,7 @@ fdn_start_child(PG_FUNCTION_ARGS)
  * Wait up to timeout_ms for the slot's child (pid) to be gone: past its
  * exit callback, which wakes us, and then out of the process array too, a
  * moment later (until then it still shows in pg_stat_activity and still
- * counts as connected to its database).
+ * counts as connected to its database), when it wakes us again.
  */
 static bool
 wait_child_gone(int index, int64 child_id, pid_t pid, int timeout_ms)
@@ -395,7 +395,10 @@ wait_child_gone(int index, int64 child_id, pid_t pid, int timeout_ms)
 			return true;
 		if (GetCurrentTimestamp() >= deadline)
 			return false;
-		/* exited: nothing wakes us when it leaves the array; look soon */
+		/*
+		 * exited: it wakes us again once it has left the array (child_gone);
+		 * look soon anyway, should it die without its exit callbacks.
+		 */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 exited ? 1 : 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
