@@ -409,6 +409,11 @@ CREATE FUNCTION foundation.relay_deliver(origin text, messages jsonb) RETURNS in
 COMMENT ON FUNCTION foundation.relay_deliver(text, jsonb) IS
   'Called by another member''s relay: notify this server''s listeners of each message [{id, channel, message, compression}] not delivered before from that origin; returns how many were new.';
 REVOKE ALL ON FUNCTION foundation.relay_deliver(text, jsonb) FROM PUBLIC;
+-- A message's size uncompressed, from its header (the relay's batches stop
+-- at a size: a receiving server reads each as one jsonb).
+CREATE FUNCTION foundation._raw_size(jsonb) RETURNS bigint
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fdn_raw_size';
+REVOKE ALL ON FUNCTION foundation._raw_size(jsonb) FROM PUBLIC;
 CREATE PROCEDURE foundation.cluster_relay(args jsonb)
     LANGUAGE c AS 'MODULE_PATHNAME', 'fdn_cluster_relay';
 COMMENT ON PROCEDURE foundation.cluster_relay(jsonb) IS

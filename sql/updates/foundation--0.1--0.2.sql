@@ -933,3 +933,9 @@ REVOKE ALL ON FUNCTION foundation._cluster_peers_changed() FROM PUBLIC;
 CREATE TRIGGER cluster_peers_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON foundation.cluster_peers
     FOR EACH STATEMENT EXECUTE FUNCTION foundation._cluster_peers_changed();
+
+-- A message's size uncompressed, from its header (the relay's batches stop
+-- at a size: a receiving server reads each as one jsonb).
+CREATE FUNCTION foundation._raw_size(jsonb) RETURNS bigint
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fdn_raw_size';
+REVOKE ALL ON FUNCTION foundation._raw_size(jsonb) FROM PUBLIC;

@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -64,8 +65,17 @@
 
 PG_FUNCTION_INFO_V1(fdn_relay_deliver);
 PG_FUNCTION_INFO_V1(fdn_cluster_relay);
+PG_FUNCTION_INFO_V1(fdn_raw_size);
 
 #define FDN_RELAY_BATCH 1000
+/*
+ * A batch also stops once its messages reach this many bytes (their jsonb
+ * uncompressed; always at least one message): the receiving server reads a
+ * batch as one jsonb, which cannot exceed 256 MB, and a batch that fails
+ * there fails again at every retry.  1000 messages of 300 kB each would
+ * have stopped the relay for good.
+ */
+#define FDN_RELAY_BATCH_BYTES (16 * 1024 * 1024)
 #define FDN_RELAY_NAME "foundation:relay"
 
 /* The relay's shared memory: where it runs. */
@@ -347,6 +357,7 @@ typedef struct RelayTarget
 	int			n;				/* messages in it */
 	Datum		ids;			/* their ids, bigint[] */
 	Datum		max_id;
+	bool		full;			/* more of this set may wait */
 	char	   *snapshot;		/* of the statement that read it */
 } RelayTarget;
 
@@ -366,23 +377,35 @@ relay_read_batch(RelayTarget *t)
 	bool		isnull;
 	Datum		json;
 
+	/*
+	 * In id order, up to FDN_RELAY_BATCH messages and, of those, as many
+	 * as fit in FDN_RELAY_BATCH_BYTES (the first always goes); the number
+	 * before that cut says whether the batch is full.
+	 */
 	fdn_spi_exec("SELECT json_agg(json_build_object('id', id, 'channel', channel, 'message', message,"
-				 "                                 'compression', compression) ORDER BY id)::text,"
-				 "       array_agg(id ORDER BY id), count(*)::int4, max(id), pg_current_snapshot()::text"
-				 " FROM (SELECT id, channel, message, compression FROM foundation.outbox_messages"
-				 "        WHERE xid >= pg_snapshot_xmin($3::pg_snapshot)"
-				 "          AND NOT pg_visible_in_snapshot(xid, $3::pg_snapshot)"
-				 "          AND ($4::pg_snapshot IS NULL"
-				 "               OR (pg_visible_in_snapshot(xid, $4::pg_snapshot) AND id > $5))"
-				 "          AND $1 = ANY (targets)"
-				 "        ORDER BY id LIMIT $2) b",
-				 5, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT8OID},
+				 "                                 'compression', compression) ORDER BY id) FILTER (WHERE before < $6)::text,"
+				 "       array_agg(id ORDER BY id) FILTER (WHERE before < $6), count(*) FILTER (WHERE before < $6)::int4,"
+				 "       max(id) FILTER (WHERE before < $6), pg_current_snapshot()::text, count(*)::int4"
+				 "  FROM (SELECT id, channel, message, compression,"
+				 "               coalesce(sum(foundation._raw_size(message)) OVER (ORDER BY id"
+				 "                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before"
+				 "          FROM (SELECT id, channel, message, compression FROM foundation.outbox_messages"
+				 "                 WHERE xid >= pg_snapshot_xmin($3::pg_snapshot)"
+				 "                   AND NOT pg_visible_in_snapshot(xid, $3::pg_snapshot)"
+				 "                   AND ($4::pg_snapshot IS NULL"
+				 "                        OR (pg_visible_in_snapshot(xid, $4::pg_snapshot) AND id > $5))"
+				 "                   AND $1 = ANY (targets)"
+				 "                 ORDER BY id LIMIT $2) s) l",
+				 6, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID},
 				 (Datum[]) {CStringGetTextDatum(t->node), Int32GetDatum(FDN_RELAY_BATCH),
 					 CStringGetTextDatum(t->done),
-					 t->upto ? CStringGetTextDatum(t->upto) : (Datum) 0, t->upto_id},
-				 t->upto ? "   " : "   nn", SPI_OK_SELECT);
+					 t->upto ? CStringGetTextDatum(t->upto) : (Datum) 0, t->upto_id,
+				 Int64GetDatum(FDN_RELAY_BATCH_BYTES)},
+				 t->upto ? "    " : "   nn ", SPI_OK_SELECT);
 	json = pass_datum(0, 1, &isnull);
 	t->n = DatumGetInt32(pass_datum(0, 3, &isnull));
+	t->full = DatumGetInt32(pass_datum(0, 6, &isnull)) == FDN_RELAY_BATCH ||
+		t->n < DatumGetInt32(pass_datum(0, 6, &isnull));
 	if (t->n > 0)
 	{
 		t->ids = pass_datum(0, 2, &isnull);
@@ -394,6 +417,16 @@ relay_read_batch(RelayTarget *t)
 }
 
 /*
+ * foundation._raw_size(jsonb): a message's size uncompressed, read from
+ * its header, without detoasting it (the relay's batch limit).
+ */
+Datum
+fdn_raw_size(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) toast_raw_datum_size(PG_GETARG_DATUM(0)));
+}
+
+/*
  * Member t has its batch (or there was none): move its cursor past it, and
  * delete the batch's messages that have now reached every member they are
  * for.  In the relay's transaction, after the member committed the batch:
@@ -402,7 +435,7 @@ relay_read_batch(RelayTarget *t)
 static void
 relay_advance(RelayTarget *t)
 {
-	bool		full = t->n == FDN_RELAY_BATCH;
+	bool		full = t->full;
 	const char *done = t->done;
 	const char *upto = NULL;
 	Datum		upto_id = (Datum) 0;

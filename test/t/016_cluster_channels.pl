@@ -259,6 +259,32 @@ SELECT foundation.broadcast('control', '{"p6": 1}')}, 'p6'),
 		'0', 'nothing left in the outbox');
 }
 
+###########################################################################
+note '7. large messages: a batch stops at 16 MB';
+###########################################################################
+{
+	# 12 messages of 2 MB each (uncompressed; highly compressible, so the
+	# outbox stays small), in one transaction: without a size limit they
+	# would go to each member in one batch of 24 MB, as 1000 messages of
+	# 300 kB would go in one of 300 MB, more than a receiving server can
+	# read as one jsonb (256 MB).  With it: at least two batches, every
+	# message once.
+	my $before = $m{c2}->safe_psql('postgres',
+		q{SELECT coalesce(max(id), 0) FROM foundation.relay_inbox WHERE origin = 'c1'});
+	$m{c1}->safe_psql('postgres', q{
+SELECT count(foundation.broadcast('data', jsonb_build_object('big', i, 'pad', repeat(md5(i::text), 65536))))
+  FROM generate_series(1, 12) i});
+	ok(wait_for($m{c1}, q{SELECT count(*) FROM foundation.outbox_messages}, '0'),
+		'the 12 large messages reached both other members');
+	is( $m{c2}->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || count(DISTINCT id) FROM foundation.relay_inbox WHERE origin = 'c1' AND id > $before}),
+		'12 12', 'c2 received each of the 12 once');
+	cmp_ok(
+		$m{c2}->safe_psql('postgres', qq{
+SELECT count(DISTINCT received_at) FROM foundation.relay_inbox WHERE origin = 'c1' AND id > $before}),
+		'>=', 2, 'in at least two batches (each relay_deliver transaction has its own received_at)');
+}
+
 $_->stop for values %m;
 $ctl->stop;
 done_testing();
