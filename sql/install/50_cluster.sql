@@ -411,7 +411,7 @@ COMMENT ON FUNCTION foundation.relay_deliver(text, jsonb) IS
 REVOKE ALL ON FUNCTION foundation.relay_deliver(text, jsonb) FROM PUBLIC;
 -- A message's size uncompressed, from its header (the relay's batches stop
 -- at a size: a receiving server reads each as one jsonb).
-CREATE FUNCTION foundation._raw_size(jsonb) RETURNS bigint
+CREATE FUNCTION foundation._raw_size(message jsonb) RETURNS bigint
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fdn_raw_size';
 REVOKE ALL ON FUNCTION foundation._raw_size(jsonb) FROM PUBLIC;
 CREATE PROCEDURE foundation.cluster_relay(args jsonb)

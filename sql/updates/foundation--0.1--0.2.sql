@@ -936,6 +936,6 @@ CREATE TRIGGER cluster_peers_changed
 
 -- A message's size uncompressed, from its header (the relay's batches stop
 -- at a size: a receiving server reads each as one jsonb).
-CREATE FUNCTION foundation._raw_size(jsonb) RETURNS bigint
+CREATE FUNCTION foundation._raw_size(message jsonb) RETURNS bigint
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fdn_raw_size';
 REVOKE ALL ON FUNCTION foundation._raw_size(jsonb) FROM PUBLIC;
