@@ -376,6 +376,7 @@ relay_read_batch(RelayTarget *t)
 {
 	bool		isnull;
 	Datum		json;
+	int			limited;		/* messages before the size cut */
 
 	/*
 	 * In id order, up to FDN_RELAY_BATCH messages and, of those, as many
@@ -404,8 +405,8 @@ relay_read_batch(RelayTarget *t)
 				 t->upto ? "    " : "   nn ", SPI_OK_SELECT);
 	json = pass_datum(0, 1, &isnull);
 	t->n = DatumGetInt32(pass_datum(0, 3, &isnull));
-	t->full = DatumGetInt32(pass_datum(0, 6, &isnull)) == FDN_RELAY_BATCH ||
-		t->n < DatumGetInt32(pass_datum(0, 6, &isnull));
+	limited = DatumGetInt32(pass_datum(0, 6, &isnull));
+	t->full = limited == FDN_RELAY_BATCH || t->n < limited;
 	if (t->n > 0)
 	{
 		t->ids = pass_datum(0, 2, &isnull);
